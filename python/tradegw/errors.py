@@ -1,0 +1,55 @@
+"""One exception hierarchy for the whole package.
+
+The native core raises these classes (imported from Rust with ``import_exception!``), so a
+caller can catch :class:`BookError` whether the fault was found in Rust or in Python. Classes
+that describe bad values also derive from :class:`ValueError`, which is what callers of a
+parsing function expect.
+"""
+
+from __future__ import annotations
+
+
+class TradegwError(Exception):
+    """Base class of every error tradegw raises on purpose."""
+
+
+class BookError(TradegwError):
+    """An order book or its assembler refused an input."""
+
+
+class InvalidDecimal(BookError, ValueError):
+    """A price or quantity text is not a decimal the book can hold exactly.
+
+    Raised for malformed text, more significant decimals than the book's precision,
+    negative values, or values that overflow the fixed-point range.
+    """
+
+
+class CrossedBook(BookError, ValueError):
+    """A snapshot would leave the best bid at or above the best ask."""
+
+
+class SequenceGap(BookError):
+    """A venue sequence number skipped ahead: updates were lost."""
+
+
+class ChecksumMismatch(BookError):
+    """A venue checksum disagrees with the locally assembled book."""
+
+
+class ConfigError(TradegwError):
+    """A configuration file is missing, unreadable or invalid.
+
+    The message names the file, the field and the reason.
+    """
+
+
+__all__ = [
+    "BookError",
+    "ChecksumMismatch",
+    "ConfigError",
+    "CrossedBook",
+    "InvalidDecimal",
+    "SequenceGap",
+    "TradegwError",
+]

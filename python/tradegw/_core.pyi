@@ -1,0 +1,235 @@
+"""The native core of tradegw: order book, book assembler, checksums, reorder buffer,
+coalescer and token bucket, implemented in Rust.
+
+Prices and quantities cross this boundary as decimal strings, exactly as the venue wrote them;
+inside they are fixed-point integers, never floats. Errors are ``ValueError``/``TypeError`` or
+classes of :mod:`tradegw.errors` (``InvalidDecimal`` and ``CrossedBook`` subclass
+``ValueError``).
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Literal, final, overload
+
+__all__ = [
+    "__version__",
+    "BookAssembler",
+    "Coalescer",
+    "OrderBook",
+    "ReorderBuffer",
+    "TokenBucket",
+    "crc32",
+    "kraken_checksum",
+]
+
+__version__: str
+
+_Level = Sequence[str]
+"""A ``(price, qty)`` pair of decimal strings. Up to two extra trailing items (Kraken v1's
+timestamp and ``"r"`` republish flag) are accepted and ignored."""
+
+_Levels = Iterable[_Level]
+
+_Outcome = Literal[
+    "applied", "buffered", "stale", "gap", "checksum_mismatch", "crossed", "needs_snapshot"
+]
+
+@final
+class TokenBucket:
+    """Refills continuously at ``rate`` tokens per second up to ``burst``; starts full.
+
+    Without ``now_ns`` the clock is CLOCK_MONOTONIC, the same as :func:`time.monotonic_ns`;
+    an explicit ``now_ns`` makes it deterministic. A timestamp earlier than the last one adds
+    nothing. ``rate <= 0``, ``burst <= 0``, ``n <= 0`` or ``n > burst`` raise ``ValueError``.
+    """
+
+    def __new__(cls, rate: float, burst: float) -> TokenBucket: ...
+    def try_acquire(self, n: float = 1.0, now_ns: int | None = None) -> bool:
+        """Takes ``n`` tokens if they are available now; returns whether it did."""
+    def time_until(self, n: float = 1.0, now_ns: int | None = None) -> float:
+        """Seconds until ``n`` tokens are available (0.0 when they are now)."""
+    def tokens(self, now_ns: int | None = None) -> float:
+        """Tokens available now."""
+    @property
+    def rate(self) -> float:
+        """Refill rate in tokens per second."""
+    @property
+    def burst(self) -> float:
+        """Capacity."""
+
+@final
+class ReorderBuffer:
+    """Releases the items of many streams in strictly increasing ``seq`` order per stream.
+
+    The first ``seq`` of a stream starts it and is released at once. ``last + 1`` is
+    released at once together with any held successors; a higher ``seq`` is held; a ``seq``
+    at or below the last released, or one already held, is a duplicate: dropped and counted.
+    :meth:`expire` releases, per stream, what has been held at least ``lateness_ms``,
+    skipping the gap (counted); a stream holding more than ``max_events`` items skips its gap
+    at once. ``stream`` is any 64-bit int (``hash()`` values work); ``seq`` is in
+    ``0..2**64``.
+    """
+
+    def __new__(
+        cls, lateness_ms: int = 150, flush_ms: int = 50, max_events: int = 200
+    ) -> ReorderBuffer: ...
+    def push(self, stream: int, seq: int, item: object, now_ns: int | None = None) -> list[object]:
+        """Offers ``item`` as number ``seq`` of ``stream``; returns what is releasable now."""
+    def expire(self, now_ns: int | None = None) -> list[object]:
+        """Releases what waited at least ``lateness_ms``, stream by stream, in order."""
+    def reset(self, stream: int) -> None:
+        """Forgets a stream and what it held (its numbering restarts after a resync)."""
+    def stats(self) -> dict[str, int]:
+        """``released``, ``duplicates``, ``gaps_skipped``, ``skipped_seqs``, ``held``,
+        ``streams``."""
+    @property
+    def lateness_ms(self) -> int:
+        """How long a held item may wait for its gap to fill."""
+    @property
+    def flush_ms(self) -> int:
+        """The cadence at which the caller should run :meth:`expire`."""
+    @property
+    def max_events(self) -> int:
+        """Items one stream may hold before its gap is skipped at once."""
+
+@final
+class Coalescer:
+    """Per-consumer FIFO that collapses undelivered market data.
+
+    A coalescable item replaces the pending coalescable item of the same key *in its queue
+    position*; a non-coalescable item (Trade, ExecReport) is always appended, never replaced,
+    never dropped. ``key`` is any 64-bit int.
+    """
+
+    def __new__(cls) -> Coalescer: ...
+    def push(self, key: int, item: object, coalescable: bool) -> bool:
+        """Queues ``item``; True when it replaced a pending item of ``key`` in place."""
+    def pop(self, max_items: int) -> list[object]:
+        """Removes and returns up to ``max_items`` items in queue order."""
+    def stats(self) -> dict[str, int]:
+        """``pushed``, ``replaced``, ``popped``."""
+    def __len__(self) -> int: ...
+
+@final
+class OrderBook:
+    """L2 order book on fixed-point integers.
+
+    ``price_precision`` and ``qty_precision`` are 0..18 decimals; ``depth``, when set, keeps
+    that many levels per side after every update. _Level text may have fewer decimals than the
+    precision (``"0.566"`` at 4 is 0.5660), trailing zeros or exponent form (``"1e-05"``), but
+    never more significant decimals than the precision: that, malformed text, negative values,
+    a zero price or overflow raise :class:`tradegw.errors.InvalidDecimal` naming the text. A
+    call with any bad level changes nothing.
+    """
+
+    def __new__(
+        cls, price_precision: int, qty_precision: int, depth: int | None = None
+    ) -> OrderBook: ...
+    def apply_snapshot(self, bids: _Levels, asks: _Levels) -> None:
+        """Replaces everything. _Levels may come in any order; zero quantities are skipped.
+
+        A price listed twice on one side raises ``ValueError``; a crossed snapshot raises
+        :class:`tradegw.errors.CrossedBook`; either way the book is unchanged.
+        """
+    def apply(self, bids: _Levels, asks: _Levels) -> None:
+        """Sets absolute quantities in order (zero deletes), then truncates to ``depth``."""
+    def best_bid(self) -> tuple[str, str] | None:
+        """The best bid as ``(price, qty)`` text at the book's precision, or None."""
+    def best_ask(self) -> tuple[str, str] | None:
+        """The best ask as ``(price, qty)`` text at the book's precision, or None."""
+    def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The best ``n`` levels: ``(bids descending, asks ascending)`` at the precision."""
+    def is_crossed(self) -> bool:
+        """True when the best bid is at or above the best ask."""
+    def checksum_kraken(self) -> int:
+        """Kraken's CRC32 over the top 10 asks then bids at the book's precision."""
+    def clear(self) -> None:
+        """Removes every level."""
+    @property
+    def bid_count(self) -> int:
+        """Number of bid levels."""
+    @property
+    def ask_count(self) -> int:
+        """Number of ask levels."""
+    @property
+    def price_precision(self) -> int:
+        """Decimals of prices."""
+    @property
+    def qty_precision(self) -> int:
+        """Decimals of quantities."""
+    @property
+    def depth(self) -> int | None:
+        """_Levels kept per side, or None for unlimited."""
+
+@final
+class BookAssembler:
+    """Snapshot + diff state machine of one (venue, symbol) book over an :class:`OrderBook`.
+
+    Every message returns an outcome. After ``"gap"``, ``"checksum_mismatch"`` or
+    ``"crossed"`` the state is ``"unsynced"`` and updates answer ``"needs_snapshot"`` until a
+    new snapshot.
+
+    - binance: :meth:`on_diff` ``(U, u, bids, asks)`` buffers until
+      :meth:`on_snapshot` ``(lastUpdateId, bids, asks)``; a snapshot older than the first
+      buffered diff is ``"stale"`` (fetch another). Then ``u <= local`` is stale,
+      ``U > local + 1`` a gap. While unsynced, diffs are still buffered for the next snapshot.
+    - coinbase: :meth:`on_snapshot` ``(seq, bids, asks)``, :meth:`on_update`
+      ``(seq, bids, asks)`` with ``seq`` strictly +1.
+    - kraken: :meth:`on_snapshot` / :meth:`on_update` ``(bids, asks, checksum=None)``;
+      all levels applied in order, truncated to depth, then the CRC32 of the top 10 checked.
+    """
+
+    def __new__(
+        cls, venue: str, price_precision: int, qty_precision: int, depth: int | None = None
+    ) -> BookAssembler: ...
+    def on_diff(self, first_id: int, final_id: int, bids: _Levels, asks: _Levels) -> _Outcome:
+        """binance: one depth diff event with first id ``U`` and final id ``u``."""
+    @overload
+    def on_snapshot(self, id: int, bids: _Levels, asks: _Levels, /) -> _Outcome: ...
+    @overload
+    def on_snapshot(self, bids: _Levels, asks: _Levels, checksum: int | None, /) -> _Outcome: ...
+    @overload
+    def on_snapshot(
+        self, bids: _Levels, asks: _Levels, /, *, checksum: int | None = None
+    ) -> _Outcome:
+        """binance ``(lastUpdateId, bids, asks)``, coinbase ``(seq, bids, asks)``,
+        kraken ``(bids, asks, checksum=None)``."""
+    @overload
+    def on_update(self, seq: int, bids: _Levels, asks: _Levels, /) -> _Outcome: ...
+    @overload
+    def on_update(self, bids: _Levels, asks: _Levels, checksum: int | None, /) -> _Outcome: ...
+    @overload
+    def on_update(
+        self, bids: _Levels, asks: _Levels, /, *, checksum: int | None = None
+    ) -> _Outcome:
+        """coinbase ``(seq, bids, asks)``, kraken ``(bids, asks, checksum=None)``."""
+    def stats(self) -> dict[str, int]:
+        """``applied``, ``buffered``, ``stale``, ``gaps``, ``checksum_ok``,
+        ``checksum_mismatches``, ``crossed``, ``snapshots``."""
+    @property
+    def book(self) -> OrderBook:
+        """The assembled book (the same object on every access)."""
+    @property
+    def venue(self) -> str:
+        """``"binance"``, ``"coinbase"`` or ``"kraken"``."""
+    @property
+    def state(self) -> Literal["awaiting_snapshot", "synced", "unsynced"]:
+        """Where the assembler stands."""
+    @property
+    def resyncs(self) -> int:
+        """How many times sync was lost."""
+    @property
+    def epoch(self) -> int:
+        """Incremented whenever sync is lost: drop answers to snapshot requests made in an
+        earlier epoch."""
+    @property
+    def last_update_id(self) -> int | None:
+        """Binance final update id or Coinbase sequence of the last applied message."""
+
+def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
+    """Kraken's CRC32 over the first 10 asks then the first 10 bids, each ``(price, qty)``
+    text exactly as given with ``.`` removed and leading zeros stripped (v1 strings as
+    received; render v2 numbers at the pair's precision first, as :meth:`OrderBook.top`
+    does)."""
+
+def crc32(data: bytes) -> int:
+    """CRC32 (IEEE 802.3 polynomial, the same as :func:`zlib.crc32`) of ``data``."""

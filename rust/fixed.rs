@@ -1,0 +1,328 @@
+//! Fixed-point decimals: venue text in, `i64` mantissa at a fixed precision out, and back.
+//!
+//! Prices and quantities never pass through `f64`: the text is read digit by digit into an
+//! integer mantissa and a decimal exponent, then scaled to the instrument's precision. A value
+//! that would need more significant decimals than the precision is refused instead of rounded,
+//! because a silently rounded level makes a book that no venue checksum will ever agree with.
+
+use crate::error::CoreError;
+
+/// The largest precision we accept: 10^18 still fits an `i64` with room for a mantissa of 9.
+pub const MAX_PRECISION: u8 = 18;
+
+const POW10: [i64; 19] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+];
+
+/// Checks a precision argument.
+pub fn check_precision(what: &str, precision: i64) -> Result<u8, CoreError> {
+    if (0..=i64::from(MAX_PRECISION)).contains(&precision) {
+        Ok(precision as u8)
+    } else {
+        Err(CoreError::Value(format!(
+            "{what} must be between 0 and {MAX_PRECISION}, got {precision}"
+        )))
+    }
+}
+
+fn invalid(text: &str, reason: &str) -> CoreError {
+    CoreError::InvalidDecimal {
+        text: text.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Parses decimal text into a non-negative fixed-point integer at `precision` decimals.
+///
+/// Accepts an optional leading `+`, digits with an optional `.`, and an optional exponent
+/// (`1e-05`, `1.5E+3`), as venues write them. Refuses signs other than `+`, empty text,
+/// whitespace, `nan`/`inf`, more significant decimals than `precision` and overflow.
+pub fn parse_fixed(text: &str, precision: u8) -> Result<i64, CoreError> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    match bytes.first() {
+        None => return Err(invalid(text, "empty text")),
+        Some(b'-') => return Err(invalid(text, "negative values are not allowed")),
+        Some(b'+') => i = 1,
+        _ => {}
+    }
+    // Mantissa digits accumulate in u128 so that long texts with many leading or trailing
+    // zeros ("0.00000500", "45283.50000000000") never overflow before scaling.
+    let mut mantissa: u128 = 0;
+    let mut digits = 0usize;
+    let mut frac_digits: i64 = 0;
+    let mut seen_dot = false;
+    let mut significant = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if mantissa != 0 || b != b'0' {
+                    significant += 1;
+                    if significant > 36 {
+                        return Err(invalid(text, "too many digits"));
+                    }
+                }
+                mantissa = mantissa * 10 + u128::from(b - b'0');
+                if seen_dot {
+                    frac_digits += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            b'e' | b'E' => break,
+            _ => return Err(invalid(text, "not a decimal number")),
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return Err(invalid(text, "no digits"));
+    }
+    let mut exponent: i64 = 0;
+    if i < bytes.len() {
+        // bytes[i] is 'e' or 'E'
+        i += 1;
+        let mut negative = false;
+        match bytes.get(i) {
+            Some(b'-') => {
+                negative = true;
+                i += 1;
+            }
+            Some(b'+') => i += 1,
+            _ => {}
+        }
+        let start = i;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if !b.is_ascii_digit() {
+                return Err(invalid(text, "not a decimal number"));
+            }
+            exponent = exponent * 10 + i64::from(b - b'0');
+            if exponent > 1000 {
+                return Err(invalid(text, "exponent out of range"));
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(invalid(text, "exponent has no digits"));
+        }
+        if negative {
+            exponent = -exponent;
+        }
+    }
+    // value = mantissa * 10^(exponent - frac_digits); we want value * 10^precision.
+    let shift = exponent - frac_digits + i64::from(precision);
+    let scaled: u128 = if shift >= 0 {
+        if mantissa == 0 {
+            0
+        } else {
+            if shift > 38 {
+                return Err(invalid(text, "out of range"));
+            }
+            mantissa
+                .checked_mul(10u128.pow(shift as u32))
+                .ok_or_else(|| invalid(text, "out of range"))?
+        }
+    } else {
+        let down = -shift;
+        if down > 38 {
+            if mantissa != 0 {
+                return Err(invalid(
+                    text,
+                    &format!("more than {precision} significant decimals"),
+                ));
+            }
+            0
+        } else {
+            let div = 10u128.pow(down as u32);
+            if mantissa % div != 0 {
+                return Err(invalid(
+                    text,
+                    &format!("more than {precision} significant decimals"),
+                ));
+            }
+            mantissa / div
+        }
+    };
+    i64::try_from(scaled).map_err(|_| invalid(text, "out of range"))
+}
+
+/// Appends `raw` rendered at `precision` decimals (`5660`, 4 → `0.5660`; precision 0 → no dot).
+pub fn render_into(out: &mut String, raw: i64, precision: u8) {
+    let buf = itoa_buf(raw.unsigned_abs());
+    if raw < 0 {
+        out.push('-');
+    }
+    let p = precision as usize;
+    if p == 0 {
+        out.push_str(buf.as_str());
+        return;
+    }
+    let digits = buf.as_str();
+    if digits.len() <= p {
+        out.push_str("0.");
+        for _ in digits.len()..p {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else {
+        let (int_part, frac_part) = digits.split_at(digits.len() - p);
+        out.push_str(int_part);
+        out.push('.');
+        out.push_str(frac_part);
+    }
+}
+
+/// Renders `raw` at `precision` decimals into a new string.
+pub fn render(raw: i64, precision: u8) -> String {
+    let mut s = String::with_capacity(24);
+    render_into(&mut s, raw, precision);
+    s
+}
+
+/// The power of ten for a precision (used to scale whole units).
+pub fn pow10(precision: u8) -> i64 {
+    POW10[precision as usize]
+}
+
+/// A small stack buffer for integer formatting without allocation.
+pub struct DigitBuf {
+    bytes: [u8; 20],
+    start: usize,
+}
+
+impl DigitBuf {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever written, so this cannot fail.
+        std::str::from_utf8(&self.bytes[self.start..]).unwrap_or("")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+/// Formats an unsigned integer as decimal digits into a stack buffer.
+pub fn itoa_buf(mut v: u64) -> DigitBuf {
+    let mut buf = DigitBuf {
+        bytes: [0u8; 20],
+        start: 20,
+    };
+    loop {
+        buf.start -= 1;
+        buf.bytes[buf.start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str, p: u8) -> i64 {
+        parse_fixed(text, p).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn parses_plain_and_short_texts() {
+        assert_eq!(ok("0.566", 4), 5660);
+        assert_eq!(ok("0.5660", 4), 5660);
+        assert_eq!(ok("18097.1547", 8), 1_809_715_470_000);
+        assert_eq!(ok("45285.2", 1), 452_852);
+        assert_eq!(ok("+1", 2), 100);
+        assert_eq!(ok("7", 0), 7);
+        assert_eq!(ok(".5", 1), 5);
+        assert_eq!(ok("5.", 1), 50);
+        assert_eq!(ok("0", 8), 0);
+        assert_eq!(ok("0.00000000", 8), 0);
+    }
+
+    #[test]
+    fn trailing_zeros_beyond_precision_are_not_significant() {
+        assert_eq!(ok("0.56600000", 4), 5660);
+        assert_eq!(ok("45283.50000000000000000000", 1), 452_835);
+    }
+
+    #[test]
+    fn parses_exponent_forms() {
+        assert_eq!(ok("1e-05", 8), 1000);
+        assert_eq!(ok("1.5E+3", 0), 1500);
+        assert_eq!(ok("5e-6", 8), 500);
+        assert_eq!(ok("0e10", 2), 0);
+        assert_eq!(ok("12.5e1", 0), 125);
+    }
+
+    #[test]
+    fn refuses_bad_text() {
+        for bad in [
+            "", "-1", "abc", "1.2.3", ".", "1e", "1e+", " 1", "1 ", "nan", "inf", "0x10", "1,5",
+            "--1", "+", "1e5.0",
+        ] {
+            assert!(parse_fixed(bad, 4).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn refuses_too_many_significant_decimals() {
+        let err = parse_fixed("0.12345", 4).unwrap_err();
+        assert!(err.to_string().contains("0.12345"), "{err}");
+        assert!(parse_fixed("1e-9", 8).is_err());
+    }
+
+    #[test]
+    fn refuses_overflow() {
+        assert!(parse_fixed("92233720368547758070", 0).is_err());
+        assert!(parse_fixed("1e30", 0).is_err());
+        assert!(parse_fixed("100000000000", 8).is_err());
+        assert_eq!(ok("92233720368.54775807", 8), i64::MAX);
+    }
+
+    #[test]
+    fn renders_at_precision() {
+        assert_eq!(render(5660, 4), "0.5660");
+        assert_eq!(render(452_852, 1), "45285.2");
+        assert_eq!(render(7, 0), "7");
+        assert_eq!(render(500, 8), "0.00000500");
+        assert_eq!(render(0, 2), "0.00");
+        assert_eq!(render(-15, 1), "-1.5");
+    }
+
+    #[test]
+    fn round_trips() {
+        for p in 0..=MAX_PRECISION {
+            for raw in [0i64, 1, 9, 10, 123_456_789, i64::MAX] {
+                assert_eq!(ok(&render(raw, p), p), raw);
+            }
+        }
+    }
+
+    #[test]
+    fn precision_bounds() {
+        assert!(check_precision("p", 19).is_err());
+        assert!(check_precision("p", -1).is_err());
+        assert_eq!(check_precision("p", 18).unwrap(), 18);
+        assert_eq!(pow10(3), 1000);
+    }
+}

@@ -1,0 +1,27 @@
+//! The thin PyO3 layer over the pure-Rust primitives: argument conversion, error mapping and
+//! Python protocol methods only. No book, ordering or rate logic lives here.
+
+use pyo3::prelude::*;
+
+mod assembler;
+mod book;
+mod bucket;
+mod checksum;
+mod coalescer;
+mod errors;
+mod levels;
+mod reorder;
+
+/// The native core of tradegw (see DESIGN.md "The native core").
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<bucket::PyTokenBucket>()?;
+    m.add_class::<reorder::PyReorderBuffer>()?;
+    m.add_class::<coalescer::PyCoalescer>()?;
+    m.add_class::<book::PyOrderBook>()?;
+    m.add_class::<assembler::PyBookAssembler>()?;
+    m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
+    m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,7 +1,5 @@
 //! Venue checksums as plain functions (CRC32, IEEE/zlib polynomial, via `crc32fast`).
 
-use crate::fixed::itoa_buf;
-
 /// Appends a level's text with the `.` removed and leading zeros stripped, as Kraken defines.
 pub fn push_stripped(out: &mut Vec<u8>, text: &str) {
     let mut leading = true;
@@ -50,8 +48,8 @@ fn push_raw(out: &mut [u8], len: &mut usize, raw: i64) {
     if raw <= 0 {
         return;
     }
-    let digits = itoa_buf(raw as u64);
-    let d = digits.as_bytes();
+    let mut digits = itoa::Buffer::new();
+    let d = digits.format(raw as u64).as_bytes();
     out[*len..*len + d.len()].copy_from_slice(d);
     *len += d.len();
 }

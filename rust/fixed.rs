@@ -203,38 +203,34 @@ pub fn pow10(precision: u8) -> i64 {
     POW10[precision as usize]
 }
 
-/// A small stack buffer for integer formatting without allocation.
+/// Formats an unsigned integer as decimal digits without allocating (the `itoa` crate's
+/// two-digits-at-a-time tables: this runs 40 times per Kraken checksum).
+pub fn itoa_buf(v: u64) -> DigitBuf {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v);
+    let mut out = DigitBuf {
+        bytes: [0u8; 20],
+        len: digits.len(),
+    };
+    out.bytes[..digits.len()].copy_from_slice(digits.as_bytes());
+    out
+}
+
+/// Decimal digits of an integer, on the stack.
 pub struct DigitBuf {
     bytes: [u8; 20],
-    start: usize,
+    len: usize,
 }
 
 impl DigitBuf {
     pub fn as_str(&self) -> &str {
         // Only ASCII digits are ever written, so this cannot fail.
-        std::str::from_utf8(&self.bytes[self.start..]).unwrap_or("")
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..]
+        &self.bytes[..self.len]
     }
-}
-
-/// Formats an unsigned integer as decimal digits into a stack buffer.
-pub fn itoa_buf(mut v: u64) -> DigitBuf {
-    let mut buf = DigitBuf {
-        bytes: [0u8; 20],
-        start: 20,
-    };
-    loop {
-        buf.start -= 1;
-        buf.bytes[buf.start] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Sequence
 from typing import Literal, final, overload
 
 __all__ = [
-    "__version__",
     "BookAssembler",
     "Coalescer",
     "OrderBook",
     "ReorderBuffer",
     "TokenBucket",
+    "__version__",
     "crc32",
     "kraken_checksum",
 ]

@@ -1,0 +1,52 @@
+"""Which subscriptions receive which (symbol, event type)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradegw.consumers.subscription import Subscription
+
+
+class RoutingTable:
+    """Subscriptions and a cache of the fan-out list per (symbol, event type).
+
+    Every change bumps :attr:`version` and clears the cache, so a subscribe or unsubscribe
+    takes effect from the very next event; events carry the version they were routed under.
+    """
+
+    __slots__ = ("_cache", "_subs", "version")
+
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        self._cache: dict[tuple[str, str], tuple[Subscription, ...]] = {}
+        self.version = 0
+
+    def add(self, sub: Subscription) -> None:
+        """Routes matching events to ``sub`` from now on."""
+        self._subs.append(sub)
+        self._changed()
+
+    def remove(self, sub: Subscription) -> None:
+        """Stops routing to ``sub`` (no error when it is not routed)."""
+        if sub in self._subs:
+            self._subs.remove(sub)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def route(self, symbol: str, event_type: str) -> tuple[Subscription, ...]:
+        """The subscriptions that want this (symbol, event type)."""
+        key = (symbol, event_type)
+        subs = self._cache.get(key)
+        if subs is None:
+            subs = tuple(s for s in self._subs if s.wants(symbol, event_type))
+            self._cache[key] = subs
+        return subs
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Every routed subscription."""
+        return tuple(self._subs)

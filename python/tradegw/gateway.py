@@ -1,0 +1,156 @@
+"""The gateway: providers → dispatcher → consumers, in one process on one event loop.
+
+>>> async with Gateway(config, urls={"kraken": ws_url}) as gw:
+...     async for event in gw.subscribe(symbols=["BTC-USD"], types=["BookUpdate"]):
+...         ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from types import TracebackType
+from typing import Any
+
+from tradegw.config import GatewayConfig
+from tradegw.consumers.subscription import Subscription
+from tradegw.dispatch import Dispatcher
+from tradegw.providers.kraken import KrakenProvider
+from tradegw.schema import Event
+from tradegw.telemetry import Telemetry
+
+log = logging.getLogger("tradegw.gateway")
+
+EventCallback = Callable[[Event], Awaitable[None] | None]
+
+
+class Gateway:
+    """Owns the telemetry, the dispatcher and one provider per enabled venue.
+
+    ``urls`` overrides venue WebSocket URLs (the embedded default config says ``"sim"``, and
+    whoever starts the simulator knows its port).
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        urls: dict[str, str] | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.config = config
+        self.telemetry = telemetry or Telemetry(config.telemetry.dlq_path)
+        self.dispatcher = Dispatcher(config.dispatcher, self.telemetry)
+        self.providers: dict[str, KrakenProvider] = {}
+        urls = urls or {}
+        kraken = config.venues.kraken
+        if kraken is not None and kraken.enabled:
+            url = urls.get("kraken", kraken.ws_url)
+            if url == "sim":
+                raise ValueError(
+                    "venues.kraken.ws_url is 'sim': start the simulator and pass its URL"
+                )
+            self.providers["kraken"] = KrakenProvider(
+                kraken, self.dispatcher, self.telemetry, ws_url=url
+            )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._callback_tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Starts the dispatcher and connects every provider (without waiting for data)."""
+        self.dispatcher.start()
+        loop = asyncio.get_running_loop()
+        for name, provider in self.providers.items():
+            self._tasks.append(loop.create_task(provider.run(), name=f"provider-{name}"))
+
+    async def wait_connected(self, within_s: float = 10.0) -> None:
+        """Waits until every provider has a connection (TimeoutError after ``within_s``)."""
+        async with asyncio.timeout(within_s):
+            for provider in self.providers.values():
+                await provider.connected.wait()
+
+    def subscribe(
+        self,
+        *,
+        symbols: Collection[str] | None = None,
+        types: Collection[str] | None = None,
+        name: str = "",
+        max_pending: int = 10_000,
+        callback: EventCallback | None = None,
+    ) -> Subscription:
+        """A subscription to events of ``symbols`` (canonical, e.g. ``BTC-USD``; None = all)
+        and ``types`` (event type names; None = all), effective from the next event.
+
+        Iterate it with ``async for``, or pass ``callback`` (sync or async), which is then
+        called for every event from a task of its own.
+        """
+        sub = self.dispatcher.subscribe(
+            symbols=symbols, types=types, name=name, max_pending=max_pending
+        )
+        if callback is not None:
+            task = asyncio.get_running_loop().create_task(
+                _drive(sub, callback), name=f"consumer-{name}"
+            )
+            self._callback_tasks.append(task)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stops routing to ``sub``; it finishes once drained."""
+        sub.close()
+
+    async def stop(self) -> None:
+        """Disconnects providers, closes subscriptions and waits for callback consumers."""
+        for provider in self.providers.values():
+            provider.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.dispatcher.stop()
+        if self._callback_tasks:
+            await asyncio.gather(*self._callback_tasks, return_exceptions=True)
+            self._callback_tasks.clear()
+        self.telemetry.close()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def summary(self) -> dict[str, Any]:
+        """Counters of the whole run (see :func:`tradegw.cli` for the summary file)."""
+        c = self.telemetry.counters
+        subs = self.dispatcher.routing.subscriptions
+        return {
+            "published": self.dispatcher.published,
+            "checksum_ok": c.get("checksum_ok"),
+            "checksum_failed": c.get("checksum_failed"),
+            "resyncs": c.get("resyncs"),
+            "reconnects": c.get("reconnects"),
+            "dlq": self.telemetry.dlq.count,
+            "subscriptions": len(subs),
+        }
+
+
+async def _drive(sub: Subscription, callback: EventCallback) -> None:
+    async for event in sub:
+        try:
+            result = callback(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception(
+                "consumer %r failed on %s; it keeps receiving", sub.name, event.event_type
+            )

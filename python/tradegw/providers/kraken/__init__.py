@@ -1,0 +1,5 @@
+"""Kraken spot, WebSocket v2 (public market data)."""
+
+from tradegw.providers.kraken.provider import KrakenProvider
+
+__all__ = ["KrakenProvider"]

@@ -1,0 +1,75 @@
+"""Decoding Kraken v2 frames without losing a number's digits.
+
+Kraken v2 writes prices and quantities as JSON *numbers*, and its book checksum is over the
+pair's fixed-precision rendering of them: a float round-trip can change the digits (16+
+significant digits, exponent forms) and so the checksum and the book. The standard library's
+decoder with ``parse_float=str`` / ``parse_int=str`` hands every number over as its exact
+text; integers that are really integers (checksum, trade_id, connection_id) are converted
+where they are used.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+_decoder = json.JSONDecoder(parse_float=str, parse_int=str)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+class FrameError(ValueError):
+    """A frame that is not what the Kraken v2 protocol says it should be."""
+
+
+def decode(payload: bytes | str) -> Any:
+    """Parses a frame keeping every number as its text. Raises FrameError."""
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+        return _decoder.decode(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FrameError(f"not JSON: {e}") from e
+
+
+def levels(raw: Any, side: str) -> list[tuple[str, str]]:
+    """``[{"price": "0.5666", "qty": "4831.75"}, ...]`` → ``[("0.5666", "4831.75"), ...]``."""
+    if not isinstance(raw, list):
+        raise FrameError(f"{side} is not a list")
+    try:
+        out = [(lv["price"], lv["qty"]) for lv in raw]
+    except (TypeError, KeyError) as e:
+        raise FrameError(f"{side} level without price/qty: {e}") from e
+    for p, q in out:
+        if not isinstance(p, str) or not isinstance(q, str):
+            raise FrameError(f"{side} level price/qty are not numbers")
+    return out
+
+
+def as_int(raw: Any, what: str) -> int:
+    """An integer field that arrived as text (``parse_int=str``)."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as e:
+        raise FrameError(f"{what} is not an integer: {raw!r}") from e
+
+
+def timestamp_ns(raw: Any) -> int | None:
+    """RFC 3339 (``2023-10-06T17:35:55.440295Z``) → ns since the epoch; None when absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise FrameError(f"timestamp is not a string: {raw!r}")
+    try:
+        dt = datetime.fromisoformat(raw)
+    except ValueError as e:
+        raise FrameError(f"bad timestamp {raw!r}") from e
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    # Integer arithmetic on timedelta: exact, unlike datetime.timestamp()'s float.
+    return (dt - _EPOCH) // _US * 1000
+
+
+def canonical_symbol(venue_symbol: str) -> str:
+    """``BTC/USD`` → ``BTC-USD``."""
+    return venue_symbol.replace("/", "-")

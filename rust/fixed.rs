@@ -44,8 +44,14 @@ pub fn check_precision(what: &str, precision: i64) -> Result<u8, CoreError> {
 }
 
 fn invalid(text: &str, reason: &str) -> CoreError {
+    // Name the bad text, but never echo megabytes of it into a message or a log line.
+    const SHOWN: usize = 64;
+    let shown = match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    };
     CoreError::InvalidDecimal {
-        text: text.to_owned(),
+        text: shown,
         reason: reason.to_owned(),
     }
 }
@@ -64,27 +70,33 @@ pub fn parse_fixed(text: &str, precision: u8) -> Result<i64, CoreError> {
         Some(b'+') => i = 1,
         _ => {}
     }
-    // Mantissa digits accumulate in u128 so that long texts with many leading or trailing
-    // zeros ("0.00000500", "45283.50000000000") never overflow before scaling.
+    // Mantissa digits accumulate in u128. Zeros after the last non-zero digit are only
+    // counted (`pending_zeros`) and multiplied in when another non-zero digit follows, so
+    // long trailing zeros ("45283.50000000000000000000000000000000000000") never overflow.
     let mut mantissa: u128 = 0;
     let mut digits = 0usize;
     let mut frac_digits: i64 = 0;
+    let mut pending_zeros: u32 = 0;
     let mut seen_dot = false;
-    let mut significant = 0usize;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
             b'0'..=b'9' => {
                 digits += 1;
-                if mantissa != 0 || b != b'0' {
-                    significant += 1;
-                    if significant > 36 {
-                        return Err(invalid(text, "too many digits"));
-                    }
-                }
-                mantissa = mantissa * 10 + u128::from(b - b'0');
                 if seen_dot {
                     frac_digits += 1;
+                }
+                if b == b'0' {
+                    if mantissa != 0 {
+                        pending_zeros += 1;
+                    }
+                } else {
+                    mantissa = 10u128
+                        .checked_pow(pending_zeros + 1)
+                        .and_then(|scale| mantissa.checked_mul(scale))
+                        .and_then(|m| m.checked_add(u128::from(b - b'0')))
+                        .ok_or_else(|| invalid(text, "too many significant digits"))?;
+                    pending_zeros = 0;
                 }
             }
             b'.' if !seen_dot => seen_dot = true,
@@ -128,8 +140,9 @@ pub fn parse_fixed(text: &str, precision: u8) -> Result<i64, CoreError> {
             exponent = -exponent;
         }
     }
-    // value = mantissa * 10^(exponent - frac_digits); we want value * 10^precision.
-    let shift = exponent - frac_digits + i64::from(precision);
+    // value = mantissa * 10^(pending_zeros + exponent - frac_digits); we want it scaled by
+    // 10^precision.
+    let shift = i64::from(pending_zeros) + exponent - frac_digits + i64::from(precision);
     let scaled: u128 = if shift >= 0 {
         if mantissa == 0 {
             0
@@ -285,6 +298,17 @@ mod tests {
         let err = parse_fixed("0.12345", 4).unwrap_err();
         assert!(err.to_string().contains("0.12345"), "{err}");
         assert!(parse_fixed("1e-9", 8).is_err());
+    }
+
+    #[test]
+    fn long_trailing_zeros_are_fine_and_long_texts_are_cut_in_messages() {
+        let text = format!("2.{}", "0".repeat(60));
+        assert_eq!(ok(&text, 8), 200_000_000);
+        assert_eq!(ok(&format!("1{}e-50", "0".repeat(50)), 0), 1);
+        let err = parse_fixed(&"9".repeat(100_000), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 200, "{err}");
     }
 
     #[test]

@@ -571,6 +571,7 @@ def test_json_schema_rejects_missing_field_and_bad_level() -> None:
 
 def test_json_schema_with_jsonschema() -> None:
     import jsonschema  # a test dependency: the reference validator for draft 2020-12
+
     document = json_schema()
     jsonschema.Draft202012Validator.check_schema(document)
     validator = jsonschema.Draft202012Validator(document)

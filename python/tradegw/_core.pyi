@@ -65,8 +65,8 @@ class ReorderBuffer:
     at or below the last released, or one already held, is a duplicate: dropped and counted.
     :meth:`expire` releases, per stream, what has been held at least ``lateness_ms``,
     skipping the gap (counted); a stream holding more than ``max_events`` items skips its gap
-    at once. ``stream`` is any 64-bit int (``hash()`` values work); ``seq`` is in
-    ``0..2**64``.
+    at once. ``stream`` and ``seq`` are ints in ``0..2**64`` (others raise
+    ``OverflowError``).
     """
 
     def __new__(
@@ -97,7 +97,7 @@ class Coalescer:
 
     A coalescable item replaces the pending coalescable item of the same key *in its queue
     position*; a non-coalescable item (Trade, ExecReport) is always appended, never replaced,
-    never dropped. ``key`` is any 64-bit int.
+    never dropped. ``key`` is an int in ``0..2**64``.
     """
 
     def __new__(cls) -> Coalescer: ...

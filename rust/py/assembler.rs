@@ -267,7 +267,13 @@ fn kraken_checksum_arg(
         Ok(None)
     } else {
         v.extract::<u32>().map(Some).map_err(|_| {
-            PyTypeError::new_err(format!(
+            let is_int = v.is_instance_of::<pyo3::types::PyInt>();
+            let make = if is_int {
+                pyo3::exceptions::PyValueError::new_err
+            } else {
+                PyTypeError::new_err
+            };
+            make(format!(
                 "checksum must be an unsigned 32-bit int or None, got {}",
                 super::levels::describe(&v)
             ))

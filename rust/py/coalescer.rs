@@ -3,7 +3,6 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::reorder::key64;
 use crate::coalescer::Coalescer;
 
 /// Per-consumer FIFO with latest-wins replacement of coalescable items by key.
@@ -24,14 +23,8 @@ impl PyCoalescer {
     }
 
     /// Queues `item`; True when it replaced the pending coalescable item of `key` in place.
-    fn push(
-        &mut self,
-        key: &Bound<'_, PyAny>,
-        item: Py<PyAny>,
-        coalescable: bool,
-    ) -> PyResult<bool> {
-        let (replaced, _old) = self.inner.push(key64(key)?, item, coalescable);
-        Ok(replaced)
+    fn push(&mut self, key: u64, item: Py<PyAny>, coalescable: bool) -> bool {
+        self.inner.push(key, item, coalescable).0
     }
 
     /// Removes and returns up to `max_items` items in queue order.

@@ -6,14 +6,6 @@ use pyo3::types::{PyDict, PyList};
 use crate::clock::monotonic_ns;
 use crate::reorder::ReorderBuffer;
 
-/// Accepts any 64-bit int as a key, signed (`hash()`) or unsigned.
-pub fn key64(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    match obj.extract::<u64>() {
-        Ok(v) => Ok(v),
-        Err(_) => Ok(obj.extract::<i64>()? as u64),
-    }
-}
-
 /// Per-stream reorder buffer with bounded lateness (see the stub for the contract).
 #[pyclass(name = "ReorderBuffer", module = "tradegw._core")]
 pub struct PyReorderBuffer {
@@ -43,12 +35,11 @@ impl PyReorderBuffer {
     fn push<'py>(
         &mut self,
         py: Python<'py>,
-        stream: &Bound<'py, PyAny>,
+        stream: u64,
         seq: u64,
         item: Py<PyAny>,
         now_ns: Option<u64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let stream = key64(stream)?;
         let now = now_ns.unwrap_or_else(monotonic_ns);
         self.inner.push(stream, seq, item, now, &mut self.out);
         self.drain(py)
@@ -67,9 +58,8 @@ impl PyReorderBuffer {
     }
 
     /// Forgets a stream and whatever it held (its numbering restarts after a resync).
-    fn reset(&mut self, stream: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.reset(key64(stream)?);
-        Ok(())
+    fn reset(&mut self, stream: u64) {
+        self.inner.reset(stream);
     }
 
     /// Counters: released, duplicates, gaps_skipped, skipped_seqs, held, streams.

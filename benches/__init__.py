@@ -1,0 +1,1 @@
+"""pytest-benchmark micro-benchmarks of the native core (see README.md)."""

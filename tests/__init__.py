@@ -1,0 +1,1 @@
+"""Test suite of tradegw (a package so tests can import tests.reference)."""

@@ -14,6 +14,10 @@ EventTypeName = Literal[
 ]
 
 
+Channel = Literal["book", "trade", "ticker", "ohlc"]
+ALL_CHANNELS: tuple[Channel, ...] = ("book", "trade", "ticker", "ohlc")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,9 +48,7 @@ class KrakenVenueConfig(_Strict):
     symbols: list[str] = Field(
         default_factory=lambda: ["BTC/USD", "ETH/USD"], min_length=1, description="v2 symbols"
     )
-    channels: list[Literal["book", "trade", "ticker", "ohlc"]] = Field(
-        default_factory=lambda: ["book", "trade", "ticker", "ohlc"], min_length=1
-    )
+    channels: list[Channel] = Field(default_factory=lambda: list(ALL_CHANNELS), min_length=1)
     book_depth: Literal[10, 25, 100, 500, 1000] = 10
     ohlc_interval_min: Literal[1, 5, 15, 30, 60, 240, 1440, 10080, 21600] = 1
     ticker_trigger: Literal["trades", "bbo"] = "bbo"

@@ -78,7 +78,7 @@ class _Book:
         self.synced_at = 0.0
 
 
-class _Listener(WSListener):  # type: ignore[misc]
+class _Listener(WSListener):
     """Hands each frame, stamped the moment it leaves the socket, to the provider."""
 
     def __init__(self, on_frame: Callable[[bytes, int], None]) -> None:
@@ -374,7 +374,7 @@ class KrakenProvider:
         if kind not in ("snapshot", "update") or not isinstance(data, list):
             raise FrameError("book frame without type snapshot/update and a data list")
         for item in data:
-            book = self._books.get(item.get("symbol")) if isinstance(item, dict) else None
+            book = self._books.get(str(item.get("symbol"))) if isinstance(item, dict) else None
             if book is None:
                 raise FrameError(f"book data for an unsubscribed symbol: {item!r:.80}")
             try:

@@ -1,0 +1,176 @@
+"""``tradegw run``: simulators (when the config says ``"sim"``), the gateway, the demo
+consumers, the live console and the run summary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tradegw.config import GatewayConfig
+from tradegw.console import LiveConsole
+from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
+from tradegw.consumers.subscription import Subscription
+from tradegw.gateway import Gateway
+from tradegw.schema import EVENT_TYPES
+from tradegw.sim.process import SimulatorProcess
+from tradegw.telemetry import LatencyHistogram
+
+log = logging.getLogger("tradegw.run")
+
+MARKET_DATA_TYPES = tuple(t.__name__ for t in EVENT_TYPES if t.__name__ != "ExecReport")
+
+
+@dataclass
+class DemoConsumer:
+    """A configured consumer: its subscription and the object that handles its events."""
+
+    name: str
+    kind: str
+    sub: Subscription
+    handler: BookConsumer | TapeConsumer | QuoteConsumer
+    delay_s: float = 0.0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def drive(self) -> None:
+        """Feeds the subscription to the handler until it ends."""
+        async for event in self.sub:
+            self.handler.on_event(event)
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+
+
+def _make_consumers(gw: Gateway, config: GatewayConfig) -> list[DemoConsumer]:
+    kinds: dict[str, Callable[[], BookConsumer | TapeConsumer | QuoteConsumer]] = {
+        "book": BookConsumer,
+        "tape": TapeConsumer,
+        "ticker": QuoteConsumer,
+    }
+    out = []
+    for c in config.consumers:
+        sub = gw.subscribe(symbols=c.symbols, types=c.types, name=c.name, max_pending=c.max_pending)
+        out.append(DemoConsumer(c.name, c.kind, sub, kinds[c.kind](), c.delay_ms / 1000))
+    return out
+
+
+def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> dict[str, Any]:
+    """The run summary (also written by ``--summary-json``)."""
+    counters = gw.telemetry.counters
+    events = {t: counters.get("events", "kraken", t) for t in MARKET_DATA_TYPES}
+    latency = LatencyHistogram()
+    out_of_order = 0
+    per_consumer = {}
+    for c in consumers:
+        latency.merge(c.sub.stats.latency)
+        out_of_order += c.sub.stats.out_of_order
+        s = c.sub.stats
+        per_consumer[c.name] = {
+            "delivered": s.delivered,
+            "coalesced": s.coalesced,
+            "snapshots_for_backlog": s.snapshots_for_backlog,
+            "spilled": s.spilled,
+            "out_of_order": s.out_of_order,
+            "by_type": dict(s.by_type),
+            "latency_us": s.latency.summary_us(),
+        }
+    books_match = _books_match(gw, consumers)
+    return {
+        "duration_s": round(elapsed_s, 3),
+        "events": events,
+        "events_total": sum(events.values()),
+        "msgs_per_s": round(counters.get("frames") / elapsed_s, 1) if elapsed_s > 0 else 0.0,
+        "checksum_ok": counters.get("checksum_ok"),
+        "checksum_failed": counters.get("checksum_failed"),
+        "resyncs": counters.get("resyncs"),
+        "reconnects": counters.get("reconnects"),
+        "dlq": gw.telemetry.dlq.count,
+        "out_of_order_delivered": out_of_order,
+        "latency_us": latency.summary_us(),
+        "consumer_books_match": books_match,
+        "consumers": per_consumer,
+        "reorder": gw.dispatcher.reorder_stats(),
+    }
+
+
+def _books_match(gw: Gateway, consumers: list[DemoConsumer]) -> bool | None:
+    """Whether each demo book consumer's books equal the provider's synced books."""
+    provider = gw.providers.get("kraken")
+    book_consumers = [c.handler for c in consumers if isinstance(c.handler, BookConsumer)]
+    if provider is None or not book_consumers:
+        return None
+    for symbol, (status, asm) in provider.books().items():
+        if status != "synced":
+            continue
+        depth = asm.book.depth or 1000
+        for handler in book_consumers:
+            mine = handler.books.get(symbol)
+            if mine is None or mine.top(depth) != asm.book.top(depth):
+                return False
+    return True
+
+
+async def run(
+    config: GatewayConfig,
+    *,
+    duration_s: float | None = None,
+    summary_path: Path | None = None,
+    live: bool = True,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Runs until ``duration_s`` passes or SIGINT/SIGTERM; returns the summary."""
+    sims: list[SimulatorProcess] = []
+    urls: dict[str, str] = {}
+    kraken = config.venues.kraken
+    if kraken is not None and kraken.enabled and kraken.ws_url == "sim":
+        sim = SimulatorProcess(config.simulators.kraken)
+        await sim.start()
+        sims.append(sim)
+        urls["kraken"] = sim.ws_url
+        say(f"started the Kraken simulator in a child process: {sim.ws_url} (REST {sim.rest_url})")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    gw = Gateway(config, urls=urls)
+    consumers: list[DemoConsumer] = []
+    started = time.monotonic()
+    console: LiveConsole | None = None
+    try:
+        await gw.start()
+        consumers = _make_consumers(gw, config)
+        for c in consumers:
+            c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
+        console = LiveConsole(gw, consumers, started, enabled=live)
+        console.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration_s)
+    finally:
+        if console is not None:
+            console.stop()
+        await gw.stop()
+        for c in consumers:
+            if c.task is not None:
+                c.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await c.task
+        for sim in sims:
+            await sim.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    summary = summarize(gw, consumers, time.monotonic() - started)
+    if summary_path is not None:
+        # A few hundred bytes once at exit: not worth a thread.
+        summary_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")  # noqa: ASYNC240
+    return summary

@@ -1,0 +1,71 @@
+"""Running a venue simulator in a child process, as ``tradegw run`` does for ``"sim"`` URLs.
+
+A separate process keeps the simulator's work off the gateway's event loop and core, the way
+a real venue would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tradegw.sim.kraken.config import KrakenSimConfig
+
+
+class SimulatorProcess:
+    """``python -m tradegw.sim kraken --config FILE`` with the URLs it printed."""
+
+    def __init__(self, config: KrakenSimConfig) -> None:
+        self.config = config
+        self.ws_url = ""
+        self.rest_url = ""
+        self._proc: asyncio.subprocess.Process | None = None
+        self._config_file: Path | None = None
+
+    async def start(self, within_s: float = 15.0) -> None:
+        """Starts the child and waits until it prints both URLs."""
+        fd, name = tempfile.mkstemp(prefix="tradegw-sim-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.config.model_dump_json())
+        self._config_file = Path(name)
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tradegw.sim",
+            "kraken",
+            "--config",
+            name,
+            stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        assert self._proc.stdout is not None
+        async with asyncio.timeout(within_s):
+            while not (self.ws_url and self.rest_url):
+                line = (await self._proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError(f"simulator exited early (status {self._proc.returncode})")
+                parts = line.split()
+                if parts[:2] == ["kraken", "ws"]:
+                    self.ws_url = parts[2]
+                elif parts[:2] == ["kraken", "rest"]:
+                    self.rest_url = parts[2]
+
+    async def stop(self) -> None:
+        """Terminates the child (SIGTERM, then SIGKILL after 1 s)."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 1.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._config_file is not None:
+            self._config_file.unlink(missing_ok=True)
+            self._config_file = None

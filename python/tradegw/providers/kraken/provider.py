@@ -133,6 +133,9 @@ class KrakenProvider:
             "heartbeat": self._on_heartbeat,
             "status": self._on_status,
         }
+        self.on_decoded: Callable[[dict[str, Any], str], None] | None = None
+        """Optional hook called with every decoded frame and its trace_id (benches use it to
+        read the simulator's send stamp); None on the hot path."""
         self.connected = asyncio.Event()
         self.connection_id: int | None = None
         self.system_status: str | None = None
@@ -289,6 +292,8 @@ class KrakenProvider:
             msg = decode(payload)
             if not isinstance(msg, dict):
                 raise FrameError("frame is not a JSON object")
+            if self.on_decoded is not None:
+                self.on_decoded(msg, trace_id)
             channel = msg.get("channel")
             if channel is not None:
                 handler = self._handlers.get(channel)

@@ -30,8 +30,8 @@ EventCallback = Callable[[Event], Awaitable[None] | None]
 class Gateway:
     """Owns the telemetry, the dispatcher and one provider per enabled venue.
 
-    ``urls`` overrides venue WebSocket URLs (the embedded default config says ``"sim"``, and
-    whoever starts the simulator knows its port).
+    ``urls`` and ``rest_urls`` override venue WebSocket and REST base URLs (the embedded
+    default config says ``"sim"``, and whoever starts the simulator knows its ports).
     """
 
     def __init__(
@@ -39,6 +39,7 @@ class Gateway:
         config: GatewayConfig,
         *,
         urls: dict[str, str] | None = None,
+        rest_urls: dict[str, str] | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
@@ -53,8 +54,13 @@ class Gateway:
                 raise ValueError(
                     "venues.kraken.ws_url is 'sim': start the simulator and pass its URL"
                 )
+            rest = (rest_urls or {}).get("kraken", kraken.rest_url)
             self.providers["kraken"] = KrakenProvider(
-                kraken, self.dispatcher, self.telemetry, ws_url=url
+                kraken,
+                self.dispatcher,
+                self.telemetry,
+                ws_url=url,
+                rest_url="" if rest == "sim" else rest,
             )
         self._tasks: list[asyncio.Task[None]] = []
         self._callback_tasks: list[asyncio.Task[None]] = []

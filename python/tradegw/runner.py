@@ -128,12 +128,14 @@ async def run(
     """Runs until ``duration_s`` passes or SIGINT/SIGTERM; returns the summary."""
     sims: list[SimulatorProcess] = []
     urls: dict[str, str] = {}
+    rest_urls: dict[str, str] = {}
     kraken = config.venues.kraken
     if kraken is not None and kraken.enabled and kraken.ws_url == "sim":
         sim = SimulatorProcess(config.simulators.kraken)
         await sim.start()
         sims.append(sim)
         urls["kraken"] = sim.ws_url
+        rest_urls["kraken"] = sim.rest_url
         say(f"started the Kraken simulator in a child process: {sim.ws_url} (REST {sim.rest_url})")
 
     stop = asyncio.Event()
@@ -142,7 +144,7 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    gw = Gateway(config, urls=urls)
+    gw = Gateway(config, urls=urls, rest_urls=rest_urls)
     consumers: list[DemoConsumer] = []
     started = time.monotonic()
     console: LiveConsole | None = None

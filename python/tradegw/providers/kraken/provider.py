@@ -32,6 +32,7 @@ from tradegw.providers.kraken.decode import (
     levels,
     timestamp_ns,
 )
+from tradegw.providers.kraken.rest import RestUnavailable, fetch_asset_pairs
 from tradegw.schema import (
     BookSnapshot,
     BookStatus,
@@ -106,10 +107,13 @@ class KrakenProvider:
         telemetry: Telemetry,
         *,
         ws_url: str | None = None,
+        rest_url: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.ws_url = ws_url or config.ws_url
+        self.rest_url = rest_url if rest_url is not None else config.rest_url
+        self.rest_precision: dict[str, tuple[int, int]] = {}
         self._dispatcher = dispatcher
         self._telemetry = telemetry
         self._counters = telemetry.counters
@@ -120,6 +124,7 @@ class KrakenProvider:
         self._seq: dict[tuple[str, str], int] = {}
         self._last_trade_id: dict[str, int] = {}
         self._transport: WSTransport | None = None
+        self._last_book_payload = b""
         self._last_rx = 0.0
         self._last_ping = 0.0
         self._req_id = 0
@@ -145,6 +150,7 @@ class KrakenProvider:
 
     async def run(self) -> None:
         """Keeps a connection up until :meth:`stop` (or cancellation)."""
+        await self._load_reference_data()
         attempt = 0
         while not self._stopping:
             try:
@@ -167,6 +173,7 @@ class KrakenProvider:
             attempt = 0
             self._transport = transport
             self._last_rx = self._last_ping = time.monotonic()
+            self._last_book_payload = b""
             self._subscribe_instrument()
             self.connected.set()
             watchdog = asyncio.get_running_loop().create_task(self._watchdog(transport))
@@ -186,6 +193,19 @@ class KrakenProvider:
             delay = self._backoff(0)
             log.warning("kraken: disconnected; reconnecting in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    async def _load_reference_data(self) -> None:
+        if not self.rest_url or self.rest_url == "sim":
+            return
+        try:
+            self.rest_precision = await fetch_asset_pairs(self.rest_url, self._counters)
+        except RestUnavailable as e:
+            self._counters.inc("rest_failures", PROVIDER)
+            log.error("kraken: no REST reference data (%s); relying on the instrument channel", e)
+            return
+        for symbol in self.config.symbols:
+            if symbol not in self.rest_precision:
+                log.error("kraken: AssetPairs does not list %s", symbol)
 
     def stop(self) -> None:
         """Closes the connection and ends :meth:`run`."""
@@ -287,6 +307,13 @@ class KrakenProvider:
     def _on_frame(self, payload: bytes, ingest_ts: int) -> None:
         self._last_rx = time.monotonic()
         self._counters.inc("frames", PROVIDER)
+        if payload.startswith(b'{"channel":"book"'):
+            # Kraken v2 has no sequence numbers: a byte-identical repeat of the previous book
+            # frame (timestamps included) can only be a duplicate delivery.
+            if payload == self._last_book_payload:
+                self._counters.inc("duplicate_frames", PROVIDER)
+                return
+            self._last_book_payload = payload
         trace_id = new_trace_id()
         try:
             msg = decode(payload)
@@ -337,22 +364,28 @@ class KrakenProvider:
             raise FrameError("instrument data is not an object")
         for pair in data.get("pairs") or ():
             symbol = pair["symbol"]
-            self._precision[symbol] = (
+            prec = (
                 as_int(pair["price_precision"], "price_precision"),
                 as_int(pair["qty_precision"], "qty_precision"),
             )
+            rest = self.rest_precision.get(symbol)
+            if rest is not None and rest != prec:
+                # The WebSocket is what the checksums are computed over, so it wins.
+                self._counters.inc("precision_mismatches", PROVIDER)
+                log.warning("kraken: %s precision REST %s vs instrument %s", symbol, rest, prec)
+            self._precision[symbol] = prec
         if msg.get("type") != "snapshot":
             return
         for symbol in self.config.symbols:
-            prec = self._precision.get(symbol)
-            if prec is None:
+            listed = self._precision.get(symbol)
+            if listed is None:
                 self._counters.inc("unknown_symbols", PROVIDER)
                 log.error("kraken: %s is not listed by the venue; not subscribed", symbol)
                 continue
             book = self._books.get(symbol)
             asm = book.asm if book is not None else None
-            if asm is None or (asm.book.price_precision, asm.book.qty_precision) != prec:
-                asm = BookAssembler("kraken", prec[0], prec[1], self.config.book_depth)
+            if asm is None or (asm.book.price_precision, asm.book.qty_precision) != listed:
+                asm = BookAssembler("kraken", listed[0], listed[1], self.config.book_depth)
                 if book is None:
                     book = _Book(symbol, asm)
                     self._books[symbol] = book

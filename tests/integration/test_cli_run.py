@@ -1,0 +1,92 @@
+"""``tradegw run`` as a user runs it: the embedded default config (simulator in a child
+process, three demo consumers), the summary file, Ctrl-C, and a bad config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tradegw.cli import main
+
+MARKET_TYPES = ("BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary")
+
+
+def _tradegw() -> list[str]:
+    script = Path(sys.executable).with_name("tradegw")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tradegw.cli"]
+
+
+def _check_summary(summary: dict[str, object]) -> None:
+    assert summary["checksum_failed"] == 0
+    assert isinstance(summary["checksum_ok"], int)
+    assert summary["checksum_ok"] > 0
+    assert summary["out_of_order_delivered"] == 0
+    events = summary["events"]
+    assert isinstance(events, dict)
+    for etype in MARKET_TYPES:
+        assert events[etype] > 0, f"no {etype}: {events}"
+    assert summary["consumer_books_match"] is True
+    latency = summary["latency_us"]
+    assert isinstance(latency, dict)
+    assert latency["count"] > 0
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
+    for key in ("resyncs", "reconnects", "dlq"):
+        assert key in summary
+
+
+@pytest.mark.timeout(60)
+def test_run_default_config_writes_a_clean_summary(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    assert main(["run", "--duration", "4", "--summary-json", str(out), "--no-live"]) == 0
+    _check_summary(orjson.loads(out.read_bytes()))
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_ends_the_run_cleanly_with_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    proc = subprocess.Popen(
+        [*_tradegw(), "run", "--no-live", "--summary-json", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,  # the embedded default must work from any folder
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "started the Kraken simulator" in first
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "checksum ok" in stdout
+    _check_summary(orjson.loads(out.read_bytes()))
+
+
+@pytest.mark.timeout(30)
+def test_bad_config_names_file_and_field_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("venues:\n  kraken:\n    book_depth: 7\n", encoding="utf-8")
+    proc = subprocess.run(
+        [*_tradegw(), "run", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr
+    assert "venues.kraken.book_depth" in proc.stderr
+    assert proc.stderr.count("\n") == 1, "one message, no traceback"

@@ -59,6 +59,7 @@ async def _make_rig(
     channels: list[str] | None = None,
     faults: list[FaultSpec] | None = None,
     stale_after_s: float = 5.0,
+    refresh_interval_s: float = 180.0,
     with_rest: bool = False,
 ) -> Rig:
     sim = KrakenSimulator(
@@ -79,6 +80,7 @@ async def _make_rig(
                     "channels": channels or ["book", "trade", "ticker", "ohlc"],
                     "book_depth": DEPTH,
                     "stale_after_s": stale_after_s,
+                    "refresh_interval_s": refresh_interval_s,
                     "resync_timeout_s": 2.0,
                     "reconnect": {"initial_s": 0.1, "max_s": 0.5},
                 }
@@ -252,3 +254,35 @@ async def test_bad_frames_go_to_the_dlq_with_trace_ids_and_the_feed_continues(ri
     assert all(e["reason"] == "malformed" and len(e["trace_id"]) == 16 for e in entries)
     assert all(e["raw"] for e in entries)
     assert await _settle(rig, RECOVERY_S) == []
+
+
+@pytest.mark.timeout(30)
+async def test_periodic_refresh_replaces_books_without_a_gap_in_service(rigs: Any) -> None:
+    rig = await rigs(rate=800.0, channels=["book"], refresh_interval_s=1.0)
+    assert await _wait_for(lambda: rig.counter("refreshes") >= len(PAIRS), 10)
+    # A refresh keeps serving the old book: no book ever went to "resyncing".
+    statuses = rig.book_sub.stats.by_type.get("BookStatus", 0)
+    assert statuses == len(PAIRS), "only the initial 'synced' per book"
+    assert rig.book_sub.stats.by_type["BookSnapshot"] > len(PAIRS)
+    assert rig.counter("resyncs") == 0
+    assert await _settle(rig, RECOVERY_S) == []
+
+
+@pytest.mark.timeout(30)
+async def test_callback_consumers_and_routing_by_symbol(rigs: Any) -> None:
+    rig = await rigs(rate=800.0)
+    got: list[tuple[str, str]] = []
+    async_got: list[str] = []
+
+    def on_event(event: Any) -> None:
+        got.append((event.symbol, event.event_type))
+
+    async def on_event_async(event: Any) -> None:
+        async_got.append(event.symbol)
+
+    rig.gw.subscribe(symbols=["ETH-USD"], types=["Trade", "Ticker"], callback=on_event)
+    rig.gw.subscribe(symbols=["BTC-USD"], callback=on_event_async)
+    assert await _wait_for(lambda: len(got) > 20 and len(async_got) > 20, 10)
+    assert {s for s, _ in got} == {"ETH-USD"}
+    assert {t for _, t in got} <= {"Trade", "Ticker"}
+    assert set(async_got) == {"BTC-USD"}

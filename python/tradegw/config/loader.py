@@ -23,6 +23,11 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     """Loads and validates a YAML config (the embedded default when ``path`` is None).
 
@@ -35,6 +40,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}): {e.reason}") from e
     try:
         raw: Any = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -50,7 +57,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     except ValidationError as e:
         lines = [
             f"{p}: field '{_field_path(err['loc'])}': {err['msg']}"
-            + (f" (got {err['input']!r})" if err["type"] != "missing" else "")
+            + (f" (got {_shown(err['input'])})" if err["type"] != "missing" else "")
             for err in e.errors()
         ]
         raise ConfigError("\n".join(lines)) from e

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradegw.sim.kraken.config import KrakenSimConfig
 
@@ -113,10 +113,11 @@ class GatewayConfig(_Strict):
     consumers: list[ConsumerConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
-    @model_validator(mode="after")
-    def _unique_consumers(self) -> GatewayConfig:
-        names = [c.name for c in self.consumers]
+    @field_validator("consumers")
+    @classmethod
+    def _unique_consumers(cls, consumers: list[ConsumerConfig]) -> list[ConsumerConfig]:
+        names = [c.name for c in consumers]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"consumer names must be unique, repeated: {sorted(dup)}")
-        return self
+        return consumers

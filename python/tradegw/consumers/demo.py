@@ -32,6 +32,7 @@ class BookConsumer:
             if (
                 book is None
                 or book.price_precision != event.price_precision
+                or book.qty_precision != event.qty_precision
                 or book.depth != event.depth
             ):
                 book = OrderBook(event.price_precision or 0, event.qty_precision or 0, event.depth)

@@ -3,8 +3,10 @@
 What a slow consumer gets, by event type:
 
 - ``Ticker``, ``KlineSummary``: latest wins per (provider, symbol, type), in queue position.
-- ``BookSnapshot``: latest wins the same way, unless book diffs queued after it depend on it
-  (then it is appended: replacing it would put a newer book under older diffs).
+- ``BookSnapshot``: latest wins the same way, unless book diffs were queued after it (then it
+  is appended: replacing it would put a newer book under older diffs). While a backlog
+  marker (below) is pending for the book, a snapshot is absorbed: the marker delivers a newer
+  one.
 - ``BookUpdate``: delivered one by one while the queue is below ``max_pending``. Past it, the
   book's further diffs are replaced by one marker that becomes a fresh ``BookSnapshot``
   (``coalesced=True``) of the assembled book *when the consumer takes it*, so the consumer's
@@ -88,8 +90,10 @@ class Subscription:
         self._closed = False
         # Books whose diffs are currently replaced by a pending marker.
         self._marked: set[tuple[str, str]] = set()
-        # Diffs queued per book, so a newer snapshot is never put in front of them.
-        self._queued_diffs: dict[tuple[str, str], int] = {}
+        # Diffs pushed per book: part of a snapshot's coalescing key, so a snapshot replaces a
+        # pending one only if no diff was queued after it (a newer book must never sit in
+        # front of older diffs).
+        self._diff_gen: dict[tuple[str, str], int] = {}
         # Last delivered seq per stream, to prove (and count violations of) ordering.
         self._last_seq: dict[tuple[str, str, str], int] = {}
 
@@ -127,16 +131,18 @@ class Subscription:
                 self.stats.coalesced += 1
                 queue.push(self._key(*book, "marker"), _BookMarker(*book), True)
             else:
-                self._queued_diffs[book] = self._queued_diffs.get(book, 0) + 1
+                self._diff_gen[book] = self._diff_gen.get(book, 0) + 1
                 queue.push(0, event, False)
         elif etype in _COALESCE_LATEST:
             if queue.push(self._key(event.provider, event.symbol, etype), event, True):
                 self.stats.coalesced += 1
         elif etype == "BookSnapshot":
             book = (event.provider, event.symbol)
-            if self._queued_diffs.get(book):
-                queue.push(0, event, False)
-            elif queue.push(self._key(*book, etype), event, True):
+            if book in self._marked:
+                self.stats.coalesced += 1
+                return
+            gen = self._diff_gen.get(book, 0) & 0xFFFF_FFFF
+            if queue.push((self._key(*book, etype) << 32) | gen, event, True):
                 self.stats.coalesced += 1
         elif etype == "Trade" and len(queue) >= self.max_pending * _TRADE_SPILL_FACTOR:
             self._spill(event)
@@ -207,13 +213,11 @@ class Subscription:
                     # publishes a snapshot once it is synced again.
                     continue
                 snap.coalesced = True
+                snap.routing_version = self._dispatcher.routing.version
                 stats.snapshots_for_backlog += 1
                 event: Event = snap
             else:
                 event = item  # type: ignore[assignment]
-                if event.event_type == "BookUpdate":
-                    book = (event.provider, event.symbol)
-                    self._queued_diffs[book] -= 1
                 seq = event.seq_provider
                 if seq is not None:
                     skey = (event.provider, event.symbol, event.event_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,8 @@ class Dispatcher:
         self._ingest_seq: dict[int, int] = {}
         self._book_sources: dict[str, BookSource] = {}
         self._expiry_task: asyncio.Task[None] | None = None
+        # Every subscription made here, routed or not, so stop() can end them all.
+        self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self.published = 0
         self.delivered = 0
 
@@ -111,6 +114,7 @@ class Dispatcher:
 
         sub = Subscription(self, symbols=symbols, types=types, name=name, max_pending=max_pending)
         self.routing.add(sub)
+        self._subscriptions.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -140,5 +144,5 @@ class Dispatcher:
                 await self._expiry_task
             self._expiry_task = None
         self.expire(now_ns=2**63)
-        for sub in self.routing.subscriptions:
+        for sub in list(self._subscriptions):
             sub.close()

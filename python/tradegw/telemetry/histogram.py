@@ -6,6 +6,7 @@ samples at report time would need memory proportional to the run length instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 # Each power of two is split into 32 linear sub-buckets: values are kept to ~3 %.
@@ -68,7 +69,8 @@ class LatencyHistogram:
         largest sample. 0 when empty."""
         if self.count == 0:
             return 0
-        rank = max(1, round(self.count * p / 100.0))
+        # Nearest rank: the smallest value with at least p % of the samples at or below it.
+        rank = max(1, math.ceil(self.count * p / 100.0))
         seen = 0
         for i in sorted(self._counts):
             seen += self._counts[i]

@@ -11,12 +11,19 @@ where they are used.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-_decoder = json.JSONDecoder(parse_float=str, parse_int=str)
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; the stdlib accepts them by default.
+    raise FrameError(f"{name} is not a JSON number")
+
+
+_decoder = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_no_constant)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
 class FrameError(ValueError):
@@ -30,6 +37,8 @@ def decode(payload: bytes | str) -> Any:
         return _decoder.decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise FrameError(f"not JSON: {e}") from e
+    except RecursionError as e:
+        raise FrameError("JSON nested too deeply") from e
 
 
 def levels(raw: Any, side: str) -> list[tuple[str, str]]:
@@ -54,20 +63,29 @@ def as_int(raw: Any, what: str) -> int:
         raise FrameError(f"{what} is not an integer: {raw!r}") from e
 
 
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?", re.ASCII
+)
+
+
 def timestamp_ns(raw: Any) -> int | None:
-    """RFC 3339 (``2023-10-06T17:35:55.440295Z``) → ns since the epoch; None when absent."""
+    """RFC 3339 (``2023-10-06T17:35:55.440295Z``) → ns since the epoch, keeping up to nine
+    fractional digits; None when absent."""
     if raw is None:
         return None
     if not isinstance(raw, str):
         raise FrameError(f"timestamp is not a string: {raw!r}")
+    m = _RFC3339.fullmatch(raw)
+    if m is None:
+        raise FrameError(f"bad timestamp {raw!r}")
+    whole, frac, zone = m.groups()
     try:
-        dt = datetime.fromisoformat(raw)
+        dt = datetime.fromisoformat(whole + ("+00:00" if zone in (None, "Z") else zone))
     except ValueError as e:
         raise FrameError(f"bad timestamp {raw!r}") from e
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
     # Integer arithmetic on timedelta: exact, unlike datetime.timestamp()'s float.
-    return (dt - _EPOCH) // _US * 1000
+    seconds = (dt - _EPOCH) // _SECOND
+    return seconds * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
 
 
 def canonical_symbol(venue_symbol: str) -> str:

@@ -331,8 +331,12 @@ class KrakenProvider:
                 self._on_method(msg)
             else:
                 raise FrameError("frame has neither 'channel' nor 'method'")
-        except (FrameError, BookError, ValueError, TypeError, KeyError) as e:
+        except (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError) as e:
             self._dead_letter(payload, trace_id, "malformed", f"{type(e).__name__}: {e}")
+        except Exception as e:
+            # A frame our handlers did not expect must still never end the feed.
+            log.exception("kraken: frame handler failed trace_id=%s", trace_id)
+            self._dead_letter(payload, trace_id, "handler_error", f"{type(e).__name__}: {e}")
 
     def _dead_letter(self, payload: bytes, trace_id: str, reason: str, detail: str) -> None:
         self._counters.inc("dlq", PROVIDER)
@@ -424,7 +428,7 @@ class KrakenProvider:
                     outcome = book.asm.on_snapshot(bids, asks, checksum)
                 else:
                     outcome = book.asm.on_update(bids, asks, checksum)
-            except (FrameError, BookError, ValueError, TypeError) as e:
+            except (FrameError, BookError, ValueError, TypeError, ArithmeticError) as e:
                 # The update is lost to us, so this book can no longer be trusted.
                 self._dead_letter(raw, trace_id, "malformed", f"{book.symbol}: {e}")
                 self._resync(book, "gap", trace_id)

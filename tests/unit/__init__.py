@@ -1,0 +1,2 @@
+"""Unit tests of single modules: dispatcher, subscriptions, telemetry, config, CLI, console,
+Kraken decoding and the demo consumers."""

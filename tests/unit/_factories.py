@@ -1,0 +1,225 @@
+"""Builders of canonical events and small real collaborators shared by the unit tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tradegw._core import OrderBook
+from tradegw.config import DispatcherConfig
+from tradegw.dispatch import Dispatcher
+from tradegw.schema import (
+    BookSnapshot,
+    BookState,
+    BookStatus,
+    BookUpdate,
+    ExecReport,
+    ExecState,
+    KlineSummary,
+    Level,
+    ResyncReason,
+    Ticker,
+    Trade,
+    new_trace_id,
+)
+from tradegw.telemetry import Telemetry
+
+PROVIDER = "kraken"
+
+
+def _common(symbol: str, seq: int | None, provider: str) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "symbol": symbol,
+        "venue_symbol": symbol.replace("-", "/"),
+        "seq_provider": seq,
+        "exchange_ts": None,
+        "ingest_ts": time.time_ns(),
+        "trace_id": new_trace_id(),
+    }
+
+
+def book_update(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    bids: list[Level] | None = None,
+    asks: list[Level] | None = None,
+    provider: str = PROVIDER,
+) -> BookUpdate:
+    """A BookUpdate with the given changed levels."""
+    return BookUpdate(**_common(symbol, seq, provider), bids=bids or [], asks=asks or [])
+
+
+def book_snapshot(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    bids: list[Level] | None = None,
+    asks: list[Level] | None = None,
+    provider: str = PROVIDER,
+    price_precision: int | None = 1,
+    qty_precision: int | None = 2,
+    depth: int | None = None,
+) -> BookSnapshot:
+    """A BookSnapshot with the given levels."""
+    return BookSnapshot(
+        **_common(symbol, seq, provider),
+        bids=bids or [],
+        asks=asks or [],
+        price_precision=price_precision,
+        qty_precision=qty_precision,
+        depth=depth,
+    )
+
+
+def snapshot_of(
+    book: OrderBook, symbol: str = "BTC-USD", *, provider: str = PROVIDER
+) -> BookSnapshot:
+    """The whole of ``book`` as a BookSnapshot (what a provider's book source returns)."""
+    bids, asks = book.top(1_000_000)
+    return book_snapshot(
+        symbol,
+        bids=bids,
+        asks=asks,
+        provider=provider,
+        price_precision=book.price_precision,
+        qty_precision=book.qty_precision,
+        depth=book.depth,
+    )
+
+
+def book_status(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    state: BookState = "synced",
+    reason: ResyncReason | None = None,
+    provider: str = PROVIDER,
+) -> BookStatus:
+    """A BookStatus."""
+    return BookStatus(**_common(symbol, seq, provider), state=state, reason=reason)
+
+
+def trade(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    price: str = "100.0",
+    trade_id: str = "1",
+    provider: str = PROVIDER,
+) -> Trade:
+    """A Trade."""
+    return Trade(
+        **_common(symbol, seq, provider), price=price, qty="0.5", side="buy", trade_id=trade_id
+    )
+
+
+def ticker(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    bid: str = "100.0",
+    ask: str = "100.5",
+    provider: str = PROVIDER,
+) -> Ticker:
+    """A Ticker."""
+    return Ticker(
+        **_common(symbol, seq, provider), bid=bid, bid_qty="1", ask=ask, ask_qty="2", last=bid
+    )
+
+
+def kline(
+    symbol: str = "BTC-USD",
+    seq: int | None = None,
+    *,
+    close: str = "100.0",
+    provider: str = PROVIDER,
+) -> KlineSummary:
+    """A one-minute candle."""
+    return KlineSummary(
+        **_common(symbol, seq, provider),
+        interval_s=60,
+        open_ts=1_700_000_000_000_000_000,
+        open="99.0",
+        high="101.0",
+        low="98.0",
+        close=close,
+        volume="3.5",
+        closed=False,
+    )
+
+
+def exec_report(
+    client_order_id: str = "c-1",
+    seq: int | None = None,
+    *,
+    symbol: str = "BTC-USD",
+    state: ExecState = ExecState.ACK,
+    provider: str = PROVIDER,
+) -> ExecReport:
+    """An ExecReport."""
+    return ExecReport(
+        **_common(symbol, seq, provider),
+        client_order_id=client_order_id,
+        state=state,
+        side="buy",
+        order_type="limit",
+        price="100.0",
+        qty="1",
+        filled_qty="0",
+    )
+
+
+def make_dispatcher(
+    *, lateness_ms: int = 150, flush_ms: int = 50, max_events: int = 200
+) -> Dispatcher:
+    """A dispatcher with in-memory telemetry."""
+    config = DispatcherConfig(lateness_ms=lateness_ms, flush_ms=flush_ms, max_events=max_events)
+    return Dispatcher(config, Telemetry())
+
+
+class ReferenceBooks:
+    """The "provider side" of book tests: reference books that apply every update, and a
+    book source rendering them as snapshots (like the Kraken provider's)."""
+
+    def __init__(self, price_precision: int = 1, qty_precision: int = 2) -> None:
+        self.price_precision = price_precision
+        self.qty_precision = qty_precision
+        self.books: dict[str, OrderBook] = {}
+        self.synced: dict[str, bool] = {}
+        self.source_calls = 0
+
+    def book(self, symbol: str) -> OrderBook:
+        """The reference book of ``symbol`` (created empty and synced on first use)."""
+        if symbol not in self.books:
+            self.books[symbol] = OrderBook(self.price_precision, self.qty_precision)
+            self.synced[symbol] = True
+        return self.books[symbol]
+
+    def source(self, provider: str, symbol: str) -> BookSnapshot | None:
+        """A :data:`tradegw.dispatch.BookSource`."""
+        self.source_calls += 1
+        if provider != PROVIDER or symbol not in self.books or not self.synced[symbol]:
+            return None
+        return snapshot_of(self.books[symbol], symbol)
+
+
+class ConsumerBooks:
+    """What a consumer builds from the book events it receives."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, OrderBook] = {}
+
+    def apply(self, event: object) -> None:
+        """Applies one received event (other event types are ignored)."""
+        if isinstance(event, BookSnapshot):
+            book = OrderBook(event.price_precision or 0, event.qty_precision or 0, event.depth)
+            book.apply_snapshot(event.bids, event.asks)
+            self.books[event.symbol] = book
+        elif isinstance(event, BookUpdate):
+            self.books[event.symbol].apply(event.bids, event.asks)
+
+    def top(self, symbol: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """Every level of the consumer's copy of ``symbol``."""
+        return self.books[symbol].top(1_000_000)

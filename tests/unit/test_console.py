@@ -1,0 +1,154 @@
+"""The live console: one rendered frame shows the counters, latency and per-symbol state of
+the gateway and the demo consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+from rich.console import Console
+
+from tests.unit._factories import book_snapshot, book_status, book_update, ticker, trade
+from tradegw._core import BookAssembler
+from tradegw.config import GatewayConfig
+from tradegw.console import LiveConsole
+from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
+from tradegw.gateway import Gateway
+from tradegw.runner import DemoConsumer
+from tradegw.telemetry import Telemetry
+
+
+def text_of(live: LiveConsole) -> str:
+    """``live.render()`` as plain text, 160 columns wide."""
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(live.render())
+    return out.getvalue()
+
+
+def dummy_gateway() -> Gateway:
+    """A real gateway whose Kraken adapter points at a dead address (never started)."""
+    config = GatewayConfig.model_validate(
+        {
+            "venues": {
+                "kraken": {"ws_url": "ws://127.0.0.1:1/v2", "rest_url": "http://127.0.0.1:1"}
+            },
+            "telemetry": {"dlq_path": None},
+        }
+    )
+    return Gateway(config)
+
+
+def demo_consumers(gw: Gateway) -> list[DemoConsumer]:
+    """The three demo consumers, subscribed to ``gw``."""
+    return [
+        DemoConsumer("books", "book", gw.subscribe(name="books"), BookConsumer()),
+        DemoConsumer("tape", "tape", gw.subscribe(name="tape"), TapeConsumer()),
+        DemoConsumer("quotes", "ticker", gw.subscribe(name="quotes"), QuoteConsumer()),
+    ]
+
+
+def test_render_real_gateway_shows_counters_and_latency() -> None:
+    gw = dummy_gateway()
+    consumers = demo_consumers(gw)
+    c = gw.telemetry.counters
+    c.inc("checksum_ok", "kraken", by=1234)
+    c.inc("checksum_failed", "kraken", by=2)
+    c.inc("resyncs", "kraken", "BTC-USD", by=3)
+    c.inc("reconnects", "kraken")
+    gw.telemetry.dlq.put(provider="kraken", reason="malformed", raw="x", trace_id="0" * 16)
+    old = trade()
+    old.ingest_ts = time.time_ns() - 5_000_000  # 5 ms ago
+    gw.dispatcher.publish(old)
+    for dc in consumers:
+        while (ev := dc.sub.get_nowait()) is not None:
+            dc.handler.on_event(ev)
+    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False)
+    live.start()  # disabled: a no-op
+    text = text_of(live)
+    live.stop()
+    assert "tradegw" in text
+    assert "checksum ok 1234" in text
+    assert "failed 2" in text
+    assert "resyncs 3" in text
+    assert "reconnects 1" in text
+    assert "dlq 1" in text
+    p50 = int(text.split("latency p50 ")[1].split("us")[0])
+    assert p50 >= 4800  # the 5 ms old trade, at ~3 % resolution
+    for column in ("symbol", "book", "bid", "ask", "updates", "trades", "last", "ticker"):
+        assert column in text
+    assert gw.telemetry.counters.get("frames") == 0
+
+
+class FakeProvider:
+    """What the console reads from a provider: its books and their status."""
+
+    def __init__(self, books: dict[str, tuple[str, BookAssembler]]) -> None:
+        self._books = books
+
+    def books(self) -> dict[str, tuple[str, BookAssembler]]:
+        return self._books
+
+
+class FakeGateway:
+    """What the console reads from a gateway: telemetry and providers."""
+
+    def __init__(self, providers: dict[str, FakeProvider]) -> None:
+        self.telemetry = Telemetry()
+        self.providers = providers
+
+
+def test_render_shows_symbols_books_trades_and_tickers() -> None:
+    btc = BookAssembler("kraken", 1, 2, 10)
+    btc.on_snapshot([("100.0", "1.5")], [("101.0", "2")], checksum=None)
+    eth = BookAssembler("kraken", 2, 3, 10)
+    gw = FakeGateway(
+        {"kraken": FakeProvider({"BTC-USD": ("synced", btc), "ETH-USD": ("resyncing", eth)})}
+    )
+    gw.telemetry.counters.inc("checksum_ok", "kraken", by=7)
+    real = dummy_gateway()
+    consumers = demo_consumers(real)
+    books, tape, quotes = (dc.handler for dc in consumers)
+    for ev in (
+        book_snapshot("BTC-USD", bids=[("100.0", "1.5")], asks=[("101.0", "2")]),
+        book_update("BTC-USD", bids=[("100.0", "1.25")]),
+        book_update("BTC-USD", asks=[("101.0", "3")]),
+        book_status("ETH-USD", state="resyncing", reason="gap"),
+    ):
+        books.on_event(ev)
+    for i in range(3):
+        tape.on_event(trade("BTC-USD", price=f"100.{i}", trade_id=str(i)))
+    quotes.on_event(ticker("BTC-USD", bid="99.9", ask="100.1"))
+    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False)  # type: ignore[arg-type]
+    text = text_of(live)
+    assert "checksum ok 7" in text
+    rows = {
+        cells[0]: cells[1:]
+        for line in text.splitlines()
+        if len(cells := [c.strip() for c in line.split("\u2502")]) == 8
+    }
+    assert rows["BTC-USD"] == [
+        "synced",
+        "1.25 @ 100.0",
+        "3.00 @ 101.0",
+        "2",
+        "3",
+        "100.2",
+        "99.9 / 100.1",
+    ]
+    assert rows["ETH-USD"] == ["resyncing", "-", "-", "0", "0", "-", "-"]
+    assert text.index("BTC-USD") < text.index("ETH-USD")  # sorted
+
+
+async def test_enabled_console_starts_and_stops() -> None:
+    gw = dummy_gateway()
+    consumers = demo_consumers(gw)
+    out = io.StringIO()
+    live = LiveConsole(
+        gw, consumers, time.monotonic(), console=Console(file=out, width=160, color_system=None)
+    )
+    live.start()
+    await asyncio.sleep(0.3)  # at least one refresh
+    live.stop()
+    live.stop()  # idempotent
+    assert "checksum ok 0" in out.getvalue()

@@ -1,0 +1,257 @@
+"""Telemetry: the log-linear latency histogram, the dead-letter queue and the counters."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tradegw.telemetry import Counters, DeadLetterQueue, LatencyHistogram, Telemetry
+
+# Bucket resolution: 32 linear sub-buckets per power of two.
+RESOLUTION = 1 / 32
+
+
+def exact_percentile(values: list[int], p: float) -> int:
+    """Nearest-rank percentile (the smallest value with at least p % of samples at or
+    below it)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(len(ordered) * p / 100))
+    return ordered[rank - 1]
+
+
+# ---- histogram ----
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentiles_are_within_bucket_resolution_of_exact(seed: int) -> None:
+    rng = random.Random(seed)
+    # Latency-like data: a log-normal body around 50 µs with a heavy tail, in ns.
+    values = [int(rng.lognormvariate(math.log(50_000), 1.2)) for _ in range(10_000)]
+    values += [rng.randint(0, 40) for _ in range(100)]  # and some tiny ones
+    values += [rng.randint(10**9, 10**12) for _ in range(100)]  # and some huge ones
+    h = LatencyHistogram()
+    h.record_many(values)
+    assert h.count == len(values)
+    assert h.total == sum(values)
+    assert h.max == max(values)
+    # Ranks count * p / 100 that are whole numbers, so every percentile definition agrees.
+    for p in (1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100):
+        exact = exact_percentile(values, p)
+        got = h.percentile(p)
+        assert got <= exact, (p, got, exact)
+        assert exact - got <= exact * RESOLUTION, (p, got, exact)
+
+
+def test_small_values_are_exact() -> None:
+    h = LatencyHistogram()
+    h.record_many(range(64))
+    for v in (1, 10, 31, 32, 33, 63):
+        # rank v + 1 out of 64 samples 0..63 is the value v itself
+        assert h.percentile((v + 1) * 100 / 64) == v
+
+
+def test_median_of_an_odd_number_of_samples() -> None:
+    """The value at percentile 50 of five samples is the third smallest by every percentile
+    definition (nearest rank, linear interpolation, the median). Values below 32 have exact
+    buckets, and 1000 is far from 1 in any bucket scheme."""
+    h = LatencyHistogram()
+    h.record_many([1, 2, 3, 4, 5])
+    assert h.percentile(50) == 3
+    skewed = LatencyHistogram()
+    skewed.record_many([1, 1, 1000, 1000, 1000])
+    assert 1000 * (1 - RESOLUTION) <= skewed.percentile(50) <= 1000
+
+
+def test_percentile_is_capped_by_the_largest_sample() -> None:
+    h = LatencyHistogram()
+    h.record(1_000_003)
+    assert h.percentile(50) <= 1_000_003
+    assert h.percentile(100) <= 1_000_003
+    assert 1_000_003 - h.percentile(100) <= 1_000_003 * RESOLUTION
+
+
+def test_negative_samples_count_as_zero() -> None:
+    h = LatencyHistogram()
+    h.record(-5)
+    h.record(10)
+    assert h.count == 2
+    assert h.total == 10
+    assert h.percentile(50) == 0
+    assert h.percentile(100) == 10
+
+
+def test_merge_equals_recording_everything_in_one() -> None:
+    rng = random.Random(3)
+    a_vals = [rng.randint(0, 10**7) for _ in range(1000)]
+    b_vals = [rng.randint(10**5, 10**9) for _ in range(1000)]
+    a, b, both = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    a.record_many(a_vals)
+    b.record_many(b_vals)
+    both.record_many(a_vals + b_vals)
+    a.merge(b)
+    assert (a.count, a.total, a.max) == (both.count, both.total, both.max)
+    for p in (0, 10, 50, 90, 99, 99.9, 100):
+        assert a.percentile(p) == both.percentile(p)
+    assert a.summary_us() == both.summary_us()
+    assert b.count == 1000  # the merged-in histogram is unchanged
+
+
+def test_merge_of_empty_changes_nothing() -> None:
+    h = LatencyHistogram()
+    h.record(500)
+    h.merge(LatencyHistogram())
+    assert (h.count, h.total, h.max) == (1, 500, 500)
+    empty = LatencyHistogram()
+    empty.merge(h)
+    assert empty.percentile(50) == h.percentile(50)
+
+
+def test_summary_us() -> None:
+    h = LatencyHistogram()
+    h.record_many([10_000] * 98 + [1_000_000, 2_000_000])  # 10 µs mostly, then 1 ms and 2 ms
+    s = h.summary_us()
+    assert set(s) == {"p50", "p99", "p999", "max", "mean", "count"}
+    assert s["count"] == 100
+    assert s["p50"] == pytest.approx(10.0, rel=RESOLUTION)
+    assert s["p99"] == pytest.approx(1000.0, rel=RESOLUTION)
+    assert s["p999"] == pytest.approx(2000.0, rel=RESOLUTION)
+    assert s["p999"] <= 2000.0
+    assert s["max"] == 2000.0
+    assert s["mean"] == pytest.approx((98 * 10_000 + 3_000_000) / 100 / 1000, abs=0.1)
+
+
+def test_empty_histogram() -> None:
+    h = LatencyHistogram()
+    assert h.percentile(50) == 0
+    assert h.percentile(99.9) == 0
+    assert h.summary_us() == {
+        "p50": 0.0,
+        "p99": 0.0,
+        "p999": 0.0,
+        "max": 0.0,
+        "mean": 0.0,
+        "count": 0,
+    }
+
+
+# ---- dead-letter queue ----
+
+
+def read_lines(path: Path) -> list[dict[str, object]]:
+    """The DLQ file as parsed JSON lines."""
+    return [orjson.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_dlq_in_memory() -> None:
+    dlq = DeadLetterQueue(keep=2)
+    e1 = dlq.put(provider="kraken", reason="malformed", raw=b"{bad", trace_id="0" * 16)
+    dlq.put(provider="kraken", reason="malformed", raw="x", trace_id="1" * 16, detail="why")
+    dlq.put(provider="kraken", reason="stale", raw="y", trace_id="2" * 16, extra_field=3)
+    assert e1["raw"] == "{bad"
+    assert e1["truncated"] is False
+    assert dlq.count == 3
+    assert dlq.by_reason == {"malformed": 2, "stale": 1}
+    assert [e["trace_id"] for e in dlq.recent] == ["1" * 16, "2" * 16]  # keeps the last 2
+    assert dlq.recent[-1]["extra_field"] == 3
+    assert dlq.path is None
+    dlq.close()
+
+
+def test_dlq_persists_json_lines_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "dir" / "dlq.jsonl"  # parents are created
+    dlq = DeadLetterQueue(path)
+    dlq.put(provider="kraken", reason="malformed", raw=b'{"a": 1}', trace_id="a" * 16)
+    # Line-buffered: on disk before close.
+    assert [e["raw"] for e in read_lines(path)] == ['{"a": 1}']
+    dlq.put(
+        provider="kraken",
+        reason="checksum",
+        raw="{}",
+        trace_id="b" * 16,
+        detail="crc 1 != 2",
+        consumer="books",
+    )
+    dlq.close()
+    dlq.close()  # idempotent
+
+    again = DeadLetterQueue(path)
+    again.put(provider="coinbase", reason="malformed", raw=b"\xff\xfe", trace_id="c" * 16)
+    again.close()
+    lines = read_lines(path)
+    assert [e["trace_id"] for e in lines] == ["a" * 16, "b" * 16, "c" * 16]
+    assert [e["reason"] for e in lines] == ["malformed", "checksum", "malformed"]
+    assert lines[1]["detail"] == "crc 1 != 2"
+    assert lines[1]["consumer"] == "books"
+    assert lines[2]["provider"] == "coinbase"
+    assert lines[2]["raw"] == "\ufffd\ufffd"  # undecodable bytes are replaced, not fatal
+    assert all(isinstance(e["ts"], int) for e in lines)
+    assert again.count == 1  # counts are per process run
+
+
+def test_dlq_truncates_huge_raw(tmp_path: Path) -> None:
+    path = tmp_path / "dlq.jsonl"
+    dlq = DeadLetterQueue(path)
+    huge = "x" * (64 * 1024 + 10)
+    entry = dlq.put(provider="kraken", reason="malformed", raw=huge, trace_id="d" * 16)
+    exact = dlq.put(provider="kraken", reason="malformed", raw="y" * (64 * 1024), trace_id="e" * 16)
+    dlq.close()
+    assert entry["truncated"] is True
+    assert len(entry["raw"]) == 64 * 1024
+    assert exact["truncated"] is False
+    lines = read_lines(path)
+    assert lines[0]["truncated"] is True
+    assert lines[0]["raw"] == huge[: 64 * 1024]
+    assert len(lines[1]["raw"]) == 64 * 1024  # type: ignore[arg-type]
+
+
+def test_dlq_logs_with_trace_id(caplog: pytest.LogCaptureFixture) -> None:
+    dlq = DeadLetterQueue()
+    with caplog.at_level(logging.WARNING, logger="tradegw.dlq"):
+        dlq.put(provider="kraken", reason="malformed", raw="x", trace_id="f" * 16, detail="oops")
+    (record,) = caplog.records
+    assert record.trace_id == "f" * 16  # type: ignore[attr-defined]
+    assert "malformed" in record.getMessage()
+    assert "oops" in record.getMessage()
+
+
+# ---- counters ----
+
+
+def test_counters_labels_and_totals() -> None:
+    c = Counters()
+    c.inc("frames")
+    c.inc("frames", "kraken")
+    c.inc("frames", "kraken", by=3)
+    c.inc("resyncs", "kraken", "BTC-USD")
+    c.inc("resyncs", "kraken", "ETH-USD", by=2)
+    assert c.get("frames") == 5
+    assert c.get("frames", "kraken") == 4
+    assert c.get("resyncs") == 3
+    assert c.get("resyncs", "kraken", "ETH-USD") == 2
+    assert c.get("resyncs", "kraken") == 0  # only the exact label set is a series
+    assert c.get("never") == 0
+    assert c.totals() == {"frames": 5, "resyncs": 3}
+    assert c.series() == {
+        ("frames",): 5,
+        ("frames", "kraken"): 4,
+        ("resyncs",): 3,
+        ("resyncs", "kraken", "BTC-USD"): 1,
+        ("resyncs", "kraken", "ETH-USD"): 2,
+    }
+    assert "never" not in c.totals()  # get() does not create series
+
+
+def test_telemetry_hub(tmp_path: Path) -> None:
+    t = Telemetry(tmp_path / "dlq.jsonl")
+    t.counters.inc("x")
+    t.latency.record(5)
+    t.dlq.put(provider="kraken", reason="r", raw="", trace_id="0" * 16)
+    t.close()
+    assert t.dlq.path == tmp_path / "dlq.jsonl"
+    assert len(read_lines(tmp_path / "dlq.jsonl")) == 1
+    assert Telemetry().dlq.path is None

@@ -552,16 +552,20 @@ class KrakenProvider:
     # -- trades, tickers, candles --
 
     def _on_trade(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        first_snapshot = msg.get("type") == "snapshot"
+        snapshot = msg.get("type") == "snapshot"
+        # The last trade id seen per symbol before this frame: a re-subscription's snapshot
+        # repeats recent trades (only newer ones are news), and the very first snapshot is
+        # history from before we started.
+        known = {t["symbol"]: self._last_trade_id.get(t["symbol"]) for t in msg["data"]}
         for t in msg["data"]:
             symbol = t["symbol"]
             trade_id = as_int(t["trade_id"], "trade_id")
-            last = self._last_trade_id.get(symbol)
-            self._last_trade_id[symbol] = max(trade_id, last or 0)
-            if last is not None and trade_id <= last:
-                continue  # seen before: a re-subscription's snapshot repeats recent trades
-            if first_snapshot and last is None:
-                continue  # history from before we started; only later trades are news
+            self._last_trade_id[symbol] = max(trade_id, self._last_trade_id.get(symbol, 0))
+            last = known[symbol]
+            if (last is None and snapshot) or (last is not None and trade_id <= last):
+                if last is not None:
+                    self._counters.inc("duplicate_trades", PROVIDER)
+                continue
             side = t["side"]
             if side not in ("buy", "sell"):
                 raise FrameError(f"trade side {side!r}")

@@ -10,7 +10,11 @@ from tradegw.telemetry.histogram import LatencyHistogram
 
 
 class Counters:
-    """Named integer counters, optionally labelled: ``inc("resyncs", "kraken", "BTC-USD")``."""
+    """Named integer counters, optionally labelled: ``inc("resyncs", "kraken", "BTC-USD")``.
+
+    ``inc`` touches one series only (it runs several times per venue frame); totals are
+    summed when read, which happens a few times a second at most.
+    """
 
     __slots__ = ("_values",)
 
@@ -18,21 +22,24 @@ class Counters:
         self._values: defaultdict[tuple[str, ...], int] = defaultdict(int)
 
     def inc(self, name: str, *labels: str, by: int = 1) -> None:
-        """Adds ``by`` to ``name`` (and to its labelled series when labels are given)."""
-        self._values[(name,)] += by
-        if labels:
-            self._values[(name, *labels)] += by
+        """Adds ``by`` to the series ``name`` with ``labels``."""
+        self._values[(name, *labels)] += by
 
     def get(self, name: str, *labels: str) -> int:
-        """The current value (0 when never incremented)."""
-        return self._values.get((name, *labels), 0)
+        """One series' value; with no labels, the total over every series of ``name``."""
+        if labels:
+            return self._values.get((name, *labels), 0)
+        return sum(v for k, v in self._values.items() if k[0] == name)
 
     def totals(self) -> dict[str, int]:
-        """Unlabelled totals by name."""
-        return {k[0]: v for k, v in self._values.items() if len(k) == 1}
+        """Totals by name."""
+        out: dict[str, int] = {}
+        for k, v in self._values.items():
+            out[k[0]] = out.get(k[0], 0) + v
+        return out
 
     def series(self) -> dict[tuple[str, ...], int]:
-        """Every series, labelled ones included."""
+        """Every series as incremented."""
         return dict(self._values)
 
 

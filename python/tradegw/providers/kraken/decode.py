@@ -10,6 +10,7 @@ where they are used.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -80,12 +81,18 @@ def timestamp_ns(raw: Any) -> int | None:
         raise FrameError(f"bad timestamp {raw!r}")
     whole, frac, zone = m.groups()
     try:
-        dt = datetime.fromisoformat(whole + ("+00:00" if zone in (None, "Z") else zone))
+        seconds = _epoch_seconds(whole, zone or "Z")
     except ValueError as e:
         raise FrameError(f"bad timestamp {raw!r}") from e
-    # Integer arithmetic on timedelta: exact, unlike datetime.timestamp()'s float.
-    seconds = (dt - _EPOCH) // _SECOND
     return seconds * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(whole: str, zone: str) -> int:
+    # Every frame within the same second shares this parse: cached, it costs a dict lookup.
+    dt = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    # Integer arithmetic on timedelta: exact, unlike datetime.timestamp()'s float.
+    return (dt - _EPOCH) // _SECOND
 
 
 def canonical_symbol(venue_symbol: str) -> str:

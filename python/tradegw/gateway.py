@@ -13,7 +13,6 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
-from typing import Any
 
 from tradegw.config import GatewayConfig
 from tradegw.consumers.subscription import Subscription
@@ -134,20 +133,6 @@ class Gateway:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-    def summary(self) -> dict[str, Any]:
-        """Counters of the whole run (see :func:`tradegw.cli` for the summary file)."""
-        c = self.telemetry.counters
-        subs = self.dispatcher.routing.subscriptions
-        return {
-            "published": self.dispatcher.published,
-            "checksum_ok": c.get("checksum_ok"),
-            "checksum_failed": c.get("checksum_failed"),
-            "resyncs": c.get("resyncs"),
-            "reconnects": c.get("reconnects"),
-            "dlq": self.telemetry.dlq.count,
-            "subscriptions": len(subs),
-        }
 
 
 async def _drive(sub: Subscription, callback: EventCallback) -> None:

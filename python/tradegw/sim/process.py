@@ -9,11 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from tradegw.sim.kraken.config import KrakenSimConfig
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it if the gateway dies without stopping it, so
+    no simulator is ever left running on its own."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class SimulatorProcess:
@@ -41,6 +53,7 @@ class SimulatorProcess:
             name,
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         assert self._proc.stdout is not None
         async with asyncio.timeout(within_s):

@@ -172,7 +172,9 @@ class KrakenSimulator:
                 # trade for a trades-only subscriber) still costs a little, so the loop cannot
                 # spin on such subscribers.
                 budget -= feed.step(symbol, stamp) or _EMPTY_STEP_COST
-            await asyncio.sleep(min(0.05, max(0.0005, (1.0 - budget) / rate)))
+            # uvloop rounds timers to whole milliseconds: a shorter sleep becomes a 0 ms
+            # timer and the loop spins a full core.
+            await asyncio.sleep(min(0.05, max(0.001, (1.0 - budget) / rate)))
 
     async def _housekeep(self) -> None:
         period = min(0.1, self.config.heartbeat_interval / 4)

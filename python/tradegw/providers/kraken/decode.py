@@ -76,6 +76,13 @@ def timestamp_ns(raw: Any) -> int | None:
         return None
     if not isinstance(raw, str):
         raise FrameError(f"timestamp is not a string: {raw!r}")
+    # Kraken's own shape, 2023-10-06T17:35:55.440295Z, skips the regex: this runs for every
+    # book, trade, ticker and candle item.
+    if len(raw) == 27 and raw[26] == "Z" and raw[19] == "." and raw[20:26].isdigit():
+        try:
+            return _epoch_seconds(raw[:19], "Z") * 1_000_000_000 + int(raw[20:26]) * 1000
+        except ValueError:
+            pass  # fall through to the full parse and its error message
     m = _RFC3339.fullmatch(raw)
     if m is None:
         raise FrameError(f"bad timestamp {raw!r}")

@@ -273,7 +273,7 @@ impl BookAssembler {
             self.stats.stale += 1;
             return Outcome::Stale;
         }
-        if first_id > local + 1 {
+        if first_id > local.saturating_add(1) {
             // The diff that revealed the gap opens the next buffer, so the next snapshot can
             // connect to it.
             let outcome = self.lose_sync(Outcome::Gap);
@@ -350,7 +350,7 @@ impl BookAssembler {
             self.stats.stale += 1;
             return Ok(Outcome::Stale);
         }
-        if seq != local + 1 {
+        if Some(seq) != local.checked_add(1) {
             return Ok(self.lose_sync(Outcome::Gap));
         }
         book.apply(bids, asks);
@@ -500,6 +500,29 @@ mod tests {
         assert_eq!(
             a.coinbase_update(&mut b, 10, &[], &[]).unwrap(),
             Outcome::NeedsSnapshot
+        );
+    }
+
+    #[test]
+    fn ids_at_the_top_of_the_range_never_overflow() {
+        let mut b = book();
+        let mut a = BookAssembler::new(Venue::Binance);
+        a.binance_snapshot(&mut b, u64::MAX - 1, &[], &[]).unwrap();
+        assert_eq!(
+            a.binance_diff(&mut b, u64::MAX, u64::MAX, &[(1, 1)], &[])
+                .unwrap(),
+            Outcome::Applied
+        );
+        assert_eq!(
+            a.binance_diff(&mut b, u64::MAX, u64::MAX, &[], &[])
+                .unwrap(),
+            Outcome::Stale
+        );
+        let mut c = BookAssembler::new(Venue::Coinbase);
+        c.coinbase_snapshot(&mut b, u64::MAX, &[], &[]).unwrap();
+        assert_eq!(
+            c.coinbase_update(&mut b, u64::MAX, &[], &[]).unwrap(),
+            Outcome::Stale
         );
     }
 

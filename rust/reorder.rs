@@ -110,7 +110,7 @@ impl<T> ReorderBuffer<T> {
             self.stats.duplicates += 1;
             return;
         }
-        if seq == st.last + 1 {
+        if Some(seq) == st.last.checked_add(1) {
             st.last = seq;
             out.push(item);
             self.stats.released += 1;
@@ -181,7 +181,7 @@ impl<T> ReorderBuffer<T> {
 
     fn release_contiguous(st: &mut Stream<T>, stats: &mut ReorderStats, out: &mut Vec<T>) {
         while let Some(entry) = st.held.first_entry() {
-            if *entry.key() != st.last + 1 {
+            if Some(*entry.key()) != st.last.checked_add(1) {
                 break;
             }
             st.last += 1;
@@ -265,6 +265,15 @@ mod tests {
         assert_eq!(push(&mut rb, 1, 1, 0), vec![1], "restarts after reset");
         assert_eq!(push(&mut rb, 2, 101, 0), vec![101]);
         assert_eq!(rb.stats().streams, 2);
+    }
+
+    #[test]
+    fn seq_at_the_top_of_the_range_never_overflows() {
+        let mut rb = ReorderBuffer::new(150, 50, 200).unwrap();
+        assert_eq!(push(&mut rb, 1, u64::MAX - 1, 0), vec![u64::MAX - 1]);
+        assert_eq!(push(&mut rb, 1, u64::MAX, 0), vec![u64::MAX]);
+        assert!(push(&mut rb, 1, u64::MAX, 0).is_empty());
+        assert_eq!(rb.stats().duplicates, 1);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod coalescer;
 pub mod error;
 pub mod fixed;
+pub mod json_exact;
 pub mod reorder;
 
 #[cfg(feature = "python")]

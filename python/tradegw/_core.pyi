@@ -8,7 +8,7 @@ classes of :mod:`tradegw.errors` (``InvalidDecimal`` and ``CrossedBook`` subclas
 """
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, final, overload
+from typing import Any, Literal, final, overload
 
 __all__ = [
     "BookAssembler",
@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "crc32",
     "kraken_checksum",
+    "loads_exact",
 ]
 
 __version__: str
@@ -233,3 +234,8 @@ def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
 
 def crc32(data: bytes) -> int:
     """CRC32 (IEEE 802.3 polynomial, the same as :func:`zlib.crc32`) of ``data``."""
+
+def loads_exact(data: bytes) -> Any:
+    """Parses a JSON document like :func:`json.loads`, except that every number is returned
+    as the ``str`` of its exact text (``0.5660`` → ``"0.5660"``), so no digit is lost to a
+    float. NaN/Infinity, invalid UTF-8 and nesting deeper than 128 raise ``ValueError``."""

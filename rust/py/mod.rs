@@ -9,6 +9,7 @@ mod bucket;
 mod checksum;
 mod coalescer;
 mod errors;
+mod json;
 mod levels;
 mod reorder;
 
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<assembler::PyBookAssembler>()?;
     m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
+    m.add_function(wrap_pyfunction!(json::loads_exact, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

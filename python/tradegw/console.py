@@ -110,11 +110,8 @@ class LiveConsole:
         quotes = next(
             (x.handler for x in self._consumers if isinstance(x.handler, QuoteConsumer)), None
         )
-        symbols: set[str] = set()
-        for provider in gw.providers.values():
-            symbols.update(provider.books())
         statuses = {s: st for p in gw.providers.values() for s, (st, _) in p.books().items()}
-        for symbol in sorted(symbols):
+        for symbol in sorted(statuses):
             bid = ask = "-"
             updates = 0
             if books is not None and symbol in books.books:

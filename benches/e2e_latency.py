@@ -50,9 +50,10 @@ import orjson
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from tradegw.config import GatewayConfig, KrakenVenueConfig
+from tradegw.config import GatewayConfig
 from tradegw.consumers.subscription import Subscription, SubscriptionStats
 from tradegw.gateway import Gateway
+from tradegw.providers.kraken import KrakenVenueConfig
 from tradegw.sim.kraken.config import KrakenSimConfig
 from tradegw.sim.kraken.pairs import build_pairs
 from tradegw.sim.process import SimulatorProcess
@@ -360,7 +361,7 @@ async def run_once(params: RunParams) -> dict[str, Any]:
     """Starts a simulator and a gateway, measures one window, stops both; returns figures."""
     pairs = _pairs(params)
     before = _children()
-    sim = SimulatorProcess(_sim_config(params, pairs))
+    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
     gw: Gateway | None = None
     probes: list[ConsumerProbe] = []
     tasks: list[asyncio.Task[None]] = []
@@ -515,7 +516,7 @@ async def run_floor(params: RunParams) -> dict[str, Any]:
     venue = _gateway_config(pairs).venues.kraken
     assert venue is not None
     before = _children()
-    sim = SimulatorProcess(_sim_config(params, pairs))
+    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
     transport: WSTransport | None = None
     try:
         await sim.start()

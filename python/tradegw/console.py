@@ -1,12 +1,13 @@
-"""The live console of ``tradegw run``: books, rates, checksums and latency, refreshed in
-place (rich). Ops view only: it reads counters and the demo consumers' state."""
+"""The live console of ``tradegw run``: a line per venue, then the busiest books with their
+best bid/ask, rates, checksums and latency, refreshed in place (rich). Ops view only: it
+reads counters and the demo consumers' state."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -34,12 +35,14 @@ class LiveConsole:
         *,
         enabled: bool = True,
         console: Console | None = None,
+        max_rows: int = 20,
     ) -> None:
         self._gw = gw
         self._consumers = consumers
         self._started = started
         self._enabled = enabled
         self._console = console or Console()
+        self._max_rows = max_rows
         self._live: Live | None = None
         self._task: asyncio.Task[None] | None = None
         self._last = (time.monotonic(), 0)
@@ -73,7 +76,7 @@ class LiveConsole:
             self._live = None
 
     def render(self) -> Group:
-        """One frame: a header line and the per-symbol table."""
+        """One frame: a header line, a summary line per venue, then the busiest books."""
         gw = self._gw
         c = gw.telemetry.counters
         now = time.monotonic()
@@ -98,34 +101,65 @@ class LiveConsole:
             f"  dlq {gw.telemetry.dlq.count}",
             f"  latency p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us",
         )
+        statuses = {
+            (venue, symbol): status
+            for venue, p in gw.providers.items()
+            for symbol, (status, _) in p.books().items()
+        }
+        lines: list[Text | Table] = [header]
+        for venue in gw.providers:
+            mine = [s for (v, _), s in statuses.items() if v == venue]
+            synced = sum(s == "synced" for s in mine)
+            health = "green" if synced == len(mine) else "yellow"
+            lines.append(
+                Text.assemble(
+                    (f"  {venue:<9}", "bold"),
+                    (f"books {synced}/{len(mine)} synced", health),
+                    f"  frames {c.total('frames', venue)}",
+                    f"  checksum ok {c.total('checksum_ok', venue)}",
+                    f" failed {c.total('checksum_failed', venue)}",
+                    f"  gaps {c.total('sequence_gaps', venue)}",
+                    f"  resyncs {c.total('resyncs', venue)}",
+                    f"  reconnects {c.total('reconnects', venue)}",
+                    f"  dlq {c.total('dlq', venue)}",
+                )
+            )
+        lines.append(self._book_table(statuses))
+        return Group(*lines)
+
+    def _book_table(self, statuses: dict[tuple[str, str], str]) -> Table:
         table = Table(expand=False, show_edge=False, pad_edge=False)
-        for col in ("symbol", "book", "bid", "ask", "updates", "trades", "last", "ticker bid/ask"):
-            table.add_column(col, justify="right" if col not in ("symbol", "book") else "left")
-        books = next(
-            (x.handler for x in self._consumers if isinstance(x.handler, BookConsumer)), None
-        )
-        tape = next(
-            (x.handler for x in self._consumers if isinstance(x.handler, TapeConsumer)), None
-        )
-        quotes = next(
-            (x.handler for x in self._consumers if isinstance(x.handler, QuoteConsumer)), None
-        )
-        statuses = {s: st for p in gw.providers.values() for s, (st, _) in p.books().items()}
-        for symbol in sorted(statuses):
+        columns = ("venue", "symbol", "book", "bid", "ask", "updates", "trades", "last", "ticker")
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("venue", "symbol", "book") else "right")
+        books = _handler(self._consumers, BookConsumer)
+        tape = _handler(self._consumers, TapeConsumer)
+        quotes = _handler(self._consumers, QuoteConsumer)
+
+        def activity(key: tuple[str, str]) -> int:
+            return (books.updates.get(key, 0) if books else 0) + (
+                tape.trades.get(key, 0) if tape else 0
+            )
+
+        # Books that are not synced always show; the rest, busiest first, fill the table.
+        keys = sorted(statuses, key=lambda k: (statuses[k] == "synced", -activity(k), k))
+        shown = sorted(keys[: self._max_rows], key=lambda k: (statuses[k] == "synced", k))
+        for key in shown:
             bid = ask = "-"
             updates = 0
-            if books is not None and symbol in books.books:
-                b = books.books[symbol]
+            if books is not None and key in books.books:
+                b = books.books[key]
                 bb, ba = b.best_bid(), b.best_ask()
                 bid = f"{bb[1]} @ {bb[0]}" if bb else "-"
                 ask = f"{ba[1]} @ {ba[0]}" if ba else "-"
-                updates = books.updates.get(symbol, 0)
-            trades = tape.trades.get(symbol, 0) if tape else 0
-            last = tape.last[symbol].price if tape and symbol in tape.last else "-"
-            tick = quotes.tickers.get(symbol) if quotes else None
-            status = statuses.get(symbol, "-")
+                updates = books.updates.get(key, 0)
+            trades = tape.trades.get(key, 0) if tape else 0
+            last = tape.last[key].price if tape and key in tape.last else "-"
+            tick = quotes.tickers.get(key) if quotes else None
+            status = statuses[key]
             table.add_row(
-                symbol,
+                key[0],
+                key[1],
                 Text(status, "green" if status == "synced" else "yellow"),
                 bid,
                 ask,
@@ -134,4 +168,13 @@ class LiveConsole:
                 last,
                 f"{tick.bid} / {tick.ask}" if tick else "-",
             )
-        return Group(header, table)
+        if len(keys) > len(shown):
+            table.caption = f"{len(keys) - len(shown)} quieter books not shown"
+        return table
+
+
+_H = TypeVar("_H", BookConsumer, TapeConsumer, QuoteConsumer)
+
+
+def _handler(consumers: list[DemoConsumer], kind: type[_H]) -> _H | None:
+    return next((c.handler for c in consumers if isinstance(c.handler, kind)), None)

@@ -1,7 +1,7 @@
 """The gateway: providers → dispatcher → consumers, in one process on one event loop.
 
 >>> async with Gateway(config, urls={"kraken": ws_url}) as gw:
-...     async for event in gw.subscribe(symbols=["BTC-USD"], types=["BookUpdate"]):
+...     async for event in gw.subscribe(venues=["kraken"], symbols=["BTC-USD"]):
 ...         ...
 """
 
@@ -17,7 +17,8 @@ from types import TracebackType
 from tradegw.config import GatewayConfig
 from tradegw.consumers.subscription import Subscription
 from tradegw.dispatch import Dispatcher
-from tradegw.providers.kraken import KrakenProvider
+from tradegw.providers.base import VenueProvider
+from tradegw.providers.registry import provider_class
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 
@@ -27,7 +28,8 @@ EventCallback = Callable[[Event], Awaitable[None] | None]
 
 
 class Gateway:
-    """Owns the telemetry, the dispatcher and one provider per enabled venue.
+    """Owns the telemetry, the dispatcher and one provider per enabled venue (built from the
+    venue registry by name).
 
     ``urls`` and ``rest_urls`` override venue WebSocket and REST base URLs (the embedded
     default config says ``"sim"``, and whoever starts the simulator knows its ports).
@@ -44,18 +46,19 @@ class Gateway:
         self.config = config
         self.telemetry = telemetry or Telemetry(config.telemetry.dlq_path)
         self.dispatcher = Dispatcher(config.dispatcher, self.telemetry)
-        self.providers: dict[str, KrakenProvider] = {}
+        self.providers: dict[str, VenueProvider] = {}
         urls = urls or {}
-        kraken = config.venues.kraken
-        if kraken is not None and kraken.enabled:
-            url = urls.get("kraken", kraken.ws_url)
+        for venue, section in config.venues.configured():
+            if not section.enabled:
+                continue
+            url = urls.get(venue, section.ws_url)
             if url == "sim":
                 raise ValueError(
-                    "venues.kraken.ws_url is 'sim': start the simulator and pass its URL"
+                    f"venues.{venue}.ws_url is 'sim': start the simulator and pass its URL"
                 )
-            rest = (rest_urls or {}).get("kraken", kraken.rest_url)
-            self.providers["kraken"] = KrakenProvider(
-                kraken,
+            rest = (rest_urls or {}).get(venue, section.rest_url)
+            self.providers[venue] = provider_class(venue)(
+                section,
                 self.dispatcher,
                 self.telemetry,
                 ws_url=url,
@@ -80,20 +83,23 @@ class Gateway:
     def subscribe(
         self,
         *,
+        venues: Collection[str] | None = None,
         symbols: Collection[str] | None = None,
         types: Collection[str] | None = None,
         name: str = "",
         max_pending: int = 10_000,
         callback: EventCallback | None = None,
     ) -> Subscription:
-        """A subscription to events of ``symbols`` (canonical, e.g. ``BTC-USD``; None = all)
-        and ``types`` (event type names; None = all), effective from the next event.
+        """A subscription to events of ``venues`` (e.g. ``["kraken", "coinbase"]``; None =
+        every venue), ``symbols`` (canonical, e.g. ``BTC-USD``; None = all) and ``types``
+        (event type names; None = all), effective from the next event. The same canonical
+        symbol on two venues is two streams, each ordered on its own.
 
         Iterate it with ``async for``, or pass ``callback`` (sync or async), which is then
         called for every event from a task of its own.
         """
         sub = self.dispatcher.subscribe(
-            symbols=symbols, types=types, name=name, max_pending=max_pending
+            venues=venues, symbols=symbols, types=types, name=name, max_pending=max_pending
         )
         if callback is not None:
             task = asyncio.get_running_loop().create_task(

@@ -56,15 +56,42 @@ def _make_consumers(gw: Gateway, config: GatewayConfig) -> list[DemoConsumer]:
     }
     out = []
     for c in config.consumers:
-        sub = gw.subscribe(symbols=c.symbols, types=c.types, name=c.name, max_pending=c.max_pending)
+        sub = gw.subscribe(
+            venues=c.venues,
+            symbols=c.symbols,
+            types=c.types,
+            name=c.name,
+            max_pending=c.max_pending,
+        )
         out.append(DemoConsumer(c.name, c.kind, sub, kinds[c.kind](), c.delay_ms / 1000))
     return out
 
 
+_VENUE_FIGURES = (
+    "frames",
+    "checksum_ok",
+    "checksum_failed",
+    "sequence_gaps",
+    "resyncs",
+    "reconnects",
+    "provider_restarts",
+    "dlq",
+)
+
+
 def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> dict[str, Any]:
-    """The run summary (also written by ``--summary-json``)."""
+    """The run summary (also written by ``--summary-json``): totals, then ``venues`` with the
+    same figures per venue."""
     counters = gw.telemetry.counters
-    events = {t: counters.get("events", "kraken", t) for t in MARKET_DATA_TYPES}
+    venues: dict[str, dict[str, Any]] = {}
+    for venue in gw.providers:
+        events = {t: counters.get("events", venue, t) for t in MARKET_DATA_TYPES}
+        figures: dict[str, Any] = {"events": events, "events_total": sum(events.values())}
+        figures.update({name: counters.total(name, venue) for name in _VENUE_FIGURES})
+        figures["msgs_per_s"] = round(figures["frames"] / elapsed_s, 1) if elapsed_s > 0 else 0.0
+        figures["consumer_books_match"] = _books_match(gw, consumers, venue)
+        venues[venue] = figures
+    events = {t: sum(v["events"][t] for v in venues.values()) for t in MARKET_DATA_TYPES}
     latency = LatencyHistogram()
     out_of_order = 0
     per_consumer = {}
@@ -81,7 +108,8 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
             "by_type": dict(s.by_type),
             "latency_us": s.latency.summary_us(),
         }
-    books_match = _books_match(gw, consumers)
+    matches = [v["consumer_books_match"] for v in venues.values()]
+    books_match = None if all(m is None for m in matches) else all(m is not False for m in matches)
     return {
         "duration_s": round(elapsed_s, 3),
         "events": events,
@@ -89,29 +117,36 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         "msgs_per_s": round(counters.get("frames") / elapsed_s, 1) if elapsed_s > 0 else 0.0,
         "checksum_ok": counters.get("checksum_ok"),
         "checksum_failed": counters.get("checksum_failed"),
+        "sequence_gaps": counters.get("sequence_gaps"),
         "resyncs": counters.get("resyncs"),
         "reconnects": counters.get("reconnects"),
+        "provider_restarts": counters.get("provider_restarts"),
         "dlq": gw.telemetry.dlq.count,
         "out_of_order_delivered": out_of_order,
         "latency_us": latency.summary_us(),
         "consumer_books_match": books_match,
+        "venues": venues,
         "consumers": per_consumer,
         "reorder": gw.dispatcher.reorder_stats(),
     }
 
 
-def _books_match(gw: Gateway, consumers: list[DemoConsumer]) -> bool | None:
-    """Whether each demo book consumer's books equal the provider's synced books."""
-    provider = gw.providers.get("kraken")
-    book_consumers = [c.handler for c in consumers if isinstance(c.handler, BookConsumer)]
+def _books_match(gw: Gateway, consumers: list[DemoConsumer], venue: str) -> bool | None:
+    """Whether each demo book consumer's books of ``venue`` equal the provider's synced
+    books (None when there is nothing to compare)."""
+    provider = gw.providers.get(venue)
+    book_consumers = [c for c in consumers if isinstance(c.handler, BookConsumer)]
     if provider is None or not book_consumers:
         return None
     for symbol, (status, asm) in provider.books().items():
         if status != "synced":
             continue
-        depth = asm.book.depth or 1000
-        for handler in book_consumers:
-            mine = handler.books.get(symbol)
+        depth = provider.config.book_depth
+        for c in book_consumers:
+            if not c.sub.wants(venue, symbol, "BookSnapshot"):
+                continue
+            assert isinstance(c.handler, BookConsumer)
+            mine = c.handler.books.get((venue, symbol))
             if mine is None or mine.top(depth) != asm.book.top(depth):
                 return False
     return True
@@ -129,14 +164,15 @@ async def run(
     sims: list[SimulatorProcess] = []
     urls: dict[str, str] = {}
     rest_urls: dict[str, str] = {}
-    kraken = config.venues.kraken
-    if kraken is not None and kraken.enabled and kraken.ws_url == "sim":
-        sim = SimulatorProcess(config.simulators.kraken)
+    for venue, section in config.venues.configured():
+        if not section.enabled or section.ws_url != "sim":
+            continue
+        sim = SimulatorProcess(venue, getattr(config.simulators, venue))
         await sim.start()
         sims.append(sim)
-        urls["kraken"] = sim.ws_url
-        rest_urls["kraken"] = sim.rest_url
-        say(f"started the Kraken simulator in a child process: {sim.ws_url} (REST {sim.rest_url})")
+        urls[venue] = sim.ws_url
+        rest_urls[venue] = sim.rest_url
+        say(f"started the {venue} simulator in a child process: {sim.ws_url} (REST {sim.rest_url})")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

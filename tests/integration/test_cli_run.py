@@ -39,6 +39,16 @@ def _check_summary(summary: dict[str, object]) -> None:
     assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     for key in ("resyncs", "reconnects", "dlq"):
         assert key in summary
+    venues = summary["venues"]
+    assert isinstance(venues, dict)
+    assert venues, "no venue in the summary"
+    for name, figures in venues.items():
+        assert figures["checksum_failed"] == 0, name
+        assert figures["sequence_gaps"] == 0, name
+        assert figures["consumer_books_match"] is True, name
+        for etype in MARKET_TYPES:
+            assert figures["events"][etype] > 0, f"{name}: no {etype}"
+    assert sum(v["events_total"] for v in venues.values()) == summary["events_total"]
 
 
 @pytest.mark.timeout(60)
@@ -62,7 +72,7 @@ def test_ctrl_c_ends_the_run_cleanly_with_a_summary(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert "started the Kraken simulator" in first
+        assert "started the kraken simulator" in first
         time.sleep(3)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=10)

@@ -133,7 +133,7 @@ def _mismatches(rig: Rig) -> list[str]:
     for symbol in (p.symbol for p in rig.sim.pairs):
         canonical = symbol.replace("/", "-")
         status = statuses.get(canonical, ("missing", None))[0]
-        mine = rig.books.books.get(canonical)
+        mine = rig.books.books.get(("kraken", canonical))
         theirs = rig.sim.book(symbol, DEPTH)
         if status != "synced" or mine is None or mine.top(DEPTH) != theirs:
             bad.append(f"{symbol}: {status}")

@@ -123,11 +123,11 @@ def test_render_shows_symbols_books_trades_and_tickers() -> None:
     text = text_of(live)
     assert "checksum ok 7" in text
     rows = {
-        cells[0]: cells[1:]
+        (cells[0], cells[1]): cells[2:]
         for line in text.splitlines()
-        if len(cells := [c.strip() for c in line.split("\u2502")]) == 8
+        if len(cells := [c.strip() for c in line.split("\u2502")]) == 9
     }
-    assert rows["BTC-USD"] == [
+    assert rows[("kraken", "BTC-USD")] == [
         "synced",
         "1.25 @ 100.0",
         "3.00 @ 101.0",
@@ -136,8 +136,46 @@ def test_render_shows_symbols_books_trades_and_tickers() -> None:
         "100.2",
         "99.9 / 100.1",
     ]
-    assert rows["ETH-USD"] == ["resyncing", "-", "-", "0", "0", "-", "-"]
-    assert text.index("BTC-USD") < text.index("ETH-USD")  # sorted
+    assert rows[("kraken", "ETH-USD")] == ["resyncing", "-", "-", "0", "0", "-", "-"]
+    # Books that are not synced come first; a summary line per venue above the table.
+    assert text.index("ETH-USD") < text.index("BTC-USD")
+    assert "kraken   books 1/2 synced" in text
+
+
+def test_render_groups_by_venue_and_shows_only_the_busiest_books() -> None:
+    assemblers = {}
+    for i in range(30):
+        asm = BookAssembler("kraken", 1, 2, 10)
+        asm.on_snapshot([("100.0", "1.5")], [("101.0", "2")], checksum=None)
+        assemblers[f"S{i:02d}-USD"] = ("synced", asm)
+    gw = FakeGateway(
+        {
+            "kraken": FakeProvider(dict(assemblers)),
+            "coinbase": FakeProvider({"S00-USD": ("resyncing", BookAssembler("kraken", 1, 2))}),
+        }
+    )
+    gw.telemetry.counters.inc("frames", "coinbase", by=5)
+    consumers = demo_consumers(dummy_gateway())
+    books = consumers[0].handler
+    assert isinstance(books, BookConsumer)
+    for i in range(30):
+        for _ in range(i):  # S29 is the busiest
+            books.updates[("kraken", f"S{i:02d}-USD")] = i
+    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False, max_rows=5)  # type: ignore[arg-type]
+    text = text_of(live)
+    assert "kraken   books 30/30 synced" in text
+    assert "coinbase books 0/1 synced  frames 5" in text
+    shown = [line.split("\u2502")[:2] for line in text.splitlines() if "\u2502" in line]
+    shown = [(v.strip(), s.strip()) for v, s in shown]
+    # The unsynced book always shows; the busiest synced ones fill the rest.
+    assert shown == [
+        ("coinbase", "S00-USD"),
+        ("kraken", "S26-USD"),
+        ("kraken", "S27-USD"),
+        ("kraken", "S28-USD"),
+        ("kraken", "S29-USD"),
+    ]
+    assert "26 quieter books not shown" in text
 
 
 async def test_enabled_console_starts_and_stops() -> None:

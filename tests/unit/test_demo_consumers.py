@@ -28,28 +28,28 @@ def test_book_consumer_builds_books_from_snapshots_and_updates() -> None:
             qty_precision=2,
         )
     )
-    assert c.status == {"BTC-USD": "synced"}
+    assert c.status == {("kraken", "BTC-USD"): "synced"}
     c.on_event(book_update("BTC-USD", bids=[("100.0", "0"), ("99.8", "0.5")]))
     c.on_event(book_update("BTC-USD", asks=[("100.9", "1.25")]))
     c.on_event(trade("BTC-USD"))  # not a book event: ignored
-    book = c.books["BTC-USD"]
+    book = c.books[("kraken", "BTC-USD")]
     assert book.top(10) == (
         [("99.8", "0.50"), ("99.5", "2.00")],
         [("100.9", "1.25"), ("101.0", "3.00")],
     )
-    assert c.updates == {"BTC-USD": 2}
+    assert c.updates == {("kraken", "BTC-USD"): 2}
     # A new snapshot replaces the book's content, same object.
     c.on_event(book_snapshot("BTC-USD", bids=[("90.0", "1")], asks=[("91.0", "1")]))
-    assert c.books["BTC-USD"] is book
+    assert c.books[("kraken", "BTC-USD")] is book
     assert book.top(10) == ([("90.0", "1.00")], [("91.0", "1.00")])
 
 
 def test_book_consumer_status() -> None:
     c = BookConsumer()
     c.on_event(book_status("ETH-USD", state="resyncing", reason="checksum"))
-    assert c.status["ETH-USD"] == "checksum"
+    assert c.status[("kraken", "ETH-USD")] == "checksum"
     c.on_event(book_status("ETH-USD", state="synced"))
-    assert c.status["ETH-USD"] == "synced"
+    assert c.status[("kraken", "ETH-USD")] == "synced"
 
 
 def test_book_consumer_respects_depth() -> None:
@@ -58,7 +58,7 @@ def test_book_consumer_respects_depth() -> None:
         book_snapshot("SOL-USD", bids=[("10.0", "1"), ("9.0", "1")], asks=[("11.0", "1")], depth=2)
     )
     c.on_event(book_update("SOL-USD", bids=[("9.5", "1")]))
-    book = c.books["SOL-USD"]
+    book = c.books[("kraken", "SOL-USD")]
     assert book.depth == 2
     assert book.top(10)[0] == [("10.0", "1.00"), ("9.5", "1.00")]
 
@@ -66,12 +66,12 @@ def test_book_consumer_respects_depth() -> None:
 def test_book_consumer_rebuilds_on_a_new_price_precision() -> None:
     c = BookConsumer()
     c.on_event(book_snapshot("BTC-USD", bids=[("100.0", "1")], asks=[("101.0", "1")]))
-    first = c.books["BTC-USD"]
+    first = c.books[("kraken", "BTC-USD")]
     c.on_event(
         book_snapshot("BTC-USD", bids=[("100.05", "1")], asks=[("101.05", "1")], price_precision=2)
     )
-    assert c.books["BTC-USD"] is not first
-    assert c.books["BTC-USD"].best_bid() == ("100.05", "1.00")
+    assert c.books[("kraken", "BTC-USD")] is not first
+    assert c.books[("kraken", "BTC-USD")].best_bid() == ("100.05", "1.00")
 
 
 def test_book_consumer_follows_a_new_qty_precision() -> None:
@@ -87,7 +87,7 @@ def test_book_consumer_follows_a_new_qty_precision() -> None:
             qty_precision=8,
         )
     )
-    assert c.books["BTC-USD"].best_bid() == ("100.0", "0.12345678")
+    assert c.books[("kraken", "BTC-USD")].best_bid() == ("100.0", "0.12345678")
 
 
 def test_tape_consumer() -> None:
@@ -98,9 +98,9 @@ def test_tape_consumer() -> None:
     c.on_event(last_eth)
     c.on_event(ticker("BTC-USD"))
     c.on_event(exec_report())
-    assert c.trades == {"BTC-USD": 2, "ETH-USD": 1}
-    assert c.last["BTC-USD"].trade_id == "2"
-    assert c.last["ETH-USD"] is last_eth
+    assert c.trades == {("kraken", "BTC-USD"): 2, ("kraken", "ETH-USD"): 1}
+    assert c.last[("kraken", "BTC-USD")].trade_id == "2"
+    assert c.last[("kraken", "ETH-USD")] is last_eth
 
 
 def test_quote_consumer() -> None:
@@ -113,5 +113,17 @@ def test_quote_consumer() -> None:
     c.on_event(candle)
     c.on_event(trade("BTC-USD"))
     c.on_event(book_update("BTC-USD"))
-    assert c.tickers == {"BTC-USD": latest}
-    assert c.candles == {"BTC-USD": candle}
+    assert c.tickers == {("kraken", "BTC-USD"): latest}
+    assert c.candles == {("kraken", "BTC-USD"): candle}
+
+
+def test_book_consumer_keeps_two_venues_quoting_one_symbol_apart() -> None:
+    c = BookConsumer()
+    c.on_event(book_snapshot("BTC-USD", bids=[("100.0", "1")], asks=[("101.0", "1")]))
+    c.on_event(
+        book_snapshot("BTC-USD", bids=[("99.5", "2")], asks=[("100.5", "2")], provider="coinbase")
+    )
+    c.on_event(book_update("BTC-USD", bids=[("100.2", "3")], provider="coinbase"))
+    assert c.books[("kraken", "BTC-USD")].best_bid() == ("100.0", "1.00")
+    assert c.books[("coinbase", "BTC-USD")].best_bid() == ("100.2", "3.00")
+    assert c.updates == {("coinbase", "BTC-USD"): 1}

@@ -241,20 +241,37 @@ def test_routing_table_add_remove_and_cache() -> None:
     a = Subscription(d, symbols=["BTC-USD"], types=None)
     b = Subscription(d, symbols=None, types=["Trade"])
     assert table.version == 0
-    assert table.route("BTC-USD", "Trade") == ()
+    assert table.route("kraken", "BTC-USD", "Trade") == ()
     table.add(a)
     assert table.version == 1
-    assert table.route("BTC-USD", "Trade") == (a,)  # the cached empty tuple is gone
+    assert table.route("kraken", "BTC-USD", "Trade") == (a,)  # the cached empty tuple is gone
     table.add(b)
-    assert table.route("BTC-USD", "Trade") == (a, b)
-    assert table.route("ETH-USD", "Trade") == (b,)
-    assert table.route("ETH-USD", "Ticker") == ()
+    assert table.route("kraken", "BTC-USD", "Trade") == (a, b)
+    assert table.route("kraken", "ETH-USD", "Trade") == (b,)
+    assert table.route("kraken", "ETH-USD", "Ticker") == ()
     table.remove(a)
     assert table.version == 3
-    assert table.route("BTC-USD", "Trade") == (b,)
+    assert table.route("kraken", "BTC-USD", "Trade") == (b,)
     table.remove(a)  # not routed: no error, no version bump
     assert table.version == 3
     assert table.subscriptions == (b,)
+
+
+def test_two_venues_quoting_one_symbol_are_two_streams() -> None:
+    d = make_dispatcher()
+    kraken = d.subscribe(venues=["kraken"], name="kraken")
+    coinbase = d.subscribe(venues=["coinbase"], name="coinbase")
+    both = d.subscribe(symbols=["BTC-USD"], name="both")
+    for provider in ("kraken", "coinbase"):
+        for seq in (1, 2):
+            d.publish(trade(provider=provider, seq=seq, trade_id=f"{provider}{seq}"))
+    # The same seq on both venues is neither a duplicate nor out of order: two streams.
+    assert [e.trade_id for e in drain(kraken)] == ["kraken1", "kraken2"]  # type: ignore[attr-defined]
+    assert [e.trade_id for e in drain(coinbase)] == ["coinbase1", "coinbase2"]  # type: ignore[attr-defined]
+    got = [(e.provider, e.seq_provider) for e in drain(both)]
+    assert sorted(got) == [("coinbase", 1), ("coinbase", 2), ("kraken", 1), ("kraken", 2)]
+    assert d.reorder_stats()["duplicates"] == 0
+    assert both.stats.out_of_order == 0
 
 
 # ---- book sources ----

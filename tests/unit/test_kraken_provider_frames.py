@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from tradegw.config import DispatcherConfig, KrakenVenueConfig
+from tradegw.config import DispatcherConfig
 from tradegw.dispatch import Dispatcher
-from tradegw.providers.kraken import KrakenProvider
+from tradegw.providers.kraken import KrakenProvider, KrakenVenueConfig
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 

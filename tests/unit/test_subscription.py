@@ -392,10 +392,20 @@ def test_max_pending_must_be_positive() -> None:
 def test_wants() -> None:
     d = make_dispatcher()
     sub = d.subscribe(symbols=["BTC-USD"], types=["Trade", "Ticker"])
-    assert sub.wants("BTC-USD", "Trade")
-    assert not sub.wants("ETH-USD", "Trade")
-    assert not sub.wants("BTC-USD", "BookUpdate")
-    assert d.subscribe().wants("ANY-THING", "ExecReport")
+    assert sub.wants("kraken", "BTC-USD", "Trade")
+    assert sub.wants("coinbase", "BTC-USD", "Trade")
+    assert not sub.wants("kraken", "ETH-USD", "Trade")
+    assert not sub.wants("kraken", "BTC-USD", "BookUpdate")
+    assert d.subscribe().wants("binance", "ANY-THING", "ExecReport")
+
+
+def test_wants_some_venues() -> None:
+    d = make_dispatcher()
+    sub = d.subscribe(venues=["kraken", "binance"], symbols=["BTC-USD"])
+    assert sub.wants("kraken", "BTC-USD", "Trade")
+    assert sub.wants("binance", "BTC-USD", "BookUpdate")
+    assert not sub.wants("coinbase", "BTC-USD", "Trade")
+    assert not d.subscribe(venues=[]).wants("kraken", "BTC-USD", "Trade")
 
 
 # ---- consumer side ----

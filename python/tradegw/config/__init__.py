@@ -1,7 +1,9 @@
 """Gateway configuration: YAML files validated by pydantic at the edge.
 
 ``load_config(path)`` returns a :class:`GatewayConfig` or raises
-:class:`tradegw.errors.ConfigError` naming the file, the field and why.
+:class:`tradegw.errors.ConfigError` naming the file, the field and why. Each venue's own
+section is its adapter's model (``tradegw.providers.<venue>.config``), found by name in the
+venue registry.
 """
 
 from tradegw.config.loader import DEFAULT_CONFIG, load_config
@@ -9,22 +11,24 @@ from tradegw.config.models import (
     ConsumerConfig,
     DispatcherConfig,
     GatewayConfig,
-    KrakenVenueConfig,
-    ReconnectPolicy,
     SimulatorsConfig,
     TelemetryConfig,
     VenuesConfig,
+    VenueTable,
 )
+from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, VenueConfig
 
 __all__ = [
     "DEFAULT_CONFIG",
     "ConsumerConfig",
     "DispatcherConfig",
     "GatewayConfig",
-    "KrakenVenueConfig",
     "ReconnectPolicy",
+    "RestPolicy",
     "SimulatorsConfig",
     "TelemetryConfig",
+    "VenueConfig",
+    "VenueTable",
     "VenuesConfig",
     "load_config",
 ]

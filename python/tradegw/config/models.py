@@ -3,10 +3,12 @@ silently ignored setting."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator
 
+from tradegw.providers.base.config import StrictModel, VenueConfig
+from tradegw.providers.registry import config_model, venue_names
 from tradegw.sim.kraken.config import KrakenSimConfig
 
 EventTypeName = Literal[
@@ -14,66 +16,41 @@ EventTypeName = Literal[
 ]
 
 
-Channel = Literal["book", "trade", "ticker", "ohlc"]
-ALL_CHANNELS: tuple[Channel, ...] = ("book", "trade", "ticker", "ohlc")
+class VenueTable(StrictModel):
+    """One optional section per registered venue adapter (``venues.kraken``, ...)."""
+
+    def configured(self) -> list[tuple[str, VenueConfig]]:
+        """The venues that have a section, in registry order (enabled or not)."""
+        out = []
+        for name in venue_names():
+            section = getattr(self, name, None)
+            if section is not None:
+                out.append((name, section))
+        return out
+
+    def get(self, venue: str) -> VenueConfig | None:
+        """The section of ``venue``, or None when the file has none."""
+        section = getattr(self, venue, None)
+        return section if isinstance(section, VenueConfig) else None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# Built from the registry so that adding a venue needs no change here, while pydantic still
+# reports errors at their full path (venues.kraken.book_depth).
+VenuesConfig: type[VenueTable] = create_model(
+    "VenuesConfig",
+    __base__=VenueTable,
+    __doc__=VenueTable.__doc__,
+    **{name: (config_model(name) | None, None) for name in venue_names()},  # type: ignore[call-overload]
+)
 
 
-class ReconnectPolicy(_Strict):
-    """Exponential backoff with jitter between reconnect attempts."""
-
-    initial_s: float = Field(0.25, gt=0)
-    max_s: float = Field(30.0, gt=0)
-    multiplier: float = Field(2.0, ge=1.0)
-    jitter: float = Field(0.2, ge=0.0, le=1.0, description="± fraction of each delay")
-
-    @model_validator(mode="after")
-    def _bounds(self) -> ReconnectPolicy:
-        if self.max_s < self.initial_s:
-            raise ValueError("max_s must be >= initial_s")
-        return self
-
-
-class KrakenVenueConfig(_Strict):
-    """The Kraken spot adapter (WebSocket v2 + public REST)."""
-
-    enabled: bool = True
-    ws_url: str = Field(
-        "sim", description='wss://ws.kraken.com/v2, or "sim" for the embedded simulator'
-    )
-    rest_url: str = Field("sim", description='https://api.kraken.com, or "sim"')
-    symbols: list[str] = Field(
-        default_factory=lambda: ["BTC/USD", "ETH/USD"], min_length=1, description="v2 symbols"
-    )
-    channels: list[Channel] = Field(default_factory=lambda: list(ALL_CHANNELS), min_length=1)
-    book_depth: Literal[10, 25, 100, 500, 1000] = 10
-    ohlc_interval_min: Literal[1, 5, 15, 30, 60, 240, 1440, 10080, 21600] = 1
-    ticker_trigger: Literal["trades", "bbo"] = "bbo"
-    stale_after_s: float = Field(5.0, gt=0, description="no data or heartbeat for this long")
-    refresh_interval_s: float = Field(
-        180.0, ge=1.0, description="periodic book refresh (2-5 min in production)"
-    )
-    resync_timeout_s: float = Field(5.0, gt=0, description="resubscribe if no snapshot by then")
-    reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
-    ping_interval_s: float = Field(10.0, gt=0)
-
-
-class VenuesConfig(_Strict):
-    """One section per venue adapter."""
-
-    kraken: KrakenVenueConfig | None = Field(default_factory=KrakenVenueConfig)
-
-
-class SimulatorsConfig(_Strict):
+class SimulatorsConfig(StrictModel):
     """Venue simulators started in a child process when a venue points at ``"sim"``."""
 
     kraken: KrakenSimConfig = Field(default_factory=KrakenSimConfig)
 
 
-class DispatcherConfig(_Strict):
+class DispatcherConfig(StrictModel):
     """Ordering and fan-out."""
 
     lateness_ms: int = Field(150, ge=0)
@@ -81,11 +58,12 @@ class DispatcherConfig(_Strict):
     max_events: int = Field(200, gt=0)
 
 
-class ConsumerConfig(_Strict):
+class ConsumerConfig(StrictModel):
     """An in-process consumer started by ``tradegw run``."""
 
     name: str = Field(min_length=1)
     kind: Literal["book", "tape", "ticker"] = "book"
+    venues: list[str] | None = Field(None, description="venue names; None = every venue")
     symbols: list[str] | None = Field(None, description="canonical symbols; None = all")
     types: list[EventTypeName] | None = Field(None, description="None = all types")
     max_pending: int = Field(
@@ -95,8 +73,16 @@ class ConsumerConfig(_Strict):
         0.0, ge=0, description="artificial per-event work (demo of a slow consumer)"
     )
 
+    @field_validator("venues")
+    @classmethod
+    def _known_venues(cls, venues: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(venues or ()) - set(venue_names()))
+        if unknown:
+            raise ValueError(f"unknown venues {unknown}; known: {list(venue_names())}")
+        return venues
 
-class TelemetryConfig(_Strict):
+
+class TelemetryConfig(StrictModel):
     """Ops outputs."""
 
     dlq_path: str | None = Field("tradegw-dlq.jsonl", description="None keeps the DLQ in memory")
@@ -104,10 +90,13 @@ class TelemetryConfig(_Strict):
     log_path: str | None = None
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(StrictModel):
     """The whole file."""
 
-    venues: VenuesConfig = Field(default_factory=VenuesConfig)
+    if TYPE_CHECKING:
+        venues: VenueTable
+    else:
+        venues: VenuesConfig = Field(default_factory=VenuesConfig)
     simulators: SimulatorsConfig = Field(default_factory=SimulatorsConfig)
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     consumers: list[ConsumerConfig] = Field(default_factory=list)

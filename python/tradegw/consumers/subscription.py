@@ -70,6 +70,7 @@ class Subscription:
         self,
         dispatcher: Dispatcher,
         *,
+        venues: Collection[str] | None = None,
         symbols: Collection[str] | None,
         types: Collection[str] | None,
         name: str = "",
@@ -78,6 +79,7 @@ class Subscription:
         if max_pending <= 0:
             raise ValueError(f"max_pending must be positive, got {max_pending}")
         self.name = name
+        self.venues = frozenset(venues) if venues is not None else None
         self.symbols = frozenset(symbols) if symbols is not None else None
         self.types = frozenset(types) if types is not None else None
         self.max_pending = max_pending
@@ -99,10 +101,13 @@ class Subscription:
 
     # ---- routing ----
 
-    def wants(self, symbol: str, event_type: str) -> bool:
-        """Whether this subscription takes events of ``symbol`` and ``event_type``."""
-        return (self.symbols is None or symbol in self.symbols) and (
-            self.types is None or event_type in self.types
+    def wants(self, provider: str, symbol: str, event_type: str) -> bool:
+        """Whether this subscription takes events of ``provider``'s ``symbol`` and
+        ``event_type`` (each filter None = any)."""
+        return (
+            (self.venues is None or provider in self.venues)
+            and (self.symbols is None or symbol in self.symbols)
+            and (self.types is None or event_type in self.types)
         )
 
     def _key(self, provider: str, symbol: str, kind: str) -> int:

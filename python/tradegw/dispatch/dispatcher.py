@@ -84,7 +84,7 @@ class Dispatcher:
     def _deliver(self, event: Event) -> None:
         routing = self.routing
         event.routing_version = routing.version
-        for sub in routing.route(event.symbol, event.event_type):
+        for sub in routing.route(event.provider, event.symbol, event.event_type):
             sub.offer(event)
             self.delivered += 1
 
@@ -104,6 +104,7 @@ class Dispatcher:
     def subscribe(
         self,
         *,
+        venues: Collection[str] | None = None,
         symbols: Collection[str] | None = None,
         types: Collection[str] | None = None,
         name: str = "",
@@ -112,7 +113,14 @@ class Dispatcher:
         """A new subscription, routed from the next event on."""
         from tradegw.consumers.subscription import Subscription
 
-        sub = Subscription(self, symbols=symbols, types=types, name=name, max_pending=max_pending)
+        sub = Subscription(
+            self,
+            venues=venues,
+            symbols=symbols,
+            types=types,
+            name=name,
+            max_pending=max_pending,
+        )
         self.routing.add(sub)
         self._subscriptions.add(sub)
         return sub

@@ -1,4 +1,4 @@
-"""Which subscriptions receive which (symbol, event type)."""
+"""Which subscriptions receive which (venue, symbol, event type)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ if TYPE_CHECKING:
 
 
 class RoutingTable:
-    """Subscriptions and a cache of the fan-out list per (symbol, event type).
+    """Subscriptions and a cache of the fan-out list per (venue, symbol, event type).
+
+    Two venues quoting the same canonical symbol are two keys: a subscription to Kraken's
+    BTC-USD never receives Coinbase's.
 
     Every change bumps :attr:`version` and clears the cache, so a subscribe or unsubscribe
     takes effect from the very next event; events carry the version they were routed under.
@@ -19,7 +22,7 @@ class RoutingTable:
 
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
-        self._cache: dict[tuple[str, str], tuple[Subscription, ...]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[Subscription, ...]] = {}
         self.version = 0
 
     def add(self, sub: Subscription) -> None:
@@ -37,12 +40,12 @@ class RoutingTable:
         self.version += 1
         self._cache.clear()
 
-    def route(self, symbol: str, event_type: str) -> tuple[Subscription, ...]:
-        """The subscriptions that want this (symbol, event type)."""
-        key = (symbol, event_type)
+    def route(self, provider: str, symbol: str, event_type: str) -> tuple[Subscription, ...]:
+        """The subscriptions that want this (venue, symbol, event type)."""
+        key = (provider, symbol, event_type)
         subs = self._cache.get(key)
         if subs is None:
-            subs = tuple(s for s in self._subs if s.wants(symbol, event_type))
+            subs = tuple(s for s in self._subs if s.wants(provider, symbol, event_type))
             self._cache[key] = subs
         return subs
 

@@ -31,7 +31,8 @@ def _die_with_parent() -> None:
 class SimulatorProcess:
     """``python -m tradegw.sim kraken --config FILE`` with the URLs it printed."""
 
-    def __init__(self, config: KrakenSimConfig) -> None:
+    def __init__(self, venue: str, config: KrakenSimConfig) -> None:
+        self.venue = venue
         self.config = config
         self.ws_url = ""
         self.rest_url = ""
@@ -48,7 +49,7 @@ class SimulatorProcess:
             sys.executable,
             "-m",
             "tradegw.sim",
-            "kraken",
+            self.venue,
             "--config",
             name,
             stdout=asyncio.subprocess.PIPE,
@@ -62,9 +63,9 @@ class SimulatorProcess:
                 if not line:
                     raise RuntimeError(f"simulator exited early (status {self._proc.returncode})")
                 parts = line.split()
-                if parts[:2] == ["kraken", "ws"]:
+                if parts[:2] == [self.venue, "ws"]:
                     self.ws_url = parts[2]
-                elif parts[:2] == ["kraken", "rest"]:
+                elif parts[:2] == [self.venue, "rest"]:
                     self.rest_url = parts[2]
 
     async def stop(self) -> None:

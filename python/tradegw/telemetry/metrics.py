@@ -31,6 +31,12 @@ class Counters:
             return self._values.get((name, *labels), 0)
         return sum(v for k, v in self._values.items() if k[0] == name)
 
+    def total(self, name: str, *labels: str) -> int:
+        """The sum over every series of ``name`` whose labels start with ``labels``
+        (``total("resyncs", "kraken")`` adds up Kraken's per-symbol series)."""
+        n = len(labels)
+        return sum(v for k, v in self._values.items() if k[0] == name and k[1 : n + 1] == labels)
+
     def totals(self) -> dict[str, int]:
         """Totals by name."""
         out: dict[str, int] = {}

@@ -1,37 +1,10 @@
-"""Decoding Kraken v2 frames without losing a number's digits.
-
-Kraken v2 writes prices and quantities as JSON *numbers*, and its book checksum is over the
-pair's fixed-precision rendering of them: a float round-trip can change the digits (16+
-significant digits, exponent forms) and so the checksum and the book. ``_core.loads_exact``
-(Rust; 1.5 µs for a small book frame where the standard library's decoder with
-``parse_float=str`` takes 2.5 µs) hands every number over as its exact text and refuses what
-JSON does not allow (NaN, Infinity, invalid UTF-8, nesting deeper than 128); integers that
-are really integers (checksum, trade_id, connection_id) are converted where they are used.
-"""
+"""Kraken v2 specifics of decoding: book levels as objects, symbols with a slash."""
 
 from __future__ import annotations
 
-import functools
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tradegw._core import loads_exact
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
-
-
-class FrameError(ValueError):
-    """A frame that is not what the Kraken v2 protocol says it should be."""
-
-
-def decode(payload: bytes | str) -> Any:
-    """Parses a frame keeping every number as its text. Raises FrameError."""
-    try:
-        return loads_exact(payload.encode("utf-8") if isinstance(payload, str) else payload)
-    except ValueError as e:
-        raise FrameError(f"not JSON: {e}") from e
+from tradegw.providers.base.decode import FrameError
 
 
 def levels(raw: Any, side: str) -> list[tuple[str, str]]:
@@ -46,52 +19,6 @@ def levels(raw: Any, side: str) -> list[tuple[str, str]]:
         if not isinstance(p, str) or not isinstance(q, str):
             raise FrameError(f"{side} level price/qty are not numbers")
     return out
-
-
-def as_int(raw: Any, what: str) -> int:
-    """An integer field that arrived as text (``parse_int=str``)."""
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as e:
-        raise FrameError(f"{what} is not an integer: {raw!r}") from e
-
-
-_RFC3339 = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?", re.ASCII
-)
-
-
-def timestamp_ns(raw: Any) -> int | None:
-    """RFC 3339 (``2023-10-06T17:35:55.440295Z``) → ns since the epoch, keeping up to nine
-    fractional digits; None when absent."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise FrameError(f"timestamp is not a string: {raw!r}")
-    # Kraken's own shape, 2023-10-06T17:35:55.440295Z, skips the regex: this runs for every
-    # book, trade, ticker and candle item.
-    if len(raw) == 27 and raw[26] == "Z" and raw[19] == "." and raw[20:26].isdigit():
-        try:
-            return _epoch_seconds(raw[:19], "Z") * 1_000_000_000 + int(raw[20:26]) * 1000
-        except ValueError:
-            pass  # fall through to the full parse and its error message
-    m = _RFC3339.fullmatch(raw)
-    if m is None:
-        raise FrameError(f"bad timestamp {raw!r}")
-    whole, frac, zone = m.groups()
-    try:
-        seconds = _epoch_seconds(whole, zone or "Z")
-    except ValueError as e:
-        raise FrameError(f"bad timestamp {raw!r}") from e
-    return seconds * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
-
-
-@functools.lru_cache(maxsize=256)
-def _epoch_seconds(whole: str, zone: str) -> int:
-    # Every frame within the same second shares this parse: cached, it costs a dict lookup.
-    dt = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
-    # Integer arithmetic on timedelta: exact, unlike datetime.timestamp()'s float.
-    return (dt - _EPOCH) // _SECOND
 
 
 def canonical_symbol(venue_symbol: str) -> str:

@@ -11,14 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradegw.providers.kraken.decode import (
-    FrameError,
-    as_int,
-    canonical_symbol,
-    decode,
-    levels,
-    timestamp_ns,
-)
+from tradegw.providers.base.decode import FrameError, as_int, timestamp_ns
+from tradegw.providers.base.decode import decode_exact as decode
+from tradegw.providers.kraken.decode import canonical_symbol, levels
 
 JSON_NUMBER = r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?"
 
@@ -141,7 +136,9 @@ def test_as_int() -> None:
     assert as_int(big, "connection_id") == 14180447346563936931  # > 2**63, exact
 
 
-@pytest.mark.parametrize("raw", ["1.5", "1e3", "abc", "", None, [1], {"a": 1}])
+@pytest.mark.parametrize(
+    "raw", ["1.5", "1e3", "abc", "", None, [1], {"a": 1}, "1_000", " 7", "--5", "\u0663", True]
+)
 def test_as_int_rejects(raw: object) -> None:
     with pytest.raises(FrameError, match="trade_id is not an integer"):
         as_int(raw, "trade_id")

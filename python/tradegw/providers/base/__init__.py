@@ -1,0 +1,37 @@
+"""What every venue adapter shares (see DESIGN.md, "One shape for every venue").
+
+- :mod:`.provider` — :class:`VenueProvider`: the supervised session loop, book health, the
+  frame catch-all and DLQ, event numbering; venues fill in its hooks.
+- :mod:`.books` — :class:`TrackedBook` (an assembler and its health) and :func:`view_diff`.
+- :mod:`.session` — the socket listener, connecting with bounded waits, :class:`Backoff`.
+- :mod:`.rest` — :class:`RestClient`: retries, ``Retry-After``, request weights.
+- :mod:`.decode` — exact JSON, integer and timestamp fields, :class:`FrameError`.
+- :mod:`.config` — :class:`VenueConfig`, the settings every venue has.
+"""
+
+from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
+from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, StrictModel, VenueConfig
+from tradegw.providers.base.decode import FrameError, as_int, decode, decode_exact, timestamp_ns
+from tradegw.providers.base.provider import VenueProvider
+from tradegw.providers.base.rest import RestClient, RestError, RestUnavailable
+from tradegw.providers.base.session import Backoff
+
+__all__ = [
+    "Backoff",
+    "FrameError",
+    "ReconnectPolicy",
+    "RestClient",
+    "RestError",
+    "RestPolicy",
+    "RestUnavailable",
+    "SnapshotToken",
+    "StrictModel",
+    "TrackedBook",
+    "VenueConfig",
+    "VenueProvider",
+    "as_int",
+    "decode",
+    "decode_exact",
+    "timestamp_ns",
+    "view_diff",
+]

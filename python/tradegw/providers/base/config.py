@@ -1,0 +1,64 @@
+"""The configuration every venue adapter shares; each venue's model extends :class:`VenueConfig`.
+
+Every model forbids unknown keys, so a typo is an error that names the field, not a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictModel(BaseModel):
+    """A config section that refuses keys it does not define."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReconnectPolicy(StrictModel):
+    """Exponential backoff with jitter between reconnect attempts."""
+
+    initial_s: float = Field(0.25, gt=0)
+    max_s: float = Field(30.0, gt=0)
+    multiplier: float = Field(2.0, ge=1.0)
+    jitter: float = Field(0.2, ge=0.0, le=1.0, description="± fraction of each delay")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ReconnectPolicy:
+        if self.max_s < self.initial_s:
+            raise ValueError("max_s must be >= initial_s")
+        return self
+
+
+class RestPolicy(StrictModel):
+    """How the adapter's REST client paces and retries its calls."""
+
+    attempts: int = Field(5, ge=1, description="tries per call before giving up")
+    initial_backoff_s: float = Field(0.2, gt=0)
+    max_retry_after_s: float = Field(
+        10.0, gt=0, description="longest Retry-After honoured as given (longer ones are capped)"
+    )
+    timeout_s: float = Field(5.0, gt=0, description="whole-request timeout")
+    weight_per_minute: float = Field(
+        60.0, gt=0, description="request weight the venue allows per minute (shared bucket)"
+    )
+
+
+class VenueConfig(StrictModel):
+    """What every venue adapter is configured with; venues add their own fields."""
+
+    enabled: bool = True
+    ws_url: str = Field("sim", description='the venue WebSocket URL, or "sim" for the simulator')
+    rest_url: str = Field("sim", description='the venue REST base URL, or "sim"')
+    symbols: list[str] = Field(min_length=1, description="the venue's own symbols")
+    book_depth: int = Field(10, ge=1, description="levels per side published to consumers")
+    stale_after_s: float = Field(
+        5.0, gt=0, description="reconnect when the connection carries nothing for this long"
+    )
+    refresh_interval_s: float = Field(
+        180.0, ge=1.0, description="periodic book refresh (2-5 min in production)"
+    )
+    resync_timeout_s: float = Field(5.0, gt=0, description="ask again if no snapshot by then")
+    reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
+    rest: RestPolicy = Field(default_factory=RestPolicy)
+    ping_interval_s: float = Field(10.0, gt=0, description="client keep-alive ping period")

@@ -1,0 +1,495 @@
+"""What every venue adapter shares: the supervised session loop, book health, the frame
+catch-all and event numbering. A venue subclasses :class:`VenueProvider` and fills in its
+wire format and sync rule (see the hooks at the end of the class).
+
+The session loop connects with bounded waits, reconnects with exponential backoff and jitter,
+and is supervised: an exception escaping a hook is logged with the venue, counted
+(``provider_restarts``) and the feed starts over after a backoff, so one venue's bug never
+ends its feed silently and never touches the others. A watchdog ticks four times a second:
+it drops a connection that carried nothing for ``stale_after_s``, sends the venue's
+keep-alive, asks again for snapshots that did not come within ``resync_timeout_s``, refreshes
+each synced book every ``refresh_interval_s`` (serving the old book until the new snapshot
+replaces it) and gives the venue a tick of its own.
+
+Book health: every book is ``synced`` or ``resyncing`` with a reason, published as a
+``BookStatus`` on every change; no ``BookUpdate`` of a book leaves while it is not synced,
+and the first event after a resync is a ``BookSnapshot``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from picows import WSError, WSMsgType, WSTransport
+
+from tradegw.errors import BookError
+from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
+from tradegw.providers.base.config import VenueConfig
+from tradegw.providers.base.decode import FrameError
+from tradegw.providers.base.session import Backoff, connect
+from tradegw.schema import (
+    BookSnapshot,
+    BookStatus,
+    BookUpdate,
+    Level,
+    ResyncReason,
+    new_trace_id,
+)
+
+if TYPE_CHECKING:
+    from tradegw._core import BookAssembler
+    from tradegw.dispatch import Dispatcher
+    from tradegw.schema import Event
+    from tradegw.telemetry import Telemetry
+
+log = logging.getLogger("tradegw.providers")
+
+_TICK_S = 0.25
+
+_MALFORMED = (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError)
+"""What a handler raises for a frame that is not what the protocol says."""
+
+
+class VenueProvider(ABC):
+    """Connects, subscribes, assembles and publishes one venue; run it with :meth:`run`."""
+
+    name: ClassVar[str]
+    """The venue's registry name, also the ``provider`` of its events."""
+    full_book_diffs: ClassVar[bool] = False
+    """True when the venue's diffs cover the whole book (Binance, Coinbase): updates are then
+    published as the change of the top ``book_depth`` levels, which is what a consumer
+    holding that many levels can apply. Kraken's diffs already are depth-limited."""
+
+    def __init__(
+        self,
+        config: VenueConfig,
+        dispatcher: Dispatcher,
+        telemetry: Telemetry,
+        *,
+        ws_url: str | None = None,
+        rest_url: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.ws_url = ws_url or config.ws_url
+        rest = rest_url if rest_url is not None else config.rest_url
+        self.rest_url = "" if rest == "sim" else rest
+        """The REST base URL, or "" when the adapter runs without REST."""
+        self._dispatcher = dispatcher
+        self._telemetry = telemetry
+        self._counters = telemetry.counters
+        self._rng = rng or random.Random()
+        self._backoff = Backoff(config.reconnect, self._rng)
+        self._books: dict[str, TrackedBook] = {}
+        self._by_canonical: dict[str, TrackedBook] = {}
+        self._seq: dict[tuple[str, str], int] = {}
+        self._transport: WSTransport | None = None
+        self._last_rx = 0.0
+        self._last_ping = 0.0
+        self._stopping = False
+        self._reference_loaded = False
+        self.on_decoded: Callable[[dict[str, Any], str], None] | None = None
+        """Optional hook called with every decoded frame and its trace_id (benches use it to
+        read the simulator's send stamp); None on the hot path."""
+        self.connected = asyncio.Event()
+        dispatcher.register_book_source(self.name, self.book_snapshot)
+
+    # ---- lifecycle ----
+
+    async def run(self) -> None:
+        """Keeps the feed up until :meth:`stop` (or cancellation), restarting it after any
+        exception a hook lets escape."""
+        try:
+            while not self._stopping:
+                try:
+                    await self._session()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self._counters.inc("provider_restarts", self.name)
+                    log.exception("%s: feed failed (%s); restarting", self.name, e)
+                    self._drop_transport()
+                    self._all_resyncing("reconnect")
+                    if not self._stopping:
+                        await asyncio.sleep(self._backoff.next_delay())
+        finally:
+            await self.close()
+
+    async def _session(self) -> None:
+        if not self._reference_loaded:
+            await self.load_reference_data()
+            self._reference_loaded = True
+        while not self._stopping:
+            try:
+                transport = await connect(self.ws_url, self._on_frame)
+            except (OSError, TimeoutError, WSError) as e:
+                # Refused, unreachable, timed out or a failed handshake: all retried.
+                self._counters.inc("connect_failures", self.name)
+                delay = self._backoff.next_delay()
+                log.warning(
+                    "%s: connect to %s failed (%s); retry in %.2fs",
+                    *(self.name, self.ws_url, e, delay),
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._backoff.reset()
+            self._transport = transport
+            self._last_rx = self._last_ping = time.monotonic()
+            watchdog = asyncio.get_running_loop().create_task(self._watchdog(transport))
+            try:
+                self.on_connected()
+                self.connected.set()
+                await transport.wait_disconnected()
+            finally:
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
+                self._drop_transport()
+            if self._stopping:
+                break
+            self._counters.inc("reconnects", self.name)
+            self._all_resyncing("reconnect")
+            delay = self._backoff.next_delay()
+            log.warning("%s: disconnected; reconnecting in %.2fs", self.name, delay)
+            await asyncio.sleep(delay)
+
+    def stop(self) -> None:
+        """Closes the connection and ends :meth:`run`."""
+        self._stopping = True
+        if self._transport is not None:
+            self._transport.disconnect()
+
+    def _drop_transport(self) -> None:
+        transport, self._transport = self._transport, None
+        self.connected.clear()
+        if transport is not None:
+            transport.disconnect()
+            self.on_disconnected()
+
+    def disconnect(self) -> None:
+        """Drops the current connection; the session loop reconnects after a backoff."""
+        if self._transport is not None:
+            self._transport.disconnect()
+
+    async def _watchdog(self, transport: WSTransport) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            try:
+                if not self._tick(time.monotonic()):
+                    transport.disconnect()
+                    return
+            except Exception:
+                # The session loop sees the disconnect and starts over; the watchdog must
+                # never die on its own and leave a feed without one.
+                self._counters.inc("provider_restarts", self.name)
+                log.exception("%s: watchdog failed; reconnecting", self.name)
+                transport.disconnect()
+                return
+
+    def _tick(self, now: float) -> bool:
+        """One watchdog turn; False when the connection must be dropped."""
+        cfg = self.config
+        if now - self._last_rx > cfg.stale_after_s:
+            self._counters.inc("stale", self.name)
+            log.warning("%s: no data for %.1fs; reconnecting", self.name, now - self._last_rx)
+            self._all_resyncing("stale")
+            return False
+        if now - self._last_ping > cfg.ping_interval_s:
+            self._last_ping = now
+            self.send_ping()
+        for book in self._books.values():
+            if book.status == "resyncing" and book.resync_deadline and now > book.resync_deadline:
+                self._counters.inc("resync_retries", self.name, book.canonical)
+                self._request_snapshot(book)
+            elif book.status == "synced" and now - book.synced_at > cfg.refresh_interval_s:
+                # Keeps serving the old book: the status stays synced until the fresh
+                # snapshot replaces it, so consumers see no gap.
+                self._counters.inc("refreshes", self.name, book.canonical)
+                book.synced_at = now
+                self._request_snapshot(book)
+        return self.on_tick(now)
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Releases what the venue holds besides the socket (REST sessions); idempotent."""
+
+    # ---- outgoing ----
+
+    def send_text(self, payload: bytes) -> bool:
+        """Sends one text frame; False when there is no connection."""
+        if self._transport is None:
+            return False
+        self._transport.send(WSMsgType.TEXT, payload)
+        return True
+
+    # ---- incoming ----
+
+    def _on_frame(self, payload: bytes, ingest_ts: int) -> None:
+        self._last_rx = time.monotonic()
+        self._counters.inc("frames", self.name)
+        trace_id = new_trace_id()
+        try:
+            self.handle_frame(payload, ingest_ts, trace_id)
+        except _MALFORMED as e:
+            self.dead_letter(payload, trace_id, "malformed", f"{type(e).__name__}: {e}")
+        except Exception as e:
+            # A frame the handlers did not expect must still never end the feed.
+            log.exception("%s: frame handler failed trace_id=%s", self.name, trace_id)
+            self.dead_letter(payload, trace_id, "handler_error", f"{type(e).__name__}: {e}")
+
+    def dead_letter(self, payload: bytes, trace_id: str, reason: str, detail: str) -> None:
+        """Counts a frame that cannot be used and keeps it in the DLQ with its trace id."""
+        self._counters.inc("dlq", self.name)
+        self._telemetry.dlq.put(
+            provider=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
+        )
+
+    # ---- events ----
+
+    def next_seq(self, symbol: str, event_type: str) -> int:
+        """The provider's sequence number of the next event of ``(symbol, event_type)``."""
+        key = (symbol, event_type)
+        seq = self._seq.get(key, 0) + 1
+        self._seq[key] = seq
+        return seq
+
+    def publish(self, event: Event) -> None:
+        """Counts ``event`` and hands it to the dispatcher."""
+        self._counters.inc("events", self.name, event.event_type)
+        self._dispatcher.publish(event)
+
+    # ---- books ----
+
+    def add_book(self, symbol: str, canonical: str, asm: BookAssembler) -> TrackedBook:
+        """Starts tracking the book of ``symbol`` (resyncing until its first snapshot)."""
+        book = TrackedBook(symbol, canonical, asm)
+        self._books[symbol] = book
+        self._by_canonical[canonical] = book
+        return book
+
+    def book(self, symbol: str) -> TrackedBook | None:
+        """The tracked book of a venue symbol, or None."""
+        return self._books.get(symbol)
+
+    def tracked_books(self) -> list[TrackedBook]:
+        """Every tracked book, in the order they were added."""
+        return list(self._books.values())
+
+    def expect_snapshot(self, book: TrackedBook) -> None:
+        """Notes that a snapshot of ``book`` was asked for: ask again if none comes in time."""
+        book.resync_deadline = time.monotonic() + self.config.resync_timeout_s
+
+    def _request_snapshot(self, book: TrackedBook) -> None:
+        self.expect_snapshot(book)
+        self.request_snapshot(book, book.token())
+
+    def on_book_outcome(
+        self,
+        book: TrackedBook,
+        outcome: str,
+        *,
+        snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+        checksum: int | None,
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+    ) -> None:
+        """Turns the assembler's answer to one snapshot or update into events and health."""
+        if outcome == "applied":
+            book.last_update = self._last_rx
+            if checksum is not None:
+                self._counters.inc("checksum_ok", self.name, book.canonical)
+            if snapshot:
+                self._on_synced(book, checksum, exchange_ts, ingest_ts, trace_id)
+            elif book.status == "synced":
+                self._publish_update(book, bids, asks, checksum, exchange_ts, ingest_ts, trace_id)
+        elif outcome == "checksum_mismatch":
+            self._counters.inc("checksum_failed", self.name, book.canonical)
+            self.resync(book, "checksum", trace_id)
+        elif outcome == "gap":
+            self._counters.inc("sequence_gaps", self.name, book.canonical)
+            self.resync(book, "gap", trace_id)
+        elif outcome == "crossed":
+            self.resync(book, "crossed", trace_id)
+        elif outcome == "needs_snapshot":
+            # Updates racing a resync that was already asked for.
+            self._counters.inc("updates_while_resyncing", self.name, book.canonical)
+        elif outcome == "stale":
+            self._counters.inc("stale_book_messages", self.name, book.canonical)
+        # "buffered": held by the assembler until its snapshot arrives.
+
+    def on_book_error(self, book: TrackedBook, payload: bytes, trace_id: str, e: Exception) -> None:
+        """A book message that could not be read or applied: it is lost to us, so the book
+        can no longer be trusted and resyncs."""
+        self.dead_letter(payload, trace_id, "malformed", f"{book.symbol}: {type(e).__name__}: {e}")
+        self.resync(book, "gap", trace_id)
+
+    def _publish_update(
+        self,
+        book: TrackedBook,
+        bids: list[Level],
+        asks: list[Level],
+        checksum: int | None,
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+    ) -> None:
+        if self.full_book_diffs:
+            view = book.asm.book.top(self.config.book_depth)
+            if book.view is not None:
+                bids, asks = view_diff(book.view, view)
+            book.view = view
+            if not bids and not asks:
+                return  # nothing changed within the published depth
+        self.publish(
+            BookUpdate(
+                provider=self.name,
+                symbol=book.canonical,
+                venue_symbol=book.symbol,
+                seq_provider=self.next_seq(book.symbol, "BookUpdate"),
+                exchange_ts=exchange_ts,
+                ingest_ts=ingest_ts,
+                trace_id=trace_id,
+                bids=bids,
+                asks=asks,
+                checksum=checksum,
+            )
+        )
+
+    def _on_synced(
+        self,
+        book: TrackedBook,
+        checksum: int | None,
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+    ) -> None:
+        was = book.status
+        book.status = "synced"
+        book.reason = None
+        book.resync_deadline = 0.0
+        book.synced_at = time.monotonic()
+        if was != "synced":
+            self._publish_status(book, ingest_ts, trace_id)
+        snap = self._snapshot_event(book, checksum, exchange_ts, ingest_ts, trace_id)
+        book.view = (snap.bids, snap.asks)
+        self.publish(snap)
+
+    def _snapshot_event(
+        self,
+        book: TrackedBook,
+        checksum: int | None,
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+        seq: bool = True,
+    ) -> BookSnapshot:
+        ob = book.asm.book
+        depth = self.config.book_depth
+        bids, asks = ob.top(depth)
+        return BookSnapshot(
+            provider=self.name,
+            symbol=book.canonical,
+            venue_symbol=book.symbol,
+            seq_provider=self.next_seq(book.symbol, "BookSnapshot") if seq else None,
+            exchange_ts=exchange_ts,
+            ingest_ts=ingest_ts,
+            trace_id=trace_id,
+            bids=bids,
+            asks=asks,
+            depth=depth,
+            checksum=checksum if checksum is not None else self.book_checksum(book),
+            price_precision=ob.price_precision,
+            qty_precision=ob.qty_precision,
+        )
+
+    def _publish_status(self, book: TrackedBook, ingest_ts: int, trace_id: str) -> None:
+        self.publish(
+            BookStatus(
+                provider=self.name,
+                symbol=book.canonical,
+                venue_symbol=book.symbol,
+                seq_provider=self.next_seq(book.symbol, "BookStatus"),
+                exchange_ts=None,
+                ingest_ts=ingest_ts,
+                trace_id=trace_id,
+                state=book.status,  # type: ignore[arg-type]
+                reason=book.reason,
+            )
+        )
+
+    def mark_resyncing(
+        self, book: TrackedBook, reason: ResyncReason, trace_id: str | None = None
+    ) -> bool:
+        """Marks ``book`` resyncing (a ``BookStatus`` goes out); False if it already was."""
+        if book.status == "resyncing" and book.reason is not None:
+            return False
+        book.status = "resyncing"
+        book.reason = reason
+        self._publish_status(book, time.time_ns(), trace_id or new_trace_id())
+        return True
+
+    def _all_resyncing(self, reason: ResyncReason) -> None:
+        for book in self._books.values():
+            self.mark_resyncing(book, reason)
+
+    def resync(self, book: TrackedBook, reason: ResyncReason, trace_id: str) -> None:
+        """Takes ``book`` out of service and asks the venue for a fresh snapshot."""
+        if self.mark_resyncing(book, reason, trace_id):
+            self._counters.inc("resyncs", self.name, book.canonical)
+            self._counters.inc(f"resyncs_{reason}", self.name)
+            log.info("%s: resync %s (%s) trace_id=%s", self.name, book.symbol, reason, trace_id)
+            self._request_snapshot(book)
+
+    def book_snapshot(self, provider: str, symbol: str) -> BookSnapshot | None:
+        """A fresh snapshot event of a synced book (for consumers that fell behind)."""
+        book = self._by_canonical.get(symbol)
+        if book is None or book.status != "synced":
+            return None
+        return self._snapshot_event(book, None, None, time.time_ns(), new_trace_id(), seq=False)
+
+    def books(self) -> dict[str, tuple[str, BookAssembler]]:
+        """Each book's status and assembler, by canonical symbol (for operators and tests)."""
+        return {b.canonical: (b.status, b.asm) for b in self._books.values()}
+
+    # ---- what each venue fills in ----
+
+    async def load_reference_data(self) -> None:  # noqa: B027 - optional hook
+        """Runs once before the first connection (REST instruments, precisions)."""
+
+    @abstractmethod
+    def on_connected(self) -> None:
+        """A new connection is up: send the venue's subscriptions."""
+
+    def on_disconnected(self) -> None:  # noqa: B027 - optional hook
+        """The connection is gone (per-connection state, e.g. sequence counters, resets)."""
+
+    @abstractmethod
+    def handle_frame(self, payload: bytes, ingest_ts: int, trace_id: str) -> None:
+        """Decodes one frame and publishes its events. Raising a ``FrameError`` (or
+        ``ValueError``, ``KeyError``, ...) sends the frame to the DLQ."""
+
+    @abstractmethod
+    def request_snapshot(self, book: TrackedBook, token: SnapshotToken) -> None:
+        """Asks the venue for a fresh snapshot of ``book`` (resubscribe, or a REST fetch
+        whose answer is applied only while ``book.is_current(token)``)."""
+
+    def send_ping(self) -> None:  # noqa: B027 - optional hook
+        """Sends the venue's application-level keep-alive, if it has one."""
+
+    def on_tick(self, now: float) -> bool:
+        """The venue's own watchdog duties; return False to drop the connection."""
+        return True
+
+    def book_checksum(self, book: TrackedBook) -> int | None:
+        """The venue checksum of the current book for snapshot events (None: the venue has
+        none)."""
+        return None

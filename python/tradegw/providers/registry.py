@@ -23,6 +23,10 @@ class _Entry:
 
 
 _VENUES: dict[str, _Entry] = {
+    "binance": _Entry(
+        "tradegw.providers.binance.config:BinanceVenueConfig",
+        "tradegw.providers.binance.provider:BinanceProvider",
+    ),
     "kraken": _Entry(
         "tradegw.providers.kraken.config:KrakenVenueConfig",
         "tradegw.providers.kraken.provider:KrakenProvider",

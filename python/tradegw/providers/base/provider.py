@@ -95,6 +95,8 @@ class VenueProvider(ABC):
         self._last_ping = 0.0
         self._stopping = False
         self._reference_loaded = False
+        self.connected_at = 0.0
+        """When the current connection came up (monotonic seconds)."""
         self.on_decoded: Callable[[dict[str, Any], str], None] | None = None
         """Optional hook called with every decoded frame and its trace_id (benches use it to
         read the simulator's send stamp); None on the hot path."""
@@ -128,20 +130,21 @@ class VenueProvider(ABC):
             self._reference_loaded = True
         while not self._stopping:
             try:
-                transport = await connect(self.ws_url, self._on_frame)
+                url = self.connect_url()
+                transport = await connect(url, self._on_frame, self._on_alive)
             except (OSError, TimeoutError, WSError) as e:
                 # Refused, unreachable, timed out or a failed handshake: all retried.
                 self._counters.inc("connect_failures", self.name)
                 delay = self._backoff.next_delay()
                 log.warning(
                     "%s: connect to %s failed (%s); retry in %.2fs",
-                    *(self.name, self.ws_url, e, delay),
+                    *(self.name, url, e, delay),
                 )
                 await asyncio.sleep(delay)
                 continue
             self._backoff.reset()
             self._transport = transport
-            self._last_rx = self._last_ping = time.monotonic()
+            self._last_rx = self._last_ping = self.connected_at = time.monotonic()
             watchdog = asyncio.get_running_loop().create_task(self._watchdog(transport))
             try:
                 self.on_connected()
@@ -229,6 +232,9 @@ class VenueProvider(ABC):
         return True
 
     # ---- incoming ----
+
+    def _on_alive(self) -> None:
+        self._last_rx = time.monotonic()
 
     def _on_frame(self, payload: bytes, ingest_ts: int) -> None:
         self._last_rx = time.monotonic()
@@ -461,6 +467,10 @@ class VenueProvider(ABC):
         return {b.canonical: (b.status, b.asm) for b in self._books.values()}
 
     # ---- what each venue fills in ----
+
+    def connect_url(self) -> str:
+        """The URL of the next connection (venues that name their streams in it override)."""
+        return self.ws_url
 
     async def load_reference_data(self) -> None:  # noqa: B027 - optional hook
         """Runs once before the first connection (REST instruments, precisions)."""

@@ -24,24 +24,28 @@ connection and then says nothing must not hold the session forever."""
 class FrameListener(WSListener):
     """Hands each data frame, stamped the moment it leaves the socket, to the provider.
 
-    picows answers the server's protocol pings itself (``enable_auto_pong``); a close frame
-    ends the connection.
+    picows answers the server's protocol pings itself (``enable_auto_pong``, echoing the
+    payload as Binance requires); a ping still shows the connection is alive, so it calls
+    ``alive``. A close frame ends the connection.
     """
 
-    def __init__(self, sink: FrameSink) -> None:
+    def __init__(self, sink: FrameSink, alive: Callable[[], None]) -> None:
         super().__init__()
         self._sink = sink
+        self._alive = alive
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         ingest_ts = time.time_ns()
         mt = frame.msg_type
         if mt == WSMsgType.TEXT or mt == WSMsgType.BINARY:
             self._sink(frame.get_payload_as_bytes(), ingest_ts)
+        elif mt == WSMsgType.PING:
+            self._alive()
         elif mt == WSMsgType.CLOSE:
             transport.disconnect()
 
 
-async def connect(url: str, sink: FrameSink) -> WSTransport:
+async def connect(url: str, sink: FrameSink, alive: Callable[[], None]) -> WSTransport:
     """Opens a WebSocket to ``url`` whose frames go to ``sink``.
 
     Raises whatever picows raises for a refused, unreachable or timed-out connection or a
@@ -49,7 +53,7 @@ async def connect(url: str, sink: FrameSink) -> WSTransport:
     """
     async with asyncio.timeout(CONNECT_TIMEOUT_S):
         transport, _ = await ws_connect(
-            lambda: FrameListener(sink),
+            lambda: FrameListener(sink, alive),
             url,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT_S,
             enable_auto_pong=True,

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradegw.providers.base.decode import FrameError, as_int, timestamp_ns
+from tradegw.providers.base.decode import (
+    FrameError,
+    as_int,
+    decimal_text,
+    signed_decimal_text,
+    timestamp_ns,
+)
 from tradegw.providers.base.decode import decode_exact as decode
 from tradegw.providers.kraken.decode import canonical_symbol, levels
 
@@ -210,3 +216,21 @@ def test_timestamp_must_be_a_string(raw: object) -> None:
 )
 def test_canonical_symbol(venue: str, canonical: str) -> None:
     assert canonical_symbol(venue) == canonical
+
+
+# ---- decimal strings (Binance, Coinbase) ----
+
+
+@pytest.mark.parametrize("text", ["0", "0.35130000", "79944.1", "1" * 64])
+def test_decimal_text_takes_plain_unsigned_decimals(text: str) -> None:
+    assert decimal_text(text, "price") == text
+    assert signed_decimal_text("-" + text, "change") == "-" + text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["-1", "+1", "1e5", "1.", ".5", " 1", "NaN", "inf", "", "1" * 65, 1.5, None, ["1"], "\u0661"],
+)
+def test_decimal_text_refuses_anything_else(raw: object) -> None:
+    with pytest.raises(FrameError, match="price is not a decimal string"):
+        decimal_text(raw, "price")

@@ -27,6 +27,10 @@ _VENUES: dict[str, _Entry] = {
         "tradegw.providers.binance.config:BinanceVenueConfig",
         "tradegw.providers.binance.provider:BinanceProvider",
     ),
+    "coinbase": _Entry(
+        "tradegw.providers.coinbase.config:CoinbaseVenueConfig",
+        "tradegw.providers.coinbase.provider:CoinbaseProvider",
+    ),
     "kraken": _Entry(
         "tradegw.providers.kraken.config:KrakenVenueConfig",
         "tradegw.providers.kraken.provider:KrakenProvider",

@@ -11,7 +11,15 @@
 
 from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
 from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, StrictModel, VenueConfig
-from tradegw.providers.base.decode import FrameError, as_int, decode, decode_exact, timestamp_ns
+from tradegw.providers.base.decode import (
+    FrameError,
+    as_int,
+    decimal_text,
+    decode,
+    decode_exact,
+    signed_decimal_text,
+    timestamp_ns,
+)
 from tradegw.providers.base.provider import VenueProvider
 from tradegw.providers.base.rest import RestClient, RestError, RestUnavailable
 from tradegw.providers.base.session import Backoff
@@ -30,8 +38,10 @@ __all__ = [
     "VenueConfig",
     "VenueProvider",
     "as_int",
+    "decimal_text",
     "decode",
     "decode_exact",
+    "signed_decimal_text",
     "timestamp_ns",
     "view_diff",
 ]

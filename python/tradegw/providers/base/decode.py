@@ -56,6 +56,23 @@ def as_int(raw: Any, what: str) -> int:
 
 
 _INT = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MAX_DECIMAL_LEN = 64
+
+
+def decimal_text(raw: Any, what: str) -> str:
+    """A price or quantity quoted as a plain unsigned decimal string (``"0.35130000"``):
+    no sign, no exponent, no spaces, no ``NaN`` — what Binance and Coinbase write."""
+    if isinstance(raw, str) and len(raw) <= _MAX_DECIMAL_LEN and _DECIMAL.fullmatch(raw):
+        return raw
+    raise FrameError(f"{what} is not a decimal string: {raw!r:.40}")
+
+
+def signed_decimal_text(raw: Any, what: str) -> str:
+    """Like :func:`decimal_text`, with an optional leading ``-`` (changes, percentages)."""
+    if isinstance(raw, str) and raw.startswith("-"):
+        return "-" + decimal_text(raw[1:], what)
+    return decimal_text(raw, what)
 
 
 _RFC3339 = re.compile(

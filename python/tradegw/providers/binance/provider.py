@@ -33,7 +33,9 @@ from tradegw.providers.base import (
     TrackedBook,
     VenueProvider,
     as_int,
+    decimal_text,
     decode,
+    signed_decimal_text,
 )
 from tradegw.providers.binance.rest import (
     USED_WEIGHT_HEADER,
@@ -283,8 +285,8 @@ class BinanceProvider(VenueProvider):
                 exchange_ts=_ms(d.get("T")),
                 ingest_ts=ingest_ts,
                 trace_id=trace_id,
-                price=_dec(d["p"]),
-                qty=_dec(d["q"]),
+                price=decimal_text(d["p"], "p"),
+                qty=decimal_text(d["q"], "q"),
                 # The buyer is the maker: the aggressor sold.
                 side="sell" if maker_buys else "buy",
                 trade_id=str(trade_id),
@@ -293,7 +295,7 @@ class BinanceProvider(VenueProvider):
 
     def _on_book_ticker(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
         book = self._book_of(d)
-        bbo = (_dec(d["b"]), _dec(d["B"]), _dec(d["a"]), _dec(d["A"]))
+        bbo = _bbo(d)
         update_id = as_int(d["u"], "u")
         self._bbo[book.symbol] = bbo
         self._bbo_id[book.symbol] = update_id
@@ -314,7 +316,7 @@ class BinanceProvider(VenueProvider):
     def _on_ticker_24h(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
         book = self._book_of(d)
         self._stats_24h[book.symbol] = d
-        bbo = (_dec(d["b"]), _dec(d["B"]), _dec(d["a"]), _dec(d["A"]))
+        bbo = _bbo(d)
         if book.symbol not in self._bbo or "bookTicker" not in self.config.channels:
             self._bbo[book.symbol] = bbo
         self._publish_ticker(book, self._bbo[book.symbol], _ms(d.get("E")), ingest_ts, trace_id)
@@ -341,13 +343,13 @@ class BinanceProvider(VenueProvider):
                 bid_qty=bbo[1],
                 ask=bbo[2],
                 ask_qty=bbo[3],
-                last=_dec(stats["c"]) if stats else None,
-                volume=_dec(stats["v"]) if stats else None,
-                vwap=_dec(stats["w"]) if stats else None,
-                low=_dec(stats["l"]) if stats else None,
-                high=_dec(stats["h"]) if stats else None,
-                change=_signed(stats["p"]) if stats else None,
-                change_pct=_signed(stats["P"]) if stats else None,
+                last=decimal_text(stats["c"], "c") if stats else None,
+                volume=decimal_text(stats["v"], "v") if stats else None,
+                vwap=decimal_text(stats["w"], "w") if stats else None,
+                low=decimal_text(stats["l"], "l") if stats else None,
+                high=decimal_text(stats["h"], "h") if stats else None,
+                change=signed_decimal_text(stats["p"], "p") if stats else None,
+                change_pct=signed_decimal_text(stats["P"], "P") if stats else None,
             )
         )
 
@@ -374,15 +376,25 @@ class BinanceProvider(VenueProvider):
                 trace_id=trace_id,
                 interval_s=int(interval[:-1]) * unit,
                 open_ts=as_int(k["t"], "kline t") * _MS,
-                open=_dec(k["o"]),
-                high=_dec(k["h"]),
-                low=_dec(k["l"]),
-                close=_dec(k["c"]),
-                volume=_dec(k["v"]),
+                open=decimal_text(k["o"], "o"),
+                high=decimal_text(k["h"], "h"),
+                low=decimal_text(k["l"], "l"),
+                close=decimal_text(k["c"], "c"),
+                volume=decimal_text(k["v"], "v"),
                 trades=as_int(k["n"], "kline n"),
                 closed=closed,
             )
         )
+
+
+def _bbo(d: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Best bid, its qty, best ask, its qty of a bookTicker or 24hrTicker."""
+    return (
+        decimal_text(d["b"], "b"),
+        decimal_text(d["B"], "B"),
+        decimal_text(d["a"], "a"),
+        decimal_text(d["A"], "A"),
+    )
 
 
 def _same_bbo(book: TrackedBook, bbo: tuple[str, str, str, str]) -> bool:
@@ -397,19 +409,6 @@ def _same_bbo(book: TrackedBook, bbo: tuple[str, str, str, str]) -> bool:
 def _norm(text: str) -> str:
     """Decimal text without trailing fractional zeros (``25.35190000`` → ``25.3519``)."""
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _dec(raw: Any) -> str:
-    """A price or quantity: Binance quotes them as unsigned decimal strings."""
-    if not isinstance(raw, str) or not raw or not raw[0].isdigit():
-        raise FrameError(f"expected a decimal string, got {raw!r:.40}")
-    return raw
-
-
-def _signed(raw: Any) -> str:
-    if isinstance(raw, str) and raw.startswith("-"):
-        return "-" + _dec(raw[1:])
-    return _dec(raw)
 
 
 def _ms(raw: Any) -> int | None:

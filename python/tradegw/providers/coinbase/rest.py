@@ -1,0 +1,52 @@
+"""Coinbase Advanced Trade public REST: ``/api/v3/brokerage/market/products``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tradegw.providers.base import RestClient, RestError
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """What the adapter needs of one product."""
+
+    product_id: str
+    status: str
+    trading_disabled: bool
+    price_precision: int
+    """Decimals of ``quote_increment``."""
+    qty_precision: int
+    """Decimals of ``base_increment``."""
+
+
+def increment_decimals(step: str) -> int:
+    """Decimals that matter in an increment: ``"0.01"`` → 2, ``"0.00000001"`` → 8."""
+    whole, _, frac = step.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"not a decimal increment: {step!r}")
+    return len(frac.rstrip("0"))
+
+
+def parse_product(raw: Any) -> ProductInfo:
+    """One entry of ``products``. Raises ``RestError`` on a wrong shape."""
+    try:
+        return ProductInfo(
+            product_id=str(raw["product_id"]),
+            status=str(raw.get("status", "")),
+            trading_disabled=bool(raw.get("trading_disabled", False)),
+            price_precision=increment_decimals(raw["quote_increment"]),
+            qty_precision=increment_decimals(raw["base_increment"]),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise RestError(f"product of the wrong shape ({e}): {str(raw)[:200]}") from e
+
+
+async def fetch_products(rest: RestClient) -> dict[str, ProductInfo]:
+    """Every spot product, by product id."""
+    body = await rest.get_json("/api/v3/brokerage/market/products", {"product_type": "SPOT"})
+    if not isinstance(body, dict) or not isinstance(body.get("products"), list):
+        raise RestError(f"products answered {str(body)[:200]}")
+    products = [parse_product(raw) for raw in body["products"]]
+    return {p.product_id: p for p in products}

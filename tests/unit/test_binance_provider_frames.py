@@ -16,8 +16,9 @@ from tradegw.config import DispatcherConfig
 from tradegw.consumers.demo import BookConsumer
 from tradegw.dispatch import Dispatcher
 from tradegw.providers.base import SnapshotToken, TrackedBook
+from tradegw.providers.base.decode import step_decimals
 from tradegw.providers.binance import BinanceProvider, BinanceVenueConfig
-from tradegw.providers.binance.rest import DepthSnapshot, SymbolInfo, step_decimals
+from tradegw.providers.binance.rest import DepthSnapshot, SymbolInfo
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 

@@ -14,8 +14,9 @@ from tradegw.config import DispatcherConfig
 from tradegw.consumers.demo import BookConsumer
 from tradegw.dispatch import Dispatcher
 from tradegw.providers.base import RestError
+from tradegw.providers.base.decode import step_decimals
 from tradegw.providers.coinbase import CoinbaseProvider, CoinbaseVenueConfig
-from tradegw.providers.coinbase.rest import ProductInfo, increment_decimals, parse_product
+from tradegw.providers.coinbase.rest import ProductInfo, parse_product
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 
@@ -343,6 +344,6 @@ def test_products_reference_data() -> None:
         }
     )
     assert (info.price_precision, info.qty_precision) == (2, 8)
-    assert increment_decimals("1") == 0
+    assert step_decimals("1") == 0
     with pytest.raises(RestError):
         parse_product({"product_id": "X", "quote_increment": "abc", "base_increment": "1"})

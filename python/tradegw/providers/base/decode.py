@@ -68,6 +68,15 @@ def decimal_text(raw: Any, what: str) -> str:
     raise FrameError(f"{what} is not a decimal string: {raw!r:.40}")
 
 
+def step_decimals(step: str) -> int:
+    """Decimals that matter in a venue's price or size step (tick size, increment):
+    ``"0.01000000"`` → 2, ``"1.00000000"`` → 0. Raises ``ValueError`` for other text."""
+    whole, _, frac = step.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"not a decimal step: {step!r}")
+    return len(frac.rstrip("0"))
+
+
 def signed_decimal_text(raw: Any, what: str) -> str:
     """Like :func:`decimal_text`, with an optional leading ``-`` (changes, percentages)."""
     if isinstance(raw, str) and raw.startswith("-"):

@@ -265,6 +265,27 @@ class VenueProvider(ABC):
         self._seq[key] = seq
         return seq
 
+    def event_fields(
+        self,
+        venue_symbol: str,
+        canonical: str,
+        event_type: str,
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+    ) -> dict[str, Any]:
+        """The fields every event of this venue carries, with the next sequence number of
+        its stream: ``Trade(**provider.event_fields(...), price=..., ...)``."""
+        return {
+            "provider": self.name,
+            "symbol": canonical,
+            "venue_symbol": venue_symbol,
+            "seq_provider": self.next_seq(venue_symbol, event_type),
+            "exchange_ts": exchange_ts,
+            "ingest_ts": ingest_ts,
+            "trace_id": trace_id,
+        }
+
     def publish(self, event: Event) -> None:
         """Counts ``event`` and hands it to the dispatcher."""
         self._counters.inc("events", self.name, event.event_type)
@@ -282,6 +303,14 @@ class VenueProvider(ABC):
     def book(self, symbol: str) -> TrackedBook | None:
         """The tracked book of a venue symbol, or None."""
         return self._books.get(symbol)
+
+    def subscribed(self, symbol: Any, what: str) -> TrackedBook:
+        """The tracked book of ``symbol`` from a frame; ``FrameError`` (so the DLQ) for a
+        symbol this adapter did not subscribe to."""
+        book = self._books.get(symbol) if isinstance(symbol, str) else None
+        if book is None:
+            raise FrameError(f"{what} for an unsubscribed symbol {symbol!r:.40}")
+        return book
 
     def tracked_books(self) -> list[TrackedBook]:
         """Every tracked book, in the order they were added."""
@@ -357,13 +386,9 @@ class VenueProvider(ABC):
                 return  # nothing changed within the published depth
         self.publish(
             BookUpdate(
-                provider=self.name,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "BookUpdate"),
-                exchange_ts=exchange_ts,
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "BookUpdate", exchange_ts, ingest_ts, trace_id
+                ),
                 bids=bids,
                 asks=asks,
                 checksum=checksum,
@@ -420,13 +445,9 @@ class VenueProvider(ABC):
     def _publish_status(self, book: TrackedBook, ingest_ts: int, trace_id: str) -> None:
         self.publish(
             BookStatus(
-                provider=self.name,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "BookStatus"),
-                exchange_ts=None,
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "BookStatus", None, ingest_ts, trace_id
+                ),
                 state=book.status,  # type: ignore[arg-type]
                 reason=book.reason,
             )

@@ -235,14 +235,8 @@ class BinanceProvider(VenueProvider):
         else:
             raise FrameError(f"unknown event {kind!r}")
 
-    def _book_of(self, data: dict[str, Any]) -> TrackedBook:
-        book = self.book(str(data.get("s")))
-        if book is None:
-            raise FrameError(f"event for an unsubscribed symbol {data.get('s')!r:.40}")
-        return book
-
     def _on_depth(self, d: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        book = self._book_of(d)
+        book = self.subscribed(d.get("s"), "event")
         try:
             first, final = as_int(d["U"], "U"), as_int(d["u"], "u")
             bids, asks = levels(d["b"], "b"), levels(d["a"], "a")
@@ -271,20 +265,16 @@ class BinanceProvider(VenueProvider):
             self._check_bbo(book, self._bbo[book.symbol], trace_id)
 
     def _on_trade(self, d: dict[str, Any], kind: str, ingest_ts: int, trace_id: str) -> None:
-        book = self._book_of(d)
+        book = self.subscribed(d.get("s"), "event")
         maker_buys = d["m"]
         if not isinstance(maker_buys, bool):
             raise FrameError(f"trade 'm' is not a boolean: {maker_buys!r:.20}")
         trade_id = as_int(d["t"] if kind == "trade" else d["a"], "trade id")
         self.publish(
             Trade(
-                provider=PROVIDER,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "Trade"),
-                exchange_ts=_ms(d.get("T")),
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "Trade", _ms(d.get("T")), ingest_ts, trace_id
+                ),
                 price=decimal_text(d["p"], "p"),
                 qty=decimal_text(d["q"], "q"),
                 # The buyer is the maker: the aggressor sold.
@@ -294,7 +284,7 @@ class BinanceProvider(VenueProvider):
         )
 
     def _on_book_ticker(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self._book_of(d)
+        book = self.subscribed(d.get("s"), "event")
         bbo = _bbo(d)
         update_id = as_int(d["u"], "u")
         self._bbo[book.symbol] = bbo
@@ -314,7 +304,7 @@ class BinanceProvider(VenueProvider):
             self.resync(book, "checksum", trace_id)
 
     def _on_ticker_24h(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self._book_of(d)
+        book = self.subscribed(d.get("s"), "event")
         self._stats_24h[book.symbol] = d
         bbo = _bbo(d)
         if book.symbol not in self._bbo or "bookTicker" not in self.config.channels:
@@ -332,13 +322,9 @@ class BinanceProvider(VenueProvider):
         stats = self._stats_24h.get(book.symbol)
         self.publish(
             Ticker(
-                provider=PROVIDER,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "Ticker"),
-                exchange_ts=exchange_ts,
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "Ticker", exchange_ts, ingest_ts, trace_id
+                ),
                 bid=bbo[0],
                 bid_qty=bbo[1],
                 ask=bbo[2],
@@ -354,7 +340,7 @@ class BinanceProvider(VenueProvider):
         )
 
     def _on_kline(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self._book_of(d)
+        book = self.subscribed(d.get("s"), "event")
         k = d["k"]
         if not isinstance(k, dict):
             raise FrameError("kline 'k' is not an object")
@@ -367,13 +353,14 @@ class BinanceProvider(VenueProvider):
             raise FrameError("kline 'x' is not a boolean")
         self.publish(
             KlineSummary(
-                provider=PROVIDER,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "KlineSummary"),
-                exchange_ts=_ms(d.get("E")),
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol,
+                    book.canonical,
+                    "KlineSummary",
+                    _ms(d.get("E")),
+                    ingest_ts,
+                    trace_id,
+                ),
                 interval_s=int(interval[:-1]) * unit,
                 open_ts=as_int(k["t"], "kline t") * _MS,
                 open=decimal_text(k["o"], "o"),

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from tradegw.providers.base import RestClient, RestError
-from tradegw.providers.base.decode import FrameError, as_int
+from tradegw.providers.base.decode import FrameError, as_int, step_decimals
 
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 
@@ -35,14 +35,6 @@ class SymbolInfo:
     def canonical(self) -> str:
         """``BTC-USDT``."""
         return f"{self.base}-{self.quote}"
-
-
-def step_decimals(step: str) -> int:
-    """Decimals that matter in a filter step: ``"0.01000000"`` → 2, ``"1.00000000"`` → 0."""
-    whole, _, frac = step.partition(".")
-    if not whole.isdigit() or (frac and not frac.isdigit()):
-        raise ValueError(f"not a decimal step: {step!r}")
-    return len(frac.rstrip("0"))
 
 
 def parse_symbol(raw: Any) -> SymbolInfo:

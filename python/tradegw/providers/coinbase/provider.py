@@ -195,9 +195,7 @@ class CoinbaseProvider(VenueProvider):
     ) -> None:
         if not isinstance(event, dict):
             raise FrameError("level2 event is not an object")
-        book = self.book(str(event.get("product_id")))
-        if book is None:
-            raise FrameError(f"level2 for an unsubscribed product {event.get('product_id')!r:.40}")
+        book = self.subscribed(event.get("product_id"), "level2")
         kind = event.get("type")
         try:
             if kind not in ("snapshot", "update"):
@@ -236,9 +234,7 @@ class CoinbaseProvider(VenueProvider):
         # A product's first snapshot is history from before we started: remembered, not news.
         history = {str(t.get("product_id")) for t in trades if snapshot} - self._tapes.keys()
         for t in trades:
-            book = self.book(str(t.get("product_id")))
-            if book is None:
-                raise FrameError(f"trade of an unsubscribed product {t.get('product_id')!r:.40}")
+            book = self.subscribed(t.get("product_id"), "trade")
             trade_id = t["trade_id"]
             if not isinstance(trade_id, str) or not trade_id:
                 raise FrameError(f"trade_id {trade_id!r:.40}")
@@ -252,13 +248,14 @@ class CoinbaseProvider(VenueProvider):
                 continue
             self.publish(
                 Trade(
-                    provider=PROVIDER,
-                    symbol=book.canonical,
-                    venue_symbol=book.symbol,
-                    seq_provider=self.next_seq(book.symbol, "Trade"),
-                    exchange_ts=timestamp_ns(t.get("time")),
-                    ingest_ts=ingest_ts,
-                    trace_id=trace_id,
+                    **self.event_fields(
+                        book.symbol,
+                        book.canonical,
+                        "Trade",
+                        timestamp_ns(t.get("time")),
+                        ingest_ts,
+                        trace_id,
+                    ),
                     price=decimal_text(t["price"], "price"),
                     qty=decimal_text(t["size"], "size"),
                     side=self._aggressor(t["side"]),
@@ -276,18 +273,12 @@ class CoinbaseProvider(VenueProvider):
     def _on_ticker(
         self, t: dict[str, Any], exchange_ts: int | None, ingest_ts: int, trace_id: str
     ) -> None:
-        book = self.book(str(t.get("product_id")))
-        if book is None:
-            raise FrameError(f"ticker of an unsubscribed product {t.get('product_id')!r:.40}")
+        book = self.subscribed(t.get("product_id"), "ticker")
         self.publish(
             Ticker(
-                provider=PROVIDER,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "Ticker"),
-                exchange_ts=exchange_ts,
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "Ticker", exchange_ts, ingest_ts, trace_id
+                ),
                 bid=decimal_text(t["best_bid"], "best_bid"),
                 bid_qty=decimal_text(t["best_bid_quantity"], "best_bid_quantity"),
                 ask=decimal_text(t["best_ask"], "best_ask"),
@@ -307,18 +298,12 @@ class CoinbaseProvider(VenueProvider):
     def _on_candle(
         self, c: dict[str, Any], exchange_ts: int | None, ingest_ts: int, trace_id: str
     ) -> None:
-        book = self.book(str(c.get("product_id")))
-        if book is None:
-            raise FrameError(f"candle of an unsubscribed product {c.get('product_id')!r:.40}")
+        book = self.subscribed(c.get("product_id"), "candle")
         self.publish(
             KlineSummary(
-                provider=PROVIDER,
-                symbol=book.canonical,
-                venue_symbol=book.symbol,
-                seq_provider=self.next_seq(book.symbol, "KlineSummary"),
-                exchange_ts=exchange_ts,
-                ingest_ts=ingest_ts,
-                trace_id=trace_id,
+                **self.event_fields(
+                    book.symbol, book.canonical, "KlineSummary", exchange_ts, ingest_ts, trace_id
+                ),
                 interval_s=_CANDLE_S,
                 open_ts=as_int(c["start"], "candle start") * 1_000_000_000,
                 open=decimal_text(c["open"], "open"),

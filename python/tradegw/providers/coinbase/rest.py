@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradegw.providers.base import RestClient, RestError
+from tradegw.providers.base.decode import step_decimals
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +22,6 @@ class ProductInfo:
     """Decimals of ``base_increment``."""
 
 
-def increment_decimals(step: str) -> int:
-    """Decimals that matter in an increment: ``"0.01"`` → 2, ``"0.00000001"`` → 8."""
-    whole, _, frac = step.partition(".")
-    if not whole.isdigit() or (frac and not frac.isdigit()):
-        raise ValueError(f"not a decimal increment: {step!r}")
-    return len(frac.rstrip("0"))
-
-
 def parse_product(raw: Any) -> ProductInfo:
     """One entry of ``products``. Raises ``RestError`` on a wrong shape."""
     try:
@@ -36,8 +29,8 @@ def parse_product(raw: Any) -> ProductInfo:
             product_id=str(raw["product_id"]),
             status=str(raw.get("status", "")),
             trading_disabled=bool(raw.get("trading_disabled", False)),
-            price_precision=increment_decimals(raw["quote_increment"]),
-            qty_precision=increment_decimals(raw["base_increment"]),
+            price_precision=step_decimals(raw["quote_increment"]),
+            qty_precision=step_decimals(raw["base_increment"]),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise RestError(f"product of the wrong shape ({e}): {str(raw)[:200]}") from e

@@ -269,13 +269,14 @@ class KrakenProvider(VenueProvider):
                 raise FrameError(f"trade side {side!r}")
             self.publish(
                 Trade(
-                    provider=PROVIDER,
-                    symbol=canonical_symbol(symbol),
-                    venue_symbol=symbol,
-                    seq_provider=self.next_seq(symbol, "Trade"),
-                    exchange_ts=timestamp_ns(t.get("timestamp")),
-                    ingest_ts=ingest_ts,
-                    trace_id=trace_id,
+                    **self.event_fields(
+                        symbol,
+                        canonical_symbol(symbol),
+                        "Trade",
+                        timestamp_ns(t.get("timestamp")),
+                        ingest_ts,
+                        trace_id,
+                    ),
                     price=_num(t["price"]),
                     qty=_num(t["qty"]),
                     side=side,
@@ -289,13 +290,14 @@ class KrakenProvider(VenueProvider):
             symbol = t["symbol"]
             self.publish(
                 Ticker(
-                    provider=PROVIDER,
-                    symbol=canonical_symbol(symbol),
-                    venue_symbol=symbol,
-                    seq_provider=self.next_seq(symbol, "Ticker"),
-                    exchange_ts=timestamp_ns(t.get("timestamp")),
-                    ingest_ts=ingest_ts,
-                    trace_id=trace_id,
+                    **self.event_fields(
+                        symbol,
+                        canonical_symbol(symbol),
+                        "Ticker",
+                        timestamp_ns(t.get("timestamp")),
+                        ingest_ts,
+                        trace_id,
+                    ),
                     bid=_num(t["bid"]),
                     bid_qty=_num(t["bid_qty"]),
                     ask=_num(t["ask"]),
@@ -318,13 +320,14 @@ class KrakenProvider(VenueProvider):
                 raise FrameError("ohlc without interval_begin")
             self.publish(
                 KlineSummary(
-                    provider=PROVIDER,
-                    symbol=canonical_symbol(symbol),
-                    venue_symbol=symbol,
-                    seq_provider=self.next_seq(symbol, "KlineSummary"),
-                    exchange_ts=timestamp_ns(c.get("timestamp")),
-                    ingest_ts=ingest_ts,
-                    trace_id=trace_id,
+                    **self.event_fields(
+                        symbol,
+                        canonical_symbol(symbol),
+                        "KlineSummary",
+                        timestamp_ns(c.get("timestamp")),
+                        ingest_ts,
+                        trace_id,
+                    ),
                     interval_s=as_int(c["interval"], "interval") * 60,
                     open_ts=open_ts,
                     open=_num(c["open"]),

@@ -54,6 +54,10 @@ def test_repo_default_matches_the_embedded_default() -> None:
 
 def test_live_config_loads() -> None:
     config = load_config(REPO / "config" / "live.yaml")
+    assert [name for name, _ in config.venues.configured()] == ["binance", "coinbase", "kraken"]
+    for _, section in config.venues.configured():
+        assert section.ws_url.startswith("wss://")
+        assert section.rest_url.startswith("https://")
     kraken = config.venues.kraken
     assert kraken is not None
     assert kraken.ws_url == "wss://ws.kraken.com/v2"

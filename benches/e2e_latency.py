@@ -360,7 +360,7 @@ async def run_once(params: RunParams) -> dict[str, Any]:
     """Starts a simulator and a gateway, measures one window, stops both; returns figures."""
     pairs = _pairs(params)
     before = _children()
-    sim = SimulatorProcess(_sim_config(params, pairs))
+    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
     gw: Gateway | None = None
     probes: list[ConsumerProbe] = []
     tasks: list[asyncio.Task[None]] = []
@@ -515,7 +515,7 @@ async def run_floor(params: RunParams) -> dict[str, Any]:
     venue = _gateway_config(pairs).venues.kraken
     assert venue is not None
     before = _children()
-    sim = SimulatorProcess(_sim_config(params, pairs))
+    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
     transport: WSTransport | None = None
     try:
         await sim.start()

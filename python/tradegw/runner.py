@@ -131,7 +131,7 @@ async def run(
     rest_urls: dict[str, str] = {}
     kraken = config.venues.kraken
     if kraken is not None and kraken.enabled and kraken.ws_url == "sim":
-        sim = SimulatorProcess(config.simulators.kraken)
+        sim = SimulatorProcess("kraken", config.simulators.kraken)
         await sim.start()
         sims.append(sim)
         urls["kraken"] = sim.ws_url

@@ -19,6 +19,7 @@ from tests.sim.kraken_helpers import (
     is_ack,
     number_texts,
     parse,
+    ref_checksum,
     strip_times,
 )
 from tradegw.sim.kraken import KrakenSimConfig, KrakenSimulator
@@ -210,7 +211,8 @@ async def test_trade_channel() -> None:
             assert trade["ord_type"] in ("limit", "market")
             assert trade["qty"] > 0
             assert isinstance(trade["trade_id"], int)
-        assert trades[-1]["price"] == Decimal(str(sim.market.state("ETH/USD").last_price)) / 100
+        state = sim.market.state(sim.market_name("ETH/USD"))
+        assert trades[-1]["price"] == Decimal(state.last_price) / 100
 
 
 async def test_trade_snapshot_can_be_skipped() -> None:
@@ -250,7 +252,7 @@ async def test_ticker_channel_trades_and_bbo() -> None:
         assert set(snapshot["data"][0]) == fields
         sim.advance("BTC/USD", 200)
         by_trades = await client.drain()
-        state = sim.market.state("BTC/USD")
+        state = sim.market.state("BTC-USD")
         assert by_trades, "ticker(trades) must publish on trades"
         last = by_trades[-1]["data"][0]
         assert last["bid"] < last["ask"]
@@ -269,7 +271,7 @@ async def test_ticker_channel_trades_and_bbo() -> None:
         by_bbo = await client.drain()
         assert len(by_bbo) > len(by_trades) / 2
         top = by_bbo[-1]["data"][0]
-        (bid, bid_qty), (ask, _ask_qty) = sim.market.best("BTC/USD")
+        (bid, bid_qty), (ask, _ask_qty) = sim.market.best("BTC-USD")
         assert top["bid"] == Decimal(bid) / 10
         assert top["ask"] == Decimal(ask) / 10
         assert top["bid_qty"] == Decimal(bid_qty) / 10**8
@@ -533,7 +535,20 @@ async def test_config_overrides_and_lookups() -> None:
     bids, asks = sim.book("ETH/USD", 3)
     assert len(bids) == len(asks) == 3
     assert all(len(p.split(".")[1]) == 2 for p, _ in bids)
-    assert sim.checksum("ETH/USD") == sim.market.checksum("ETH/USD")
+    all_bids, all_asks = sim.book("ETH/USD")
+    expected = ref_checksum(
+        {Decimal(p): Decimal(q) for p, q in all_bids},
+        {Decimal(p): Decimal(q) for p, q in all_asks},
+        2,
+        8,
+    )
+    assert sim.checksum("ETH/USD") == expected
+    sim.advance("ETH/USD", 50)
+    assert sim.checksum("ETH/USD") != expected
+    assert sim.symbols == ["BTC/USD", "ETH/USD"]
+    assert sim.instrument("ETH/USD").name == sim.market_name("ETH/USD") == "ETH-USD"
+    with pytest.raises(KeyError):
+        sim.checksum("ETH-USD")
 
 
 async def test_slow_consumer_is_cut_off() -> None:

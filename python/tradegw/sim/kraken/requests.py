@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradegw.sim.kraken.market import OHLC_INTERVALS
-
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+"""Candle intervals Kraken v2 serves, in minutes."""
 SYMBOL_CHANNELS = frozenset({"book", "trade", "ticker", "ohlc"})
 """Channels whose subscriptions are per symbol."""
 CHANNELS = SYMBOL_CHANNELS | {"instrument", "heartbeat", "status"}

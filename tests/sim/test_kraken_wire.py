@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import random
 from decimal import Decimal
 
 import pytest
 
-from tests.sim.kraken_helpers import ref_checksum
+from tests.sim.kraken_helpers import literal_checksum, parse_text, ref_checksum
 from tradegw.sim.instruments import build_instruments
 from tradegw.sim.kraken.checksum import BookChecksum, checksum
+from tradegw.sim.kraken.feed import shuffle_levels
 from tradegw.sim.kraken.wire import BookFrame, book_frame, trimmed
 from tradegw.sim.market import Market
-from tradegw.sim.wire import parse_fixed
+from tradegw.sim.wire import fixed, parse_fixed
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -59,10 +60,16 @@ def test_checksum_matches_kraken_vectors(
     bids: list[tuple[str, str]], asks: list[tuple[str, str]], pp: int, qp: int, expected: int
 ) -> None:
     assert checksum(_fixed_levels(asks, pp, qp), _fixed_levels(bids, pp, qp)) == expected
-    # The tests' own Decimal implementation must agree on the same vectors.
+    # The tests' own Decimal implementation must agree on the same vectors...
     ref_bids = {Decimal(p): Decimal(q) for p, q in bids}
     ref_asks = {Decimal(p): Decimal(q) for p, q in asks}
     assert ref_checksum(ref_bids, ref_asks, pp, qp) == expected
+
+    # ...and so must the literal-text one, once the numbers are written as the wire does.
+    def wire(levels: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(fixed(p, pp), fixed(q, qp)) for p, q in _fixed_levels(levels, pp, qp)]
+
+    assert literal_checksum(wire(asks), wire(bids)) == expected
 
 
 def test_checksum_uses_only_top_ten() -> None:
@@ -93,18 +100,37 @@ def test_trimmed_drops_trailing_zeros(value: int, precision: int, text: str) -> 
     assert trimmed(value, precision) == text
 
 
-def test_book_frame_shape_and_its_corrupted_copy() -> None:
-    data = book_frame("update", '"MATIC/USD"', [(5660, 1809715470000)], [], 4, 8, 42, "T")
+def test_book_frame_writes_full_precision_and_corrupts_only_its_checksum() -> None:
+    data = book_frame("update", '"BTC/USD"', [(628070, 0), (628069, 50930100)], [], 1, 8, 42, "T")
     assert data == (
-        b'{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD",'
-        b'"bids":[{"price":0.566,"qty":18097.1547}],"asks":[],"checksum":42,"timestamp":"T"}]}'
+        b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD",'
+        b'"bids":[{"price":62807.0,"qty":0.00000000},{"price":62806.9,"qty":0.50930100}],'
+        b'"asks":[],"checksum":42,"timestamp":"T"}]}'
     )
-    frame = BookFrame("MATIC/USD", data, 42, True)
+    frame = BookFrame("BTC/USD", data, 42, True)
     assert (frame.channel, frame.corruptible, frame.loss_detectable) == ("book", True, True)
     wrong = frame.corrupted()
     assert wrong.checksum != 42
     assert wrong.loss_detectable
-    parsed, original = json.loads(wrong.data), json.loads(data)
+    parsed, original = parse_text(wrong.data.decode()), parse_text(data.decode())
     assert parsed["data"][0]["checksum"] == wrong.checksum
     parsed["data"][0]["checksum"] = 42
     assert parsed == original
+
+
+def test_shuffle_levels_is_seeded_and_a_permutation() -> None:
+    levels = [(p, p * 10) for p in range(1, 8)]
+    orders = set()
+    for seed in range(30):
+        shuffled = list(levels)
+        shuffle_levels(shuffled, random.Random(seed))
+        assert sorted(shuffled) == levels
+        again = list(levels)
+        shuffle_levels(again, random.Random(seed))
+        assert again == shuffled
+        orders.add(tuple(shuffled))
+    assert len(orders) > 20
+    long = [(p, 1) for p in range(50)]
+    shuffle_levels(long, random.Random(1))
+    assert sorted(long) == [(p, 1) for p in range(50)]
+    assert long != sorted(long)

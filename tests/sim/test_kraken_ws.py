@@ -15,7 +15,7 @@ import pytest
 from tests.sim.kraken_helpers import (
     Client,
     MirrorBook,
-    assert_plain_numbers,
+    assert_full_precision,
     is_ack,
     number_texts,
     parse,
@@ -47,6 +47,7 @@ def _precisions(sim: KrakenSimulator, symbol: str) -> dict[str, int]:
     price_keys = ("price", "bid", "ask", "last", "vwap", "low", "high", "change", "open", "close")
     out = dict.fromkeys(price_keys, pair.price_precision)
     out.update(dict.fromkeys(("qty", "bid_qty", "ask_qty", "volume"), pair.qty_precision))
+    out["change_pct"] = 2
     return out
 
 
@@ -111,7 +112,7 @@ async def test_book_snapshot_and_updates_rebuild_the_book_with_checksums() -> No
             assert frame["channel"] == "book"
             (data,) = frame["data"]
             symbol = data["symbol"]
-            assert_plain_numbers(text, _precisions(sim, symbol))
+            assert_full_precision(text, _precisions(sim, symbol))
             assert RFC3339_US.fullmatch(data["timestamp"])
             mirror = mirrors[symbol]
             if frame["type"] == "snapshot":
@@ -157,15 +158,17 @@ async def test_deep_and_shallow_subscribers_on_one_pair() -> None:
         assert zero_deep > 0
 
 
-async def test_numbers_are_never_exponents() -> None:
+async def test_numbers_are_written_at_full_precision_never_as_exponents() -> None:
+    """protocols.md 3.2: ``62807.0``, ``0.00000000``, ``0.50930100`` on every data channel."""
     async with (
-        KrakenSimulator(pairs=["SHIB/USD", "USDT/USD"], rate=0, seed=2) as sim,
+        KrakenSimulator(pairs=["SHIB/USD", "USDT/USD", "BTC/USD"], rate=0, seed=2) as sim,
         connect(sim) as client,
     ):
+        symbols = ["SHIB/USD", "USDT/USD", "BTC/USD"]
         for channel in ("book", "trade", "ticker", "ohlc"):
-            await client.subscribe(channel, ["SHIB/USD", "USDT/USD"])
-        await client.acks(8)
-        for symbol in ("SHIB/USD", "USDT/USD"):
+            await client.subscribe(channel, symbols, **({"depth": 25} if channel == "book" else {}))
+        await client.acks(12)
+        for symbol in symbols:
             sim.advance(symbol, 300)
         await client.drain()
         seen = 0
@@ -173,11 +176,15 @@ async def test_numbers_are_never_exponents() -> None:
             frame = parse(text)
             if frame.get("channel") in ("book", "trade", "ticker", "ohlc"):
                 symbol = frame["data"][0]["symbol"]
-                assert_plain_numbers(text, _precisions(sim, symbol))
-                seen += len(number_texts(text))
+                seen += assert_full_precision(text, _precisions(sim, symbol))
         assert seen > 1000
+        raws = [raw for t in client.texts for _, raw in number_texts(t)]
         # SHIB prices have leading zeros at 8 decimals: 0.0000xxxx, never 1.2e-05.
-        assert any(raw.startswith("0.0000") for t in client.texts for _, raw in number_texts(t))
+        assert any(raw.startswith("0.0000") for raw in raws)
+        # Deletes are written at full precision too, and whole prices keep their point.
+        assert '"qty":0.00000000}' in "".join(client.texts)
+        assert '"qty":0.00000}' in "".join(client.texts)  # SHIB qty precision 5
+        assert any(re.fullmatch(r"\d+\.0", raw) for raw in raws), "no price like 45281.0"
 
 
 async def test_trade_channel() -> None:
@@ -575,3 +582,35 @@ async def test_client_close_is_answered() -> None:
         assert client.ws.close_code == 1000
         await asyncio.sleep(0.05)
         assert sim.stats()["connections_open"] == 0
+
+
+async def test_update_levels_come_in_no_particular_order() -> None:
+    """Not best-first, not removals-first: a client must apply the whole message, then
+    truncate (protocols.md 3.2)."""
+    config = KrakenSimConfig(pairs=1, rate=0, seed=6, book_levels=40)
+    async with KrakenSimulator(config) as sim, connect(sim) as client:
+        await client.subscribe("book", ["BTC/USD"], depth=1000)
+        await client.recv_until(is_ack)
+        mirror = MirrorBook(1000, 1, 8)
+        assert mirror.snapshot((await client.recv())["data"][0])
+        sim.advance("BTC/USD", 3000)
+        best_first = worst_first = set_before_delete = delete_first = 0
+        for frame in await client.drain():
+            data = frame["data"][0]
+            assert mirror.apply(data)
+            for side, levels in (("bids", data["bids"]), ("asks", data["asks"])):
+                prices = [lv["price"] for lv in levels]
+                if len(prices) < 2:
+                    continue
+                ordered = sorted(prices, reverse=side == "bids")
+                best_first += prices == ordered
+                worst_first += prices == ordered[::-1]
+                qtys = [lv["qty"] for lv in levels]
+                if 0 in qtys and any(qtys):
+                    set_before_delete += qtys[0] != 0
+                    delete_first += qtys[0] == 0
+        assert best_first > 20
+        assert worst_first > 20
+        assert set_before_delete > 5
+        assert delete_first > 5
+        assert mirror.as_strings() == sim.book("BTC/USD", 1000)

@@ -1,11 +1,14 @@
 """Kraken v2 rendering of market steps and snapshots: book, trade, ticker, ohlc, instrument.
 
 Subscriptions are made under v2 symbols and kept in the common index under the market's pair
-names.
+names. Book updates carry each depth's diff with its levels in no particular order (a seeded
+shuffle per pair, as the venue's own order follows no rule a client could rely on), so a
+client must apply the whole message before truncating to its depth and checking the checksum.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from typing import cast
 
@@ -29,24 +32,47 @@ from tradegw.sim.wire import (
     Num,
     div_round,
     dumps,
+    fixed,
     jstr,
     rfc3339_ns,
     rfc3339_us,
 )
 from tradegw.sim.wire import now_ns as wall_ns
 
+_MAX_FAST_SHUFFLE = 20
+"""20! < 2**64: one 64-bit draw orders up to twenty levels."""
+
 
 class _PairWire:
-    """Per-pair constants of the frames and the checksum."""
+    """Per-pair constants of the frames, the level shuffler and the checksum."""
 
-    __slots__ = ("checksum", "pp", "qp", "symbol", "symbol_json")
+    __slots__ = ("checksum", "order", "pp", "qp", "symbol", "symbol_json")
 
-    def __init__(self, pair: PairInfo, state: PairState) -> None:
+    def __init__(self, pair: PairInfo, state: PairState, seed: int) -> None:
         self.symbol = pair.symbol
         self.symbol_json = jstr(pair.symbol)
         self.pp = pair.price_precision
         self.qp = pair.qty_precision
+        self.order = random.Random(f"{seed}:kraken-level-order:{pair.symbol}")
         self.checksum = BookChecksum(state)
+
+
+def shuffle_levels(levels: list[Level], rng: random.Random) -> None:
+    """Put ``levels`` in a seeded random order, in place.
+
+    Fisher-Yates driven by one 64-bit draw split in mixed radix (``random.shuffle`` draws once
+    per element, which costs more than building the frame); long lists use ``rng.shuffle``.
+    """
+    n = len(levels)
+    if n < 2:
+        return
+    if n > _MAX_FAST_SHUFFLE:
+        rng.shuffle(levels)
+        return
+    draw = rng.getrandbits(64)
+    for i in range(n - 1, 0, -1):
+        draw, j = divmod(draw, i + 1)
+        levels[i], levels[j] = levels[j], levels[i]
 
 
 class KrakenFeed(MarketFeed):
@@ -63,7 +89,7 @@ class KrakenFeed(MarketFeed):
         super().__init__(market, stats)
         self._names = {p.symbol: p.instrument.name for p in pairs}
         self._wire = {
-            p.instrument.name: _PairWire(p, market.state(p.instrument.name)) for p in pairs
+            p.instrument.name: _PairWire(p, market.state(p.instrument.name), seed) for p in pairs
         }
         self.instrument_snapshot = instrument_frame(pairs, assets)
 
@@ -113,15 +139,21 @@ class KrakenFeed(MarketFeed):
         if result.depth_diffs and books:
             crc = checksum.value()
             ts = rfc3339_us(now_ns)
+            order = wire.order
             last: tuple[list[Level], list[Level], BookFrame] | None = None
             for depth, bids, asks in result.depth_diffs:
                 # Depths often get the same diff (a change well inside the shallower view):
                 # such depths share one frame.
                 if last is None or bids != last[0] or asks != last[1]:
+                    unshuffled = (bids.copy(), asks.copy())
+                    if len(bids) > 1:
+                        shuffle_levels(bids, order)
+                    if len(asks) > 1:
+                        shuffle_levels(asks, order)
                     data = book_frame(
                         "update", wire.symbol_json, bids, asks, wire.pp, wire.qp, crc, ts
                     )
-                    last = (bids, asks, BookFrame(wire.symbol, data, crc, result.top_changed))
+                    last = (*unshuffled, BookFrame(wire.symbol, data, crc, result.top_changed))
                 built += fan_out(books[depth], last[2])
         if result.trades:
             built += self._publish_trades(name, result.trades, now_ns)
@@ -178,8 +210,8 @@ class KrakenFeed(MarketFeed):
             trade_entry(
                 wire.symbol_json,
                 t.side,
-                trimmed(t.price, wire.pp),
-                trimmed(t.qty, wire.qp),
+                fixed(t.price, wire.pp),
+                fixed(t.qty, wire.qp),
                 t.ord_type,
                 t.trade_id,
                 rfc3339_us(t.ts_ns),
@@ -198,12 +230,12 @@ class KrakenFeed(MarketFeed):
         change = st.last_price - session.open
         change_pct = div_round(change * 10_000, session.open)  # percent with 2 decimals
         entry = (
-            f'{{"symbol":{wire.symbol_json},"bid":{trimmed(bid, pp)},'
-            f'"bid_qty":{trimmed(bid_qty, qp)},"ask":{trimmed(ask, pp)},'
-            f'"ask_qty":{trimmed(ask_qty, qp)},"last":{trimmed(st.last_price, pp)},'
-            f'"volume":{trimmed(session.volume, qp)},"vwap":{trimmed(vwap, pp)},'
-            f'"low":{trimmed(session.low, pp)},"high":{trimmed(session.high, pp)},'
-            f'"change":{trimmed(change, pp)},"change_pct":{trimmed(change_pct, 2)},'
+            f'{{"symbol":{wire.symbol_json},"bid":{fixed(bid, pp)},'
+            f'"bid_qty":{fixed(bid_qty, qp)},"ask":{fixed(ask, pp)},'
+            f'"ask_qty":{fixed(ask_qty, qp)},"last":{fixed(st.last_price, pp)},'
+            f'"volume":{fixed(session.volume, qp)},"vwap":{fixed(vwap, pp)},'
+            f'"low":{fixed(session.low, pp)},"high":{fixed(session.high, pp)},'
+            f'"change":{fixed(change, pp)},"change_pct":{fixed(change_pct, 2)},'
             f'"timestamp":"{rfc3339_us(now_ns)}"}}'
         )
         return DataFrame("ticker", wire.symbol, channel_frame("ticker", kind, (entry,)))
@@ -215,10 +247,10 @@ class KrakenFeed(MarketFeed):
         vwap = div_round(candle.notional, candle.volume) if candle.volume else candle.close
         end = candle.begin_ns + interval * NS_PER_MINUTE
         entry = (
-            f'{{"symbol":{wire.symbol_json},"open":{trimmed(candle.open, pp)},'
-            f'"high":{trimmed(candle.high, pp)},"low":{trimmed(candle.low, pp)},'
-            f'"close":{trimmed(candle.close, pp)},"trades":{candle.trades},'
-            f'"volume":{trimmed(candle.volume, qp)},"vwap":{trimmed(vwap, pp)},'
+            f'{{"symbol":{wire.symbol_json},"open":{fixed(candle.open, pp)},'
+            f'"high":{fixed(candle.high, pp)},"low":{fixed(candle.low, pp)},'
+            f'"close":{fixed(candle.close, pp)},"trades":{candle.trades},'
+            f'"volume":{fixed(candle.volume, qp)},"vwap":{fixed(vwap, pp)},'
             f'"interval_begin":"{rfc3339_ns(candle.begin_ns)}","interval":{interval},'
             f'"timestamp":"{rfc3339_us(end)}"}}'
         )

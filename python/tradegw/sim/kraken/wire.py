@@ -1,9 +1,13 @@
 """Kraken WebSocket v2 wire format: number text and frames.
 
-* ``book``, ``trade``, ``ticker`` and ``ohlc`` carry prices and quantities as JSON *numbers*
-  in plain decimal notation with the trailing zeros dropped (:func:`trimmed`: ``0.5660`` at
-  precision 4 is written ``0.566``, ``0.000005`` never ``5e-06``), built from the integers.
-* REST ``Depth`` uses fixed-precision strings (``"0.5660"``).
+What the real v2 wire looks like (public captures; see protocols.md section 3.2):
+
+* ``book``, ``trade``, ``ticker`` and ``ohlc`` carry prices and quantities as JSON *numbers* at
+  the pair's full precision with trailing zeros kept, never in exponent form: ``62807.0``,
+  ``0.00000000``, ``0.50930100`` (:func:`tradegw.sim.wire.fixed`). So the literal text and the
+  precision rendering give the same checksum.
+* REST ``AssetPairs`` writes ``ordermin``/``costmin``/``tick_size`` as strings without
+  trailing zeros (:func:`trimmed`); REST ``Depth`` uses fixed-precision strings.
 
 Hot frames are concatenated by hand; the rest goes through :func:`tradegw.sim.wire.dumps`.
 """
@@ -53,10 +57,10 @@ class BookFrame(DataFrame):
 
 
 def levels_json(levels: Iterable[Level], price_precision: int, qty_precision: int) -> str:
-    """The inside of a v2 ``bids``/``asks`` array."""
+    """The inside of a v2 ``bids``/``asks`` array, numbers at full precision."""
     return ",".join(
         [
-            f'{{"price":{trimmed(p, price_precision)},"qty":{trimmed(q, qty_precision)}}}'
+            f'{{"price":{fixed(p, price_precision)},"qty":{fixed(q, qty_precision)}}}'
             for p, q in levels
         ]
     )

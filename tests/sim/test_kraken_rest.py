@@ -60,7 +60,16 @@ async def test_asset_pairs(rest: tuple[KrakenSimulator, aiohttp.ClientSession]) 
     }
     btc = body["result"]["XXBTZUSD"]
     assert btc["altname"] == "XBTUSD"
-    assert btc["wsname"] == "BTC/USD"
+    # wsname is the v1 name; v2 symbols are BTC/USD, DOGE/USD, ETH/BTC.
+    wsnames = {key: pair["wsname"] for key, pair in body["result"].items()}
+    assert wsnames == {
+        "XXBTZUSD": "XBT/USD",
+        "XETHZUSD": "ETH/USD",
+        "MATICUSD": "MATIC/USD",
+        "SHIBUSD": "SHIB/USD",
+        "XDGUSD": "XDG/USD",
+        "XETHXXBT": "ETH/XBT",
+    }
     assert (btc["base"], btc["quote"]) == ("XXBT", "ZUSD")
     assert (btc["pair_decimals"], btc["lot_decimals"], btc["cost_decimals"]) == (1, 8, 5)
     assert btc["ordermin"] == "0.0001"

@@ -11,7 +11,7 @@ from tests.sim.kraken_helpers import literal_checksum, parse_text, ref_checksum
 from tradegw.sim.instruments import build_instruments
 from tradegw.sim.kraken.checksum import BookChecksum, checksum
 from tradegw.sim.kraken.feed import shuffle_levels
-from tradegw.sim.kraken.wire import BookFrame, book_frame, trimmed
+from tradegw.sim.kraken.wire import BookFrame, book_frame, float_text, trimmed
 from tradegw.sim.market import Market
 from tradegw.sim.wire import fixed, parse_fixed
 
@@ -90,6 +90,33 @@ def test_book_checksum_follows_the_market_even_when_steps_are_missed() -> None:
         if i % 5 == 0 or i % 97 == 5:
             bids, asks = market.top("MATIC-USD")
             assert cached.value() == checksum(asks, bids)
+
+
+@pytest.mark.parametrize(
+    ("value", "precision", "text"),
+    [
+        (1, 8, "1e-08"),
+        (5000, 8, "5e-05"),
+        (15, 6, "1.5e-05"),
+        (1, 5, "1e-05"),
+        (1, 4, "0.0001"),
+        (10000, 8, "0.0001"),
+        (12345, 8, "0.00012345"),
+        (1, 1, "0.1"),
+        (50000, 5, "0.5"),
+        (200000000, 8, "2.0"),
+        (450000, 1, "45000.0"),
+        (5000000000, 5, "50000.0"),
+        (0, 8, "0.0"),
+        (-25, 2, "-0.25"),
+        (1, -16, "1e+16"),
+        (123, -14, "1.23e+16"),
+        (1234567890123456, 0, "1234567890123456.0"),
+    ],
+)
+def test_float_text_writes_what_a_float_repr_writes(value: int, precision: int, text: str) -> None:
+    # Python's repr of the same decimal value is the reference (a test oracle only).
+    assert float_text(value, precision) == text == repr(float(Decimal(value).scaleb(-precision)))
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from tradegw.sim.kraken.wire import (
     BookFrame,
     book_frame,
     channel_frame,
+    float_text,
     ohlc_frame,
     trade_entry,
-    trimmed,
 )
 from tradegw.sim.market import NS_PER_MINUTE, Market, PairState, StepResult, Trade
 from tradegw.sim.stats import SimStats
@@ -260,12 +260,13 @@ class KrakenFeed(MarketFeed):
 _MAJOR_ASSETS = frozenset({"USD", "EUR", "BTC", "ETH", "USDT"})
 
 
-def _num(value: int, precision: int) -> Num:
-    return Num(trimmed(value, precision))
+def _float(value: int, precision: int) -> Num:
+    return Num(float_text(value, precision))
 
 
 def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> bytes:
-    """The ``instrument`` snapshot: reference data of every asset and pair."""
+    """The ``instrument`` snapshot: reference data of every asset and pair, fields in the
+    venue's order and its numbers written as the venue writes them (``1e-08``)."""
     asset_objs = [
         {
             "id": a.name,
@@ -273,7 +274,8 @@ def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> 
             "precision": a.decimals,
             "precision_display": a.display_decimals,
             "borrowable": a.name in _MAJOR_ASSETS,
-            "collateral_value": _num(1 if a.name in _MAJOR_ASSETS else 0, 0),
+            "collateral_value": _float(1 if a.name in _MAJOR_ASSETS else 0, 0),
+            "class": "currency",
         }
         for a in assets
     ]
@@ -285,20 +287,21 @@ def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> 
             "quote": p.quote,
             "status": "online",
             "qty_precision": p.qty_precision,
-            "qty_increment": _num(1, p.qty_precision),
+            "qty_increment": _float(1, p.qty_precision),
             "price_precision": p.price_precision,
             "cost_precision": p.cost_precision,
             "marginable": p.marginable,
             "has_index": True,
-            "cost_min": _num(p.cost_min, p.cost_precision),
+            "ws_display_price_precision": p.price_precision,
+            "cost_min": _float(p.cost_min, p.cost_precision),
         }
         if p.marginable:
-            obj["margin_initial"] = _num(2, 1)
+            obj["margin_initial"] = _float(2, 1)
             obj["position_limit_long"] = 250
             obj["position_limit_short"] = 200
-        obj["tick_size"] = _num(1, p.price_precision)
-        obj["price_increment"] = _num(1, p.price_precision)
-        obj["qty_min"] = _num(p.qty_min, p.qty_precision)
+        obj["tick_size"] = _float(1, p.price_precision)
+        obj["price_increment"] = _float(1, p.price_precision)
+        obj["qty_min"] = _float(p.qty_min, p.qty_precision)
         pair_objs.append(obj)
     body = {
         "channel": "instrument",

@@ -1,8 +1,9 @@
 """Validation of client requests (``subscribe``/``unsubscribe`` params) into typed form.
 
-Kraken publishes the parameters and their defaults but not every error string; the texts used
-here for failures other than an unknown pair (``Currency pair not supported <symbol>``, which
-is what the venue answers) are the simulator's own, short and stable.
+Kraken publishes the parameters and their defaults but not every error string. An unknown pair
+(``Currency pair not supported <symbol>``) and an unsupported book depth (``Subscription depth
+not supported``) are answered in the venue's words; the other failure texts are the
+simulator's own, short and stable.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def parse_subscription(method: str, params: object) -> Subscription:
     if channel == "book":
         depth = params.get("depth", 10)
         if type(depth) is not int or depth not in BOOK_DEPTHS:
-            raise RequestError("Invalid depth")
+            raise RequestError("Subscription depth not supported")
     elif channel == "ticker":
         event_trigger = params.get("event_trigger", "trades")
         if event_trigger not in EVENT_TRIGGERS:

@@ -185,7 +185,7 @@ def _asset_pair(p: PairInfo) -> dict[str, object]:
     leverage = [2, 3, 4, 5] if p.marginable else []
     return {
         "altname": p.altname,
-        "wsname": p.symbol,
+        "wsname": p.wsname,
         "aclass_base": "currency",
         "base": p.rest_base,
         "aclass_quote": "currency",

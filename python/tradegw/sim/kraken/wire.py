@@ -6,6 +6,9 @@ What the real v2 wire looks like (public captures; see protocols.md section 3.2)
   the pair's full precision with trailing zeros kept, never in exponent form: ``62807.0``,
   ``0.00000000``, ``0.50930100`` (:func:`tradegw.sim.wire.fixed`). So the literal text and the
   precision rendering give the same checksum.
+* The ``instrument`` channel writes its increments and minimums the way a float's ``repr``
+  does, exponent forms included: ``"qty_increment":1e-08``, ``"qty_min":5e-05``,
+  ``"price_increment":0.1`` (:func:`float_text`), built here from the integers without a float.
 * REST ``AssetPairs`` writes ``ordermin``/``costmin``/``tick_size`` as strings without
   trailing zeros (:func:`trimmed`); REST ``Depth`` uses fixed-precision strings.
 
@@ -29,6 +32,33 @@ def trimmed(value: int, precision: int) -> str:
     if "." not in text:
         return text
     return text.rstrip("0").rstrip(".")
+
+
+def float_text(value: int, precision: int) -> str:
+    """A fixed-point value written as Python's ``repr`` writes the float of that value.
+
+    Shortest digits; plain notation with at least one decimal (``2.0``, ``0.0001``) when the
+    leading digit's exponent is in ``[-4, 16)``, else exponent notation with a signed,
+    two-digit-or-more exponent (``1e-08``, ``1.5e-05``, ``1e+16``). Built from the integer,
+    so no binary rounding can enter.
+    """
+    if value == 0:
+        return "0.0"
+    if value < 0:
+        return "-" + float_text(-value, precision)
+    digits = str(value)
+    significant = digits.rstrip("0")
+    last = len(digits) - len(significant) - precision  # exponent of the last digit
+    lead = len(significant) - 1 + last  # exponent of the leading digit
+    if -4 <= lead < 16:
+        if last >= 0:
+            return f"{significant}{'0' * last}.0"
+        whole = lead + 1
+        if whole > 0:
+            return f"{significant[:whole]}.{significant[whole:]}"
+        return f"0.{'0' * -whole}{significant}"
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    return f"{mantissa}e{'-' if lead < 0 else '+'}{abs(lead):02d}"
 
 
 # --------------------------------------------------------------------------- frames

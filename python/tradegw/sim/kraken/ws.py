@@ -2,6 +2,8 @@
 
 How frames get out (batching, stalls, slow clients, faults) is common to every venue
 (:class:`tradegw.sim.connection.SimConnection`); this module is only Kraken's protocol.
+Acks are written as the venue writes them: on success ``method``, ``result``, ``success``,
+``time_in``, ``time_out``; on failure the ``error`` text comes first.
 """
 
 from __future__ import annotations
@@ -113,13 +115,14 @@ class KrakenWsConnection(SimConnection):
     ) -> None:
         """Send an ack: ``result`` and success, or ``error`` and failure."""
         body: dict[str, object] = {}
+        if error is not None:
+            body["error"] = error
         if method is not None:
             body["method"] = method
         if error is None:
             body["result"] = result
             body["success"] = True
         else:
-            body["error"] = error
             body["success"] = False
             if symbol is not None:
                 body["symbol"] = symbol

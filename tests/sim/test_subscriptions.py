@@ -25,15 +25,15 @@ def test_streams_and_active_pairs_follow_subscriptions() -> None:
     index.add(b, "trade", "BTC-USD", None)
     index.add(b, "book", "SOL-USD", 25)
     assert index.active == ["BTC-USD", "SOL-USD"], "pair order, not subscription order"
-    streams = index.streams("book", "SOL-USD")
+    streams = index.table.get(("book", "SOL-USD"))
     assert streams is not None
     assert list(streams) == [10, 25]
     index.remove(a, "book", "SOL-USD", 10)
     index.remove(a, "book", "SOL-USD", 10)  # twice is harmless
     index.remove(a, "ticker", "ETH-USD", "bbo")  # never subscribed
-    assert index.streams("book", "SOL-USD") == {25: {b: None}}
+    assert index.table.get(("book", "SOL-USD")) == {25: {b: None}}
     index.remove(b, "book", "SOL-USD", 25)
-    assert index.streams("book", "SOL-USD") is None, "empty streams must go"
+    assert index.table.get(("book", "SOL-USD")) is None, "empty streams must go"
     assert index.active == ["BTC-USD"]
 
 
@@ -42,7 +42,7 @@ def test_fan_out_delivers_once_to_each_subscriber() -> None:
     subs = [_Sub(), _Sub()]
     for sub in subs:
         index.add(sub, "trade", "BTC-USD", None)
-    streams = index.streams("trade", "BTC-USD")
+    streams = index.table.get(("trade", "BTC-USD"))
     assert streams is not None
     assert fan_out(streams[None], DataFrame("trade", "BTC/USD", b"x")) == 1
     assert [s.got for s in subs] == [[b"x"], [b"x"]]

@@ -24,11 +24,6 @@ class MarketFeed(ABC):
         self.stats = stats
         self.subscriptions = Subscriptions(list(market.pairs))
 
-    @property
-    def active(self) -> list[str]:
-        """Pair names with at least one subscriber, in pair order."""
-        return self.subscriptions.active
-
     def step(self, name: str, now_ns: int) -> int:
         """Advance pair ``name`` one market event and publish it; returns frames built."""
         result = self.market.step(name, self.depths(name), now_ns)

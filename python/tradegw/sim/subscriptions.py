@@ -33,8 +33,8 @@ class Subscriptions:
     def __init__(self, names: Sequence[str]) -> None:
         self._order = list(names)
         self.table: dict[tuple[str, str], Streams] = {}
-        """``(channel, pair name)`` -> its streams. Feeds read it directly on the hot path;
-        change it only through :meth:`add` and :meth:`remove`."""
+        """``(channel, pair name)`` -> its streams; absent when nobody subscribed. Feeds read
+        it directly on the hot path; change it only through :meth:`add` and :meth:`remove`."""
         self.active: list[str] = []
         """Pair names with at least one subscriber, in pair order: the ones the driver
         steps."""
@@ -56,10 +56,6 @@ class Subscriptions:
         if not streams:
             del self.table[(channel, name)]
         self._refresh_active()
-
-    def streams(self, channel: str, name: str) -> Streams | None:
-        """The streams of one channel and pair, or None when nobody subscribed."""
-        return self.table.get((channel, name))
 
     def _refresh_active(self) -> None:
         subscribed = {name for _, name in self.table}

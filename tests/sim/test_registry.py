@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -32,19 +34,30 @@ def test_venues_are_found_by_name_and_loaded_on_demand() -> None:
         load_venue("binance")
 
 
-def test_the_simulator_modules_never_import_a_venue_or_the_core() -> None:
-    """The registry, command line and process runner name venues; they do not import them."""
-    import subprocess
-
+def _modules_loaded_by(imports: str) -> list[str]:
+    """The tradegw.sim.kraken and tradegw._core modules a fresh interpreter has loaded after
+    running ``imports``."""
     probe = (
-        "import sys, tradegw.sim.process, tradegw.sim.__main__, tradegw.sim.cli;"
-        "print(sorted(m for m in sys.modules if m.startswith(('tradegw.sim.kraken',"
-        " 'tradegw._core'))))"
+        f"import sys; {imports};"
+        "print(sorted(m for m in sys.modules"
+        " if m.startswith(('tradegw.sim.kraken', 'tradegw._core'))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=20
     )
-    assert out.stdout.strip() == "[]"
+    return list(ast.literal_eval(out.stdout.strip()))
+
+
+def test_the_runner_side_never_imports_a_venue_and_no_simulator_imports_the_core() -> None:
+    """The registry, command line and process runner name venues, they do not import them;
+    the simulators' checksum and sequence code stays independent of the Rust core."""
+    assert _modules_loaded_by("import tradegw.sim.process, tradegw.sim.__main__") == []
+    loaded = _modules_loaded_by(
+        "import tradegw.sim.kraken, tradegw.sim.kraken.faults; "
+        "from tradegw.sim.registry import load_venue; load_venue('kraken')"
+    )
+    assert "tradegw.sim.kraken.checksum" in loaded
+    assert "tradegw._core" not in loaded
 
 
 def test_main_help_and_unknown_venues(capsys: pytest.CaptureFixture[str]) -> None:

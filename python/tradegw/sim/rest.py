@@ -10,8 +10,6 @@ from aiohttp.typedefs import Handler, Middleware
 from tradegw.sim.faults import FaultInjector, FaultSpec
 from tradegw.sim.stats import SimStats
 
-__all__ = ["Handler", "Middleware", "fault_middleware"]
-
 
 def fault_middleware(
     stats: SimStats,

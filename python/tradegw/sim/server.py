@@ -71,7 +71,6 @@ class VenueSimulator(ABC, Generic[ConfigT]):
         self.config: ConfigT = cast(ConfigT, resolve_config(self.config_type, config, overrides))
         cfg = self.config
         instruments = self._instruments()
-        self._names = {symbol: inst.name for symbol, inst in instruments.items()}
         self._instruments_by_symbol = dict(instruments)
         self._stats = SimStats()
         self.market = Market(
@@ -245,7 +244,7 @@ class VenueSimulator(ABC, Generic[ConfigT]):
         Raises:
             KeyError: a symbol this venue does not list.
         """
-        name = self._names[symbol]
+        name = self.market_name(symbol)
         return sum(self.feed.step(name, now_ns()) for _ in range(steps))
 
     # ------------------------------------------------------------------ inspection
@@ -263,7 +262,7 @@ class VenueSimulator(ABC, Generic[ConfigT]):
     @property
     def symbols(self) -> list[str]:
         """The venue symbols of this run, in order."""
-        return list(self._names)
+        return list(self._instruments_by_symbol)
 
     def instrument(self, symbol: str) -> Instrument:
         """The instrument behind a venue symbol. Raises ``KeyError`` for an unknown one."""
@@ -271,7 +270,7 @@ class VenueSimulator(ABC, Generic[ConfigT]):
 
     def market_name(self, symbol: str) -> str:
         """The market's name of a venue symbol. Raises ``KeyError`` for an unknown one."""
-        return self._names[symbol]
+        return self._instruments_by_symbol[symbol].name
 
     def book(
         self, symbol: str, depth: int | None = None

@@ -13,11 +13,11 @@ import zlib
 from collections.abc import Iterable
 from itertools import islice
 
-from tradegw.sim.market import PairState, StepResult
+from tradegw.sim.market import TOP, PairState, StepResult
 from tradegw.sim.wire import Level
 
-TOP = 10
-"""Levels a side the checksum covers, whatever the subscribed depth."""
+# TOP: the checksum covers the top ten levels a side whatever the subscribed depth, the same
+# ten whose changes the market flags per step, which the cache in BookChecksum relies on.
 
 
 def level_text(price: int, qty: int) -> str:

@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from tradegw.sim.faults import FaultInjector, FaultSpec
 from tradegw.sim.kraken.pairs import AssetInfo, PairInfo
 from tradegw.sim.kraken.wire import trimmed
 from tradegw.sim.market import Market
-from tradegw.sim.rest import Handler, fault_middleware
+from tradegw.sim.rest import fault_middleware
 from tradegw.sim.stats import SimStats
 from tradegw.sim.wire import Num, dumps, fixed, rfc3339_us
 

@@ -19,7 +19,7 @@ from tradegw.sim.connection import SimConnection
 from tradegw.sim.instruments import Instrument
 from tradegw.sim.kraken.config import KrakenSimConfig
 from tradegw.sim.kraken.feed import KrakenFeed
-from tradegw.sim.kraken.pairs import PairInfo, build_assets, build_pairs
+from tradegw.sim.kraken.pairs import AssetInfo, PairInfo, build_assets, build_pairs
 from tradegw.sim.kraken.rest import KrakenRest
 from tradegw.sim.kraken.ws import KrakenWsConnection
 from tradegw.sim.server import VenueSimulator
@@ -47,20 +47,22 @@ class KrakenSimulator(VenueSimulator[KrakenSimConfig]):
             ValueError: an invalid config field or pair list.
         """
         self._pairs: dict[str, PairInfo] = {}
+        self._assets: list[AssetInfo] = []
         super().__init__(config, **overrides)
         self._connection_ids = random.Random(f"{self.config.seed}:connections")
 
     def _instruments(self) -> dict[str, Instrument]:
-        self._pairs = {p.symbol: p for p in build_pairs(self.config.pairs)}
+        pairs = build_pairs(self.config.pairs)
+        self._pairs = {p.symbol: p for p in pairs}
+        self._assets = build_assets(pairs)
         return {symbol: p.instrument for symbol, p in self._pairs.items()}
 
     def _make_feed(self) -> KrakenFeed:
-        pairs = list(self._pairs.values())
-        return KrakenFeed(self.market, self._stats, pairs, build_assets(pairs), self.config.seed)
+        pairs = self.pairs
+        return KrakenFeed(self.market, self._stats, pairs, self._assets, self.config.seed)
 
     def _make_rest_app(self) -> web.Application:
-        pairs = list(self._pairs.values())
-        rest = KrakenRest(pairs, build_assets(pairs), self.market, self._stats, self._injector)
+        rest = KrakenRest(self.pairs, self._assets, self.market, self._stats, self._injector)
         return rest.app
 
     def new_connection(self) -> SimConnection:

@@ -167,7 +167,7 @@ async def run(
     for venue, section in config.venues.configured():
         if not section.enabled or section.ws_url != "sim":
             continue
-        sim = SimulatorProcess(venue, getattr(config.simulators, venue))
+        sim = SimulatorProcess(venue, config.simulators.get(venue))
         await sim.start()
         sims.append(sim)
         urls[venue] = sim.ws_url

@@ -1,8 +1,8 @@
-"""Client-side helpers for the Kraken simulator tests: a v2 client, an independent book.
+"""Client-side helpers for the Kraken simulator tests: a v2 client, independent books.
 
-Nothing here imports the simulator's wire code: the book and its checksum are rebuilt the way
-a client would (Decimal arithmetic, text formatting, zlib), so the tests compare two
-implementations.
+Nothing here imports the simulator's wire or checksum code: books and their checksums are
+rebuilt the way clients do (Decimal arithmetic and text formatting, or the literal number text
+as Kraken's own SDK and cryptofeed hash it; zlib), so the tests compare two implementations.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ NUMBER_KEYS = (
     "change",
     "open",
     "close",
+    "change_pct",
 )
 _NUMBER_RE = re.compile(r'"(' + "|".join(NUMBER_KEYS) + r')":([^,}\]]+)')
-_PLAIN_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+_PLAIN_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 
 def parse(text: str) -> Any:
@@ -43,22 +44,76 @@ def parse(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
+def parse_text(text: str) -> Any:
+    """Parse a frame keeping every non-integer number as its literal text."""
+    return json.loads(text, parse_float=str)
+
+
 def number_texts(text: str) -> list[tuple[str, str]]:
     """``(key, raw number text)`` of every price/qty-like field in a frame's JSON text."""
     return _NUMBER_RE.findall(text)
 
 
-def assert_plain_numbers(text: str, precision: dict[str, int]) -> None:
-    """Every price/qty number is plain decimal, no trailing zeros, within its precision.
+def assert_full_precision(text: str, precision: dict[str, int]) -> int:
+    """Every price/qty number is plain decimal with exactly its precision's decimals, as the
+    real v2 wire writes them (``62807.0``, ``0.00000000``); returns how many were checked.
 
-    ``precision`` maps a key to its allowed decimals (keys not listed are only checked for
-    form).
+    ``precision`` maps a key to its decimals (keys not listed are only checked for form).
     """
+    checked = 0
     for key, raw in number_texts(text):
         assert _PLAIN_RE.fullmatch(raw), f"{key}={raw!r} is not plain decimal text in {text}"
         decimals = len(raw.split(".")[1]) if "." in raw else 0
         if key in precision:
-            assert decimals <= precision[key], f"{key}={raw} has more than {precision[key]} dp"
+            assert decimals == precision[key], f"{key}={raw} has not {precision[key]} decimals"
+            checked += 1
+    return checked
+
+
+def literal_checksum(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> int:
+    """Kraken's CRC32 over the number text exactly as written: drop '.', strip leading zeros.
+
+    ``asks`` ascending and ``bids`` descending; only the first ten of each count.
+    """
+
+    def text(number: str) -> str:
+        return number.replace(".", "").lstrip("0")
+
+    parts = [text(p) + text(q) for p, q in asks[:10]] + [text(p) + text(q) for p, q in bids[:10]]
+    return zlib.crc32("".join(parts).encode())
+
+
+class LiteralBook:
+    """A client's book that keeps each level's number text as received and checks the
+    checksum over that text (no re-rendering at the pair's precision)."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.bids: dict[Decimal, tuple[str, str]] = {}
+        self.asks: dict[Decimal, tuple[str, str]] = {}
+        self.frames = 0
+
+    def apply(self, data: dict[str, Any], snapshot: bool) -> bool:
+        """Apply one ``data`` entry (parsed with ``parse_float=str``): every level of the
+        message first, then truncate to depth; True if its checksum matches."""
+        if snapshot:
+            self.bids.clear()
+            self.asks.clear()
+        for side, levels in ((self.bids, data["bids"]), (self.asks, data["asks"])):
+            for level in levels:
+                price, qty = str(level["price"]), str(level["qty"])
+                if Decimal(qty) == 0:
+                    side.pop(Decimal(price), None)
+                else:
+                    side[Decimal(price)] = (price, qty)
+        for price in sorted(self.bids, reverse=True)[self.depth :]:
+            del self.bids[price]
+        for price in sorted(self.asks)[self.depth :]:
+            del self.asks[price]
+        self.frames += 1
+        asks = [self.asks[p] for p in sorted(self.asks)]
+        bids = [self.bids[p] for p in sorted(self.bids, reverse=True)]
+        return literal_checksum(asks, bids) == data["checksum"]
 
 
 def ref_checksum(

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 
 from tradegw.sim.__main__ import main
-from tradegw.sim.kraken import KrakenSimConfig
-from tradegw.sim.kraken.cli import add_arguments, config_from_args, serve
+from tradegw.sim.cli import add_arguments, config_from_args, serve
+from tradegw.sim.config import SimConfig
+from tradegw.sim.kraken import SIMULATOR, KrakenSimConfig
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -96,17 +97,22 @@ def test_cli_rejects_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = tmp_path / "bad.yaml"
     bad.write_text("- kind: drop\n")
     assert main(["kraken", "--faults", str(bad)]) == 2
-    assert "needs rate" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("kraken simulator:")
+    assert "needs rate" in err
+    bad.write_text("- kind: explode\n  rate: 0.1\n")
+    assert main(["kraken", "--faults", str(bad)]) == 2
+    assert "unknown fault kind 'explode'" in capsys.readouterr().err
     assert main(["kraken", "--pairs", "0"]) == 2
     assert main(["kraken", "--faults", str(tmp_path / "missing.yaml")]) == 2
     with pytest.raises(SystemExit):
-        main(["binance"])
+        main(["kraken", "--no-such-option"])
 
 
 async def test_serve_prints_urls_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
     stop = asyncio.Event()
     config = KrakenSimConfig(pairs=["BTC/USD", "XYZ/USD"], rate=0)
-    task = asyncio.create_task(serve(config, stop))
+    task = asyncio.create_task(serve(SIMULATOR, config, stop))
     for _ in range(100):
         await asyncio.sleep(0.02)
         if "kraken rest" in capsys.readouterr().out:
@@ -117,10 +123,10 @@ async def test_serve_prints_urls_and_stops(capsys: pytest.CaptureFixture[str]) -
     await asyncio.wait_for(task, 5)
 
 
-def _parse(argv: list[str]) -> KrakenSimConfig:
+def _parse(argv: list[str]) -> SimConfig:
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(argv))
+    flags = add_arguments(parser, SIMULATOR)
+    return config_from_args(parser.parse_args(argv), SIMULATOR, flags)
 
 
 def test_config_file_then_options(tmp_path: Path) -> None:

@@ -13,16 +13,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import ValidationError
 
 from tests.sim.kraken_helpers import Client, MirrorBook, parse, strip_times
 from tradegw.sim.kraken import FaultPlan, FaultSpec, KrakenSimConfig, KrakenSimulator
-from tradegw.sim.kraken.config import load_fault_plan
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -180,14 +177,15 @@ async def test_bad_json_sends_a_malformed_frame(spec: dict[str, Any]) -> None:
         sim,
         client,
     ):
-        bad = 0
+        bad = []
         for _ in range(60):
             text = await client.recv_text()
             try:
                 json.loads(text)
             except json.JSONDecodeError:
-                bad += 1
-        assert bad == 1
+                bad.append(text)
+        # Kraken's own frame, cut off mid-string.
+        assert bad == ['{"channel":"book","type":"update","data":[{"symbol":"']
         assert sim.stats()["faults"]["bad_json"] == 1
 
 
@@ -223,25 +221,6 @@ async def test_http_faults_by_rate() -> None:
             async with session.get("/0/public/AssetPairs") as resp:
                 assert resp.status == 503
         assert sim.stats()["faults"]["http_5xx"] == 3
-
-
-def test_fault_specs_are_validated(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="needs rate, at_seconds or after_messages"):
-        FaultSpec(kind="drop")
-    with pytest.raises(ValidationError):
-        FaultSpec(kind="drop", rate=1.5)
-    with pytest.raises(ValidationError):
-        FaultSpec(kind="explode", rate=0.1)  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="negative"):
-        FaultSpec(kind="stall", at_seconds=[-1])
-    path = tmp_path / "faults.yaml"
-    path.write_text("- kind: drop\n  rate: 0.01\n- kind: stall\n  at_seconds: [5]\n")
-    plan = load_fault_plan(path)
-    assert [f.kind for f in plan.faults] == ["drop", "stall"]
-    path.write_text("faults:\n  - kind: http_429\n    after_messages: [3]\n")
-    assert load_fault_plan(path).faults[0].after_messages == [3]
-    path.write_text("")
-    assert load_fault_plan(path).faults == []
 
 
 async def test_reordered_frame_is_released_when_no_successor_comes() -> None:

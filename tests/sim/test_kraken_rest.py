@@ -18,7 +18,9 @@ pytestmark = pytest.mark.timeout(15)
 @pytest.fixture
 async def rest() -> AsyncIterator[tuple[KrakenSimulator, aiohttp.ClientSession]]:
     async with (
-        KrakenSimulator(pairs=["BTC/USD", "ETH/USD", "MATIC/USD", "SHIB/USD"], rate=0) as sim,
+        KrakenSimulator(
+            pairs=["BTC/USD", "ETH/USD", "MATIC/USD", "SHIB/USD", "DOGE/USD", "ETH/BTC"], rate=0
+        ) as sim,
         aiohttp.ClientSession(sim.rest_url) as session,
     ):
         yield sim, session
@@ -48,18 +50,35 @@ async def test_time(rest: tuple[KrakenSimulator, aiohttp.ClientSession]) -> None
 async def test_asset_pairs(rest: tuple[KrakenSimulator, aiohttp.ClientSession]) -> None:
     _, session = rest
     body = await _get(session, "/0/public/AssetPairs")
-    assert set(body["result"]) == {"XXBTZUSD", "XETHZUSD", "MATICUSD", "SHIBUSD"}
+    assert set(body["result"]) == {
+        "XXBTZUSD",
+        "XETHZUSD",
+        "MATICUSD",
+        "SHIBUSD",
+        "XDGUSD",
+        "XETHXXBT",
+    }
     btc = body["result"]["XXBTZUSD"]
     assert btc["altname"] == "XBTUSD"
-    assert btc["wsname"] == "BTC/USD"
+    # wsname is the v1 name; v2 symbols are BTC/USD, DOGE/USD, ETH/BTC.
+    wsnames = {key: pair["wsname"] for key, pair in body["result"].items()}
+    assert wsnames == {
+        "XXBTZUSD": "XBT/USD",
+        "XETHZUSD": "ETH/USD",
+        "MATICUSD": "MATIC/USD",
+        "SHIBUSD": "SHIB/USD",
+        "XDGUSD": "XDG/USD",
+        "XETHXXBT": "ETH/XBT",
+    }
     assert (btc["base"], btc["quote"]) == ("XXBT", "ZUSD")
     assert (btc["pair_decimals"], btc["lot_decimals"], btc["cost_decimals"]) == (1, 8, 5)
     assert btc["ordermin"] == "0.0001"
     assert btc["tick_size"] == "0.1"
     assert btc["status"] == "online"
     assert btc["fees"][0] == [0, 0.4]
-    filtered = await _get(session, "/0/public/AssetPairs?pair=XBTUSD,MATIC/USD")
-    assert list(filtered["result"]) == ["XXBTZUSD", "MATICUSD"]
+    filtered = await _get(session, "/0/public/AssetPairs?pair=XBTUSD,MATIC/USD,XDG/USD")
+    assert list(filtered["result"]) == ["XXBTZUSD", "MATICUSD", "XDGUSD"]
+    assert filtered["result"]["XDGUSD"]["base"] == "XXDG"
     assert filtered["result"]["MATICUSD"]["pair_decimals"] == 4
     unknown = await _get(session, "/0/public/AssetPairs?pair=XBTUSD,NOPEUSD")
     assert unknown == {"error": ["EQuery:Unknown asset pair"]}
@@ -68,7 +87,7 @@ async def test_asset_pairs(rest: tuple[KrakenSimulator, aiohttp.ClientSession]) 
 async def test_assets(rest: tuple[KrakenSimulator, aiohttp.ClientSession]) -> None:
     _, session = rest
     body = await _get(session, "/0/public/Assets")
-    assert set(body["result"]) == {"XXBT", "ZUSD", "XETH", "MATIC", "SHIB"}
+    assert set(body["result"]) == {"XXBT", "ZUSD", "XETH", "MATIC", "SHIB", "XXDG"}
     assert body["result"]["XXBT"] == {
         "aclass": "currency",
         "altname": "XBT",

@@ -1,31 +1,21 @@
-"""Number text, JSON encoding and the checksum of the Kraken simulator's wire module."""
+"""Kraken's number text, frames and checksum code in the simulator."""
 
 from __future__ import annotations
 
-import json
+import random
 from decimal import Decimal
 
 import pytest
 
-from tests.sim.kraken_helpers import ref_checksum
-from tradegw.sim.kraken.wire import (
-    DataFrame,
-    Num,
-    book_frame,
-    checksum,
-    div_round,
-    dumps,
-    fixed,
-    jstr,
-    num,
-    parse_fixed,
-    rfc3339_ns,
-    rfc3339_us,
-    stamp,
-    ws_text_header,
-)
+from tests.sim.kraken_helpers import literal_checksum, parse_text, ref_checksum
+from tradegw.sim.instruments import build_instruments
+from tradegw.sim.kraken.checksum import BookChecksum, checksum
+from tradegw.sim.kraken.feed import shuffle_levels
+from tradegw.sim.kraken.wire import BookFrame, book_frame, float_text, trimmed
+from tradegw.sim.market import Market
+from tradegw.sim.wire import fixed, parse_fixed
 
-pytestmark = pytest.mark.timeout(10)
+pytestmark = pytest.mark.timeout(20)
 
 # protocols.md 4.4 (guide spot-ws-book-v2, BTC/USD, precision 1/8) -> 3310070434
 BTC_BIDS = [
@@ -70,104 +60,104 @@ def test_checksum_matches_kraken_vectors(
     bids: list[tuple[str, str]], asks: list[tuple[str, str]], pp: int, qp: int, expected: int
 ) -> None:
     assert checksum(_fixed_levels(asks, pp, qp), _fixed_levels(bids, pp, qp)) == expected
-    # The tests' own Decimal implementation must agree on the same vectors.
+    # The tests' own Decimal implementation must agree on the same vectors...
     ref_bids = {Decimal(p): Decimal(q) for p, q in bids}
     ref_asks = {Decimal(p): Decimal(q) for p, q in asks}
     assert ref_checksum(ref_bids, ref_asks, pp, qp) == expected
+
+    # ...and so must the literal-text one, once the numbers are written as the wire does.
+    def wire(levels: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(fixed(p, pp), fixed(q, qp)) for p, q in _fixed_levels(levels, pp, qp)]
+
+    assert literal_checksum(wire(asks), wire(bids)) == expected
 
 
 def test_checksum_uses_only_top_ten() -> None:
     asks = _fixed_levels(MATIC_ASKS, 4, 8)
     bids = _fixed_levels(MATIC_BIDS, 4, 8)
-    more = [(1, 1), (2, 2)]
-    assert checksum([*asks, (99999, 1)], bids + more) == 2439117997
+    assert checksum([*asks, (99999, 1)], [*bids, (1, 1), (2, 2)]) == 2439117997
+
+
+def test_book_checksum_follows_the_market_even_when_steps_are_missed() -> None:
+    """The cached checksum equals a from-scratch one after every step, observed or not."""
+    market = Market(build_instruments([("MATIC", "USD")]), 4, 40, 0)
+    state = market.state("MATIC-USD")
+    cached = BookChecksum(state)
+    for i in range(3000):
+        result = market.step("MATIC-USD", (), 0)
+        if i % 97 not in (3, 4):  # now and then a step goes unobserved
+            cached.observe(result)
+        if i % 5 == 0 or i % 97 == 5:
+            bids, asks = market.top("MATIC-USD")
+            assert cached.value() == checksum(asks, bids)
 
 
 @pytest.mark.parametrize(
     ("value", "precision", "text"),
     [
-        (5660, 4, "0.566"),
-        (5, 6, "0.000005"),
-        (1, 8, "0.00000001"),
-        (452810, 1, "45281"),
-        (452852, 1, "45285.2"),
-        (100000, 8, "0.001"),
-        (0, 4, "0"),
+        (1, 8, "1e-08"),
+        (5000, 8, "5e-05"),
+        (15, 6, "1.5e-05"),
+        (1, 5, "1e-05"),
+        (1, 4, "0.0001"),
+        (10000, 8, "0.0001"),
+        (12345, 8, "0.00012345"),
+        (1, 1, "0.1"),
+        (50000, 5, "0.5"),
+        (200000000, 8, "2.0"),
+        (450000, 1, "45000.0"),
+        (5000000000, 5, "50000.0"),
+        (0, 8, "0.0"),
         (-25, 2, "-0.25"),
-        (-400, 2, "-4"),
-        (17, 0, "17"),
-        (123456789012345678, 8, "1234567890.12345678"),
+        (1, -16, "1e+16"),
+        (123, -14, "1.23e+16"),
+        (1234567890123456, 0, "1234567890123456.0"),
     ],
 )
-def test_num_is_plain_decimal_without_trailing_zeros(value: int, precision: int, text: str) -> None:
-    assert num(value, precision) == text
-    assert "e" not in text.lower()
-    assert Decimal(text) == Decimal(value).scaleb(-precision)
+def test_float_text_writes_what_a_float_repr_writes(value: int, precision: int, text: str) -> None:
+    # Python's repr of the same decimal value is the reference (a test oracle only).
+    assert float_text(value, precision) == text == repr(float(Decimal(value).scaleb(-precision)))
 
 
 @pytest.mark.parametrize(
     ("value", "precision", "text"),
-    [
-        (5660, 4, "0.5660"),
-        (5, 6, "0.000005"),
-        (452810, 1, "45281.0"),
-        (-7, 3, "-0.007"),
-        (3, 0, "3"),
-    ],
+    [(5660, 4, "0.566"), (452810, 1, "45281"), (1, 8, "0.00000001"), (17, 0, "17")],
 )
-def test_fixed_keeps_all_decimals(value: int, precision: int, text: str) -> None:
-    assert fixed(value, precision) == text
+def test_trimmed_drops_trailing_zeros(value: int, precision: int, text: str) -> None:
+    assert trimmed(value, precision) == text
 
 
-def test_parse_fixed_round_trips_and_refuses_rounding() -> None:
-    assert parse_fixed("0.566", 4) == 5660
-    assert parse_fixed("-1.5", 2) == -150
-    assert parse_fixed("12", 3) == 12000
-    assert parse_fixed("0.56600", 4) == 5660  # extra zeros are harmless
-    with pytest.raises(ValueError, match="more than 4 decimals"):
-        parse_fixed("0.56601", 4)
-    with pytest.raises(ValueError, match="plain decimal"):
-        parse_fixed("5e-06", 6)
-
-
-def test_div_round_rounds_half_away_from_zero() -> None:
-    assert div_round(5, 2) == 3
-    assert div_round(-5, 2) == -3
-    assert div_round(4, 3) == 1
-    assert div_round(-4, 3) == -1
-    assert div_round(7, -2) == -4
-
-
-def test_dumps_encodes_json_and_refuses_floats() -> None:
-    body = {"a": [1, True, False, None, 'x"\\\n\x01é'], "n": Num("0.000005"), "t": (2, 3)}
-    text = dumps(body)
-    assert text == '{"a":[1,true,false,null,"x\\"\\\\\\n\\u0001é"],"n":0.000005,"t":[2,3]}'
-    assert json.loads(text)["a"][4] == 'x"\\\n\x01é'
-    assert jstr("BTC/USD") == '"BTC/USD"'
-    assert repr(Num.fixed(5660, 4)) == "Num(0.566)"
-    with pytest.raises(TypeError, match="floats"):
-        dumps({"bad": 0.1})
-
-
-def test_book_frame_shape() -> None:
-    frame = book_frame("update", '"MATIC/USD"', [(5660, 1809715470000)], [], 4, 8, 42, "T")
-    assert frame == (
-        b'{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD",'
-        b'"bids":[{"price":0.566,"qty":18097.1547}],"asks":[],"checksum":42,"timestamp":"T"}]}'
+def test_book_frame_writes_full_precision_and_corrupts_only_its_checksum() -> None:
+    data = book_frame("update", '"BTC/USD"', [(628070, 0), (628069, 50930100)], [], 1, 8, 42, "T")
+    assert data == (
+        b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD",'
+        b'"bids":[{"price":62807.0,"qty":0.00000000},{"price":62806.9,"qty":0.50930100}],'
+        b'"asks":[],"checksum":42,"timestamp":"T"}]}'
     )
-    wrong = DataFrame("book", "MATIC/USD", frame, 42, True, True).with_wrong_checksum()
+    frame = BookFrame("BTC/USD", data, 42, True)
+    assert (frame.channel, frame.corruptible, frame.loss_detectable) == ("book", True, True)
+    wrong = frame.corrupted()
     assert wrong.checksum != 42
-    assert json.loads(wrong.data)["data"][0]["checksum"] == wrong.checksum
-    assert json.loads(stamp(frame, 123))["sim_send_ns"] == 123
+    assert wrong.loss_detectable
+    parsed, original = parse_text(wrong.data.decode()), parse_text(data.decode())
+    assert parsed["data"][0]["checksum"] == wrong.checksum
+    parsed["data"][0]["checksum"] = 42
+    assert parsed == original
 
 
-def test_timestamps_are_rfc3339() -> None:
-    ns = 1_696_613_755_440_295_123
-    assert rfc3339_us(ns) == "2023-10-06T17:35:55.440295Z"
-    assert rfc3339_ns(ns) == "2023-10-06T17:35:55.440295123Z"
-
-
-@pytest.mark.parametrize(("length", "header"), [(5, b"\x81\x05"), (300, b"\x81\x7e\x01\x2c")])
-def test_ws_text_header(length: int, header: bytes) -> None:
-    assert ws_text_header(length) == header
-    assert ws_text_header(70000) == b"\x81\x7f" + (70000).to_bytes(8, "big")
+def test_shuffle_levels_is_seeded_and_a_permutation() -> None:
+    levels = [(p, p * 10) for p in range(1, 8)]
+    orders = set()
+    for seed in range(30):
+        shuffled = list(levels)
+        shuffle_levels(shuffled, random.Random(seed))
+        assert sorted(shuffled) == levels
+        again = list(levels)
+        shuffle_levels(again, random.Random(seed))
+        assert again == shuffled
+        orders.add(tuple(shuffled))
+    assert len(orders) > 20
+    long = [(p, 1) for p in range(50)]
+    shuffle_levels(long, random.Random(1))
+    assert sorted(long) == [(p, 1) for p in range(50)]
+    assert long != sorted(long)

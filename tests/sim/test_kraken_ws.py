@@ -15,10 +15,11 @@ import pytest
 from tests.sim.kraken_helpers import (
     Client,
     MirrorBook,
-    assert_plain_numbers,
+    assert_full_precision,
     is_ack,
     number_texts,
     parse,
+    ref_checksum,
     strip_times,
 )
 from tradegw.sim.kraken import KrakenSimConfig, KrakenSimulator
@@ -46,6 +47,7 @@ def _precisions(sim: KrakenSimulator, symbol: str) -> dict[str, int]:
     price_keys = ("price", "bid", "ask", "last", "vwap", "low", "high", "change", "open", "close")
     out = dict.fromkeys(price_keys, pair.price_precision)
     out.update(dict.fromkeys(("qty", "bid_qty", "ask_qty", "volume"), pair.qty_precision))
+    out["change_pct"] = 2
     return out
 
 
@@ -110,7 +112,7 @@ async def test_book_snapshot_and_updates_rebuild_the_book_with_checksums() -> No
             assert frame["channel"] == "book"
             (data,) = frame["data"]
             symbol = data["symbol"]
-            assert_plain_numbers(text, _precisions(sim, symbol))
+            assert_full_precision(text, _precisions(sim, symbol))
             assert RFC3339_US.fullmatch(data["timestamp"])
             mirror = mirrors[symbol]
             if frame["type"] == "snapshot":
@@ -156,15 +158,17 @@ async def test_deep_and_shallow_subscribers_on_one_pair() -> None:
         assert zero_deep > 0
 
 
-async def test_numbers_are_never_exponents() -> None:
+async def test_numbers_are_written_at_full_precision_never_as_exponents() -> None:
+    """protocols.md 3.2: ``62807.0``, ``0.00000000``, ``0.50930100`` on every data channel."""
     async with (
-        KrakenSimulator(pairs=["SHIB/USD", "USDT/USD"], rate=0, seed=2) as sim,
+        KrakenSimulator(pairs=["SHIB/USD", "USDT/USD", "BTC/USD"], rate=0, seed=2) as sim,
         connect(sim) as client,
     ):
+        symbols = ["SHIB/USD", "USDT/USD", "BTC/USD"]
         for channel in ("book", "trade", "ticker", "ohlc"):
-            await client.subscribe(channel, ["SHIB/USD", "USDT/USD"])
-        await client.acks(8)
-        for symbol in ("SHIB/USD", "USDT/USD"):
+            await client.subscribe(channel, symbols, **({"depth": 25} if channel == "book" else {}))
+        await client.acks(12)
+        for symbol in symbols:
             sim.advance(symbol, 300)
         await client.drain()
         seen = 0
@@ -172,11 +176,15 @@ async def test_numbers_are_never_exponents() -> None:
             frame = parse(text)
             if frame.get("channel") in ("book", "trade", "ticker", "ohlc"):
                 symbol = frame["data"][0]["symbol"]
-                assert_plain_numbers(text, _precisions(sim, symbol))
-                seen += len(number_texts(text))
+                seen += assert_full_precision(text, _precisions(sim, symbol))
         assert seen > 1000
+        raws = [raw for t in client.texts for _, raw in number_texts(t)]
         # SHIB prices have leading zeros at 8 decimals: 0.0000xxxx, never 1.2e-05.
-        assert any(raw.startswith("0.0000") for t in client.texts for _, raw in number_texts(t))
+        assert any(raw.startswith("0.0000") for raw in raws)
+        # Deletes are written at full precision too, and whole prices keep their point.
+        assert '"qty":0.00000000}' in "".join(client.texts)
+        assert '"qty":0.00000}' in "".join(client.texts)  # SHIB qty precision 5
+        assert any(re.fullmatch(r"\d+\.0", raw) for raw in raws), "no price like 45281.0"
 
 
 async def test_trade_channel() -> None:
@@ -210,7 +218,8 @@ async def test_trade_channel() -> None:
             assert trade["ord_type"] in ("limit", "market")
             assert trade["qty"] > 0
             assert isinstance(trade["trade_id"], int)
-        assert trades[-1]["price"] == Decimal(str(sim.market.state("ETH/USD").last_price)) / 100
+        state = sim.market.state(sim.market_name("ETH/USD"))
+        assert trades[-1]["price"] == Decimal(state.last_price) / 100
 
 
 async def test_trade_snapshot_can_be_skipped() -> None:
@@ -250,7 +259,7 @@ async def test_ticker_channel_trades_and_bbo() -> None:
         assert set(snapshot["data"][0]) == fields
         sim.advance("BTC/USD", 200)
         by_trades = await client.drain()
-        state = sim.market.state("BTC/USD")
+        state = sim.market.state("BTC-USD")
         assert by_trades, "ticker(trades) must publish on trades"
         last = by_trades[-1]["data"][0]
         assert last["bid"] < last["ask"]
@@ -269,7 +278,7 @@ async def test_ticker_channel_trades_and_bbo() -> None:
         by_bbo = await client.drain()
         assert len(by_bbo) > len(by_trades) / 2
         top = by_bbo[-1]["data"][0]
-        (bid, bid_qty), (ask, _ask_qty) = sim.market.best("BTC/USD")
+        (bid, bid_qty), (ask, _ask_qty) = sim.market.best("BTC-USD")
         assert top["bid"] == Decimal(bid) / 10
         assert top["ask"] == Decimal(ask) / 10
         assert top["bid_qty"] == Decimal(bid_qty) / 10**8
@@ -329,8 +338,6 @@ async def test_instrument_channel() -> None:
         ack = await client.recv()
         assert ack["result"] == {"channel": "instrument", "snapshot": True}
         text = await client.recv_text()
-        assert "e-" not in text
-        assert "E-" not in text
         frame = parse(text)
         assert frame["channel"] == "instrument"
         assert frame["type"] == "snapshot"
@@ -344,12 +351,20 @@ async def test_instrument_channel() -> None:
         assert (btc["price_precision"], btc["qty_precision"]) == (1, 8)
         assert btc["price_increment"] == Decimal("0.1")
         assert btc["qty_increment"] == Decimal("0.00000001")
-        assert '"qty_increment":0.00000001' in text
         assert btc["qty_min"] == Decimal("0.0001")
+        assert btc["ws_display_price_precision"] == 1
         assert btc["marginable"] is True
         assert pairs["SHIB/USD"]["price_increment"] == Decimal("0.00000001")
-        for key in ("cost_precision", "cost_min", "has_index", "tick_size"):
-            assert key in btc
+        # The venue writes these numbers as a float's repr would: exponents for small ones.
+        assert (
+            '{"symbol":"BTC/USD","base":"BTC","quote":"USD","status":"online",'
+            '"qty_precision":8,"qty_increment":1e-08,"price_precision":1,"cost_precision":5,'
+            '"marginable":true,"has_index":true,"ws_display_price_precision":1,"cost_min":0.5,'
+            '"margin_initial":0.2,"position_limit_long":250,"position_limit_short":200,'
+            '"tick_size":0.1,"price_increment":0.1,"qty_min":0.0001}'
+        ) in text
+        assert '"price_increment":1e-08,"qty_min":50000.0}' in text  # SHIB: 8 / 5 decimals
+        assert '"collateral_value":1.0,"class":"currency"' in text
         await client.send({"method": "unsubscribe", "params": {"channel": "instrument"}})
         assert (await client.recv())["success"] is True
 
@@ -410,7 +425,7 @@ async def test_unsubscribe_stops_the_channel() -> None:
         (
             '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":11},'
             '"req_id":7}',
-            "Invalid depth",
+            "Subscription depth not supported",
         ),
         (
             '{"method":"subscribe","params":{"channel":"nope","symbol":["BTC/USD"]},"req_id":7}',
@@ -533,7 +548,20 @@ async def test_config_overrides_and_lookups() -> None:
     bids, asks = sim.book("ETH/USD", 3)
     assert len(bids) == len(asks) == 3
     assert all(len(p.split(".")[1]) == 2 for p, _ in bids)
-    assert sim.checksum("ETH/USD") == sim.market.checksum("ETH/USD")
+    all_bids, all_asks = sim.book("ETH/USD")
+    expected = ref_checksum(
+        {Decimal(p): Decimal(q) for p, q in all_bids},
+        {Decimal(p): Decimal(q) for p, q in all_asks},
+        2,
+        8,
+    )
+    assert sim.checksum("ETH/USD") == expected
+    sim.advance("ETH/USD", 50)
+    assert sim.checksum("ETH/USD") != expected
+    assert sim.symbols == ["BTC/USD", "ETH/USD"]
+    assert sim.instrument("ETH/USD").name == sim.market_name("ETH/USD") == "ETH-USD"
+    with pytest.raises(KeyError):
+        sim.checksum("ETH-USD")
 
 
 async def test_slow_consumer_is_cut_off() -> None:
@@ -560,3 +588,78 @@ async def test_client_close_is_answered() -> None:
         assert client.ws.close_code == 1000
         await asyncio.sleep(0.05)
         assert sim.stats()["connections_open"] == 0
+
+
+async def test_unsupported_depth_is_refused_in_the_venues_words() -> None:
+    async with KrakenSimulator(rate=0) as sim, connect(sim) as client:
+        await client.ws.send_str(
+            '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":50},'
+            '"req_id":9}'
+        )
+        text = await client.recv_text()
+        assert text.startswith(
+            '{"error":"Subscription depth not supported","method":"subscribe","success":false,'
+        )
+        reply = parse(text)
+        assert list(reply) == ["error", "method", "success", "time_in", "time_out", "req_id"]
+        assert RFC3339_US.fullmatch(reply["time_in"])
+        assert reply["req_id"] == 9
+        assert await client.drain(0.15) == [], "no snapshot for a refused subscription"
+
+
+async def test_update_levels_come_in_no_particular_order() -> None:
+    """Not best-first, not removals-first: a client must apply the whole message, then
+    truncate (protocols.md 3.2)."""
+    config = KrakenSimConfig(pairs=1, rate=0, seed=6, book_levels=40)
+    async with KrakenSimulator(config) as sim, connect(sim) as client:
+        await client.subscribe("book", ["BTC/USD"], depth=1000)
+        await client.recv_until(is_ack)
+        mirror = MirrorBook(1000, 1, 8)
+        assert mirror.snapshot((await client.recv())["data"][0])
+        sim.advance("BTC/USD", 3000)
+        best_first = worst_first = set_before_delete = delete_first = 0
+        for frame in await client.drain():
+            data = frame["data"][0]
+            assert mirror.apply(data)
+            for side, levels in (("bids", data["bids"]), ("asks", data["asks"])):
+                prices = [lv["price"] for lv in levels]
+                if len(prices) < 2:
+                    continue
+                ordered = sorted(prices, reverse=side == "bids")
+                best_first += prices == ordered
+                worst_first += prices == ordered[::-1]
+                qtys = [lv["qty"] for lv in levels]
+                if 0 in qtys and any(qtys):
+                    set_before_delete += qtys[0] != 0
+                    delete_first += qtys[0] == 0
+        assert best_first > 20
+        assert worst_first > 20
+        assert set_before_delete > 5
+        assert delete_first > 5
+        assert mirror.as_strings() == sim.book("BTC/USD", 1000)
+
+
+async def test_a_reconnect_gets_status_then_the_ack_then_a_fresh_snapshot() -> None:
+    async with KrakenSimulator(pairs=1, rate=0, seed=3) as sim:
+        snapshots = []
+        for attempt in range(2):
+            async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_url) as ws:
+                client = Client(ws)
+                await client.subscribe("book", ["BTC/USD"], depth=10)
+                first = [await client.recv() for _ in range(3)]
+                kinds = [f.get("channel") or f.get("method") for f in first]
+                assert kinds == ["status", "subscribe", "book"], attempt
+                assert first[2]["type"] == "snapshot"
+                snapshots.append(first[2]["data"][0])
+                mirror = MirrorBook(10, 1, 8)
+                assert mirror.snapshot(first[2]["data"][0])
+                sim.advance("BTC/USD", 30)
+                updates = await client.drain()
+                assert updates
+                for frame in updates:
+                    assert frame["type"] == "update"
+                    assert mirror.apply(frame["data"][0])
+                assert mirror.as_strings() == sim.book("BTC/USD", 10)
+        # The second snapshot is of the book as it had moved on, not a replay of the first.
+        assert snapshots[0]["checksum"] != snapshots[1]["checksum"]
+        assert sim.stats()["connections_total"] == 2

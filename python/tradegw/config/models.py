@@ -9,7 +9,9 @@ from pydantic import Field, create_model, field_validator
 
 from tradegw.providers.base.config import StrictModel, VenueConfig
 from tradegw.providers.registry import config_model, venue_names
-from tradegw.sim.kraken.config import KrakenSimConfig
+from tradegw.sim.config import SimConfig
+from tradegw.sim.registry import load_venue
+from tradegw.sim.registry import venue_names as sim_venue_names
 
 EventTypeName = Literal[
     "BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary", "ExecReport"
@@ -44,10 +46,32 @@ VenuesConfig: type[VenueTable] = create_model(
 )
 
 
-class SimulatorsConfig(StrictModel):
-    """Venue simulators started in a child process when a venue points at ``"sim"``."""
+class SimulatorTable(StrictModel):
+    """One section per registered venue simulator, started in a child process when the
+    venue points at ``"sim"`` (``simulators.kraken``, ...)."""
 
-    kraken: KrakenSimConfig = Field(default_factory=KrakenSimConfig)
+    def get(self, venue: str) -> SimConfig:
+        """The simulator settings of ``venue`` (its defaults when the file has none).
+
+        Raises:
+            KeyError: no simulator of that name is registered.
+        """
+        section = getattr(self, venue, None)
+        if not isinstance(section, SimConfig):
+            raise KeyError(venue)
+        return section
+
+
+# Like VenuesConfig: built from the simulator registry, errors keep their full path.
+SimulatorsConfig: type[SimulatorTable] = create_model(
+    "SimulatorsConfig",
+    __base__=SimulatorTable,
+    __doc__=SimulatorTable.__doc__,
+    **{  # type: ignore[call-overload]
+        name: (load_venue(name).config_type, Field(default_factory=load_venue(name).config_type))
+        for name in sim_venue_names()
+    },
+)
 
 
 class DispatcherConfig(StrictModel):
@@ -97,7 +121,10 @@ class GatewayConfig(StrictModel):
         venues: VenueTable
     else:
         venues: VenuesConfig = Field(default_factory=VenuesConfig)
-    simulators: SimulatorsConfig = Field(default_factory=SimulatorsConfig)
+    if TYPE_CHECKING:
+        simulators: SimulatorTable
+    else:
+        simulators: SimulatorsConfig = Field(default_factory=SimulatorsConfig)
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)

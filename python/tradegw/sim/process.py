@@ -1,7 +1,7 @@
 """Running a venue simulator in a child process, as ``tradegw run`` does for ``"sim"`` URLs.
 
 A separate process keeps the simulator's work off the gateway's event loop and core, the way
-a real venue would be.
+a real venue would be. The venue is named, not imported: the child finds it in the registry.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tradegw.sim.kraken.config import KrakenSimConfig
+from tradegw.sim.config import SimConfig
+from tradegw.sim.registry import venue_names
 
 _PR_SET_PDEATHSIG = 1
 
@@ -29,9 +30,16 @@ def _die_with_parent() -> None:
 
 
 class SimulatorProcess:
-    """``python -m tradegw.sim kraken --config FILE`` with the URLs it printed."""
+    """``python -m tradegw.sim <venue> --config FILE`` with the URLs it printed."""
 
-    def __init__(self, venue: str, config: KrakenSimConfig) -> None:
+    def __init__(self, venue: str, config: SimConfig) -> None:
+        """Nothing starts yet.
+
+        Raises:
+            ValueError: ``venue`` is not a registered simulator.
+        """
+        if venue not in venue_names():
+            raise ValueError(f"unknown venue {venue!r}; known: {', '.join(venue_names())}")
         self.venue = venue
         self.config = config
         self.ws_url = ""
@@ -40,8 +48,13 @@ class SimulatorProcess:
         self._config_file: Path | None = None
 
     async def start(self, within_s: float = 15.0) -> None:
-        """Starts the child and waits until it prints both URLs."""
-        fd, name = tempfile.mkstemp(prefix="tradegw-sim-", suffix=".json")
+        """Starts the child and waits until it prints both URLs.
+
+        Raises:
+            RuntimeError: the child exited before printing them.
+            TimeoutError: it did not print them within ``within_s``.
+        """
+        fd, name = tempfile.mkstemp(prefix=f"tradegw-sim-{self.venue}-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self.config.model_dump_json())
         self._config_file = Path(name)

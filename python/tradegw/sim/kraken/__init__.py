@@ -4,13 +4,24 @@ See :class:`KrakenSimulator` for in-process use and ``python -m tradegw.sim krak
 for the command line.
 """
 
-from tradegw.sim.kraken.config import KrakenSimConfig, load_fault_plan
-from tradegw.sim.kraken.faults import FAULT_KINDS, FaultKind, FaultPlan, FaultSpec
+from tradegw.sim.config import load_fault_plan
+from tradegw.sim.faults import FAULT_KINDS, FaultKind, FaultPlan, FaultSpec
+from tradegw.sim.kraken.config import KrakenSimConfig
 from tradegw.sim.kraken.pairs import AssetInfo, PairInfo
 from tradegw.sim.kraken.server import KrakenSimulator
+from tradegw.sim.registry import VenueSpec
+
+SIMULATOR = VenueSpec(
+    name="kraken",
+    help="Kraken spot: WebSocket v2 on --port (path /v2), public REST on --rest-port",
+    config_type=KrakenSimConfig,
+    simulator_type=KrakenSimulator,
+)
+"""The Kraken entry of :mod:`tradegw.sim.registry`."""
 
 __all__ = [
     "FAULT_KINDS",
+    "SIMULATOR",
     "AssetInfo",
     "FaultKind",
     "FaultPlan",

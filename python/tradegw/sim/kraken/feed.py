@@ -1,193 +1,217 @@
-"""Who is subscribed to what, and turning market steps into the frames they receive.
+"""Kraken v2 rendering of market steps and snapshots: book, trade, ticker, ohlc, instrument.
 
-A frame is built once per stream (say ``book`` of ``BTC/USD`` at depth 25) and handed to every
-subscriber of that stream; subscribers decide per connection what actually goes out (stalls,
-faults, time stamps).
+Subscriptions are made under v2 symbols and kept in the common index under the market's pair
+names. Book updates carry each depth's diff with its levels in no particular order (a seeded
+shuffle per pair, as the venue's own order follows no rule a client could rely on), so a
+client must apply the whole message before truncating to its depth and checking the checksum.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
-from typing import Protocol, cast
+from typing import cast
 
-from tradegw.sim.kraken.market import NS_PER_MINUTE, Candle, Market, PairState, Trade
+from tradegw.sim.feed import MarketFeed
+from tradegw.sim.kraken.checksum import BookChecksum
 from tradegw.sim.kraken.pairs import AssetInfo, PairInfo
-from tradegw.sim.kraken.stats import SimStats
 from tradegw.sim.kraken.wire import (
-    DataFrame,
-    Num,
+    BookFrame,
     book_frame,
     channel_frame,
-    div_round,
-    dumps,
-    jstr,
-    num,
+    float_text,
     ohlc_frame,
-    rfc3339_ns,
-    rfc3339_us,
     trade_entry,
 )
-from tradegw.sim.kraken.wire import now_ns as wall_ns
+from tradegw.sim.market import NS_PER_MINUTE, Market, PairState, StepResult, Trade
+from tradegw.sim.stats import SimStats
+from tradegw.sim.subscriptions import StreamKey, Subscriber, fan_out
+from tradegw.sim.wire import (
+    DataFrame,
+    Level,
+    Num,
+    div_round,
+    dumps,
+    fixed,
+    jstr,
+    rfc3339_ns,
+    rfc3339_us,
+)
+from tradegw.sim.wire import now_ns as wall_ns
 
-StreamKey = int | str | None
-"""Book depth, ticker event trigger, ohlc interval, or None for trades."""
-
-
-class Subscriber(Protocol):
-    """A connection as the feed sees it."""
-
-    def deliver(self, frame: DataFrame) -> None:
-        """Send a data frame (subject to the connection's state and injected faults)."""
-
-
-class _PairText:
-    """Per-pair constants of the frames, computed once."""
-
-    __slots__ = ("pp", "qp", "symbol")
-
-    def __init__(self, info: PairInfo) -> None:
-        self.symbol = jstr(info.symbol)
-        self.pp = info.price_precision
-        self.qp = info.qty_precision
+_MAX_FAST_SHUFFLE = 20
+"""20! < 2**64: one 64-bit draw orders up to twenty levels."""
 
 
-class Feed:
-    """Subscription index plus publishing of market steps and snapshots."""
+class _PairWire:
+    """Per-pair constants of the frames, the level shuffler and the checksum."""
+
+    __slots__ = ("checksum", "order", "pp", "qp", "symbol", "symbol_json")
+
+    def __init__(self, pair: PairInfo, state: PairState, seed: int) -> None:
+        self.symbol = pair.symbol
+        self.symbol_json = jstr(pair.symbol)
+        self.pp = pair.price_precision
+        self.qp = pair.qty_precision
+        self.order = random.Random(f"{seed}:kraken-level-order:{pair.symbol}")
+        self.checksum = BookChecksum(state)
+
+
+def shuffle_levels(levels: list[Level], rng: random.Random) -> None:
+    """Put ``levels`` in a seeded random order, in place.
+
+    Fisher-Yates driven by one 64-bit draw split in mixed radix (``random.shuffle`` draws once
+    per element, which costs more than building the frame); long lists use ``rng.shuffle``.
+    """
+    n = len(levels)
+    if n < 2:
+        return
+    if n > _MAX_FAST_SHUFFLE:
+        rng.shuffle(levels)
+        return
+    draw = rng.getrandbits(64)
+    for i in range(n - 1, 0, -1):
+        draw, j = divmod(draw, i + 1)
+        levels[i], levels[j] = levels[j], levels[i]
+
+
+class KrakenFeed(MarketFeed):
+    """Kraken's subscriptions and frames over the common market."""
 
     def __init__(
         self,
         market: Market,
+        stats: SimStats,
         pairs: Sequence[PairInfo],
         assets: Sequence[AssetInfo],
-        stats: SimStats,
+        seed: int,
     ) -> None:
-        self.market = market
-        self.stats = stats
-        self._order = [p.symbol for p in pairs]
-        self._text = {p.symbol: _PairText(p) for p in pairs}
-        # (channel, symbol) -> stream key -> subscribers (a dict keeps insertion order)
-        self._subs: dict[tuple[str, str], dict[StreamKey, dict[Subscriber, None]]] = {}
-        self.active: list[str] = []
-        """Symbols with at least one subscriber, in pair order: the ones the driver steps."""
+        super().__init__(market, stats)
+        self._names = {p.symbol: p.instrument.name for p in pairs}
+        self._wire = {
+            p.instrument.name: _PairWire(p, market.state(p.instrument.name), seed) for p in pairs
+        }
         self.instrument_snapshot = instrument_frame(pairs, assets)
 
     def has(self, symbol: str) -> bool:
-        """Whether ``symbol`` is a pair of this venue."""
-        return symbol in self._text
+        """Whether ``symbol`` is a v2 symbol of this venue."""
+        return symbol in self._names
+
+    def checksum(self, name: str) -> int:
+        """The checksum of pair ``name``'s book now."""
+        return self._wire[name].checksum.value()
 
     # ------------------------------------------------------------------ subscriptions
 
     def subscribe(
         self, sub: Subscriber, channel: str, symbol: str, key: StreamKey, snapshot: bool
     ) -> None:
-        """Add ``sub`` to a stream and, if asked, send it the stream's snapshot."""
+        """Add ``sub`` to a stream of v2 ``symbol`` and, if asked, send it the snapshot."""
+        name = self._names[symbol]
         if channel == "ohlc":
             assert isinstance(key, int)
             self.market.track_interval(key)
-        self._subs.setdefault((channel, symbol), {}).setdefault(key, {})[sub] = None
-        self._refresh_active()
+        self.subscriptions.add(sub, channel, name, key)
         if snapshot:
             sub.deliver(self.snapshot(channel, symbol, key))
 
     def unsubscribe(self, sub: Subscriber, channel: str, symbol: str, key: StreamKey) -> None:
         """Remove ``sub`` from a stream (no-op when it is not subscribed)."""
-        streams = self._subs.get((channel, symbol))
-        if streams is None or key not in streams:
-            return
-        streams[key].pop(sub, None)
-        # Empty entries must go: the market computes a diff for every depth listed here.
-        if not streams[key]:
-            del streams[key]
-        if not streams:
-            del self._subs[(channel, symbol)]
-        self._refresh_active()
-
-    def _refresh_active(self) -> None:
-        channels = ("book", "trade", "ticker", "ohlc")
-        self.active = [s for s in self._order if any((c, s) in self._subs for c in channels)]
+        self.subscriptions.remove(sub, channel, self._names[symbol], key)
 
     # ------------------------------------------------------------------ publishing
 
-    def step(self, symbol: str, now_ns: int) -> int:
-        """Advance ``symbol`` one market event and publish it; returns frames built."""
-        subs = self._subs
-        books = subs.get(("book", symbol))
-        # Book streams are keyed by depth (an int).
-        depths = cast("Iterable[int]", books.keys()) if books else ()
-        result = self.market.step(symbol, depths, now_ns)
-        self.stats.steps += 1
+    def depths(self, name: str) -> Iterable[int]:
+        """The subscribed book depths of pair ``name`` (book streams are keyed by depth)."""
+        books = self.subscriptions.table.get(("book", name))
+        return cast("Iterable[int]", books.keys()) if books else ()
+
+    def publish(self, name: str, result: StepResult, now_ns: int) -> int:
+        """Book updates per subscribed depth, trades, and the tickers and candles they move."""
+        table = self.subscriptions.table
         built = 0
-        if result.books and books:
-            text = self._text[symbol]
+        books = table.get(("book", name))
+        if books:
+            wire = self._wire[name]
+            # Unobserved steps (no book subscriber) cost nothing: the checksum notices them.
+            checksum = wire.checksum
+            checksum.observe(result)
+        if result.depth_diffs and books:
+            crc = checksum.value()
             ts = rfc3339_us(now_ns)
-            for depth, bids, asks in result.books:
-                data = book_frame(
-                    "update", text.symbol, bids, asks, text.pp, text.qp, result.checksum, ts
-                )
-                frame = DataFrame("book", symbol, data, result.checksum, True, result.top_changed)
-                built += self._fan_out(books[depth], frame)
+            order = wire.order
+            last: tuple[list[Level], list[Level], BookFrame] | None = None
+            for depth, bids, asks in result.depth_diffs:
+                # Depths often get the same diff (a change well inside the shallower view):
+                # such depths share one frame.
+                if last is None or bids != last[0] or asks != last[1]:
+                    unshuffled = (bids.copy(), asks.copy())
+                    if len(bids) > 1:
+                        shuffle_levels(bids, order)
+                    if len(asks) > 1:
+                        shuffle_levels(asks, order)
+                    data = book_frame(
+                        "update", wire.symbol_json, bids, asks, wire.pp, wire.qp, crc, ts
+                    )
+                    last = (*unshuffled, BookFrame(wire.symbol, data, crc, result.top_changed))
+                built += fan_out(books[depth], last[2])
         if result.trades:
-            built += self._publish_trades(symbol, result.trades, now_ns)
+            built += self._publish_trades(name, result.trades, now_ns)
         if result.bbo_changed:
-            tickers = subs.get(("ticker", symbol))
+            tickers = table.get(("ticker", name))
             if tickers and "bbo" in tickers:
-                built += self._fan_out(tickers["bbo"], self._ticker(symbol, "update", now_ns))
-        self.stats.frames_built += built
+                built += fan_out(tickers["bbo"], self._ticker(name, "update", now_ns))
         return built
 
-    def _publish_trades(self, symbol: str, trades: list[Trade], now_ns: int) -> int:
+    def _publish_trades(self, name: str, trades: list[Trade], now_ns: int) -> int:
+        table = self.subscriptions.table
         built = 0
-        streams = self._subs.get(("trade", symbol))
+        streams = table.get(("trade", name))
         if streams:
-            frame = DataFrame("trade", symbol, self._trade_frame(symbol, "update", trades))
-            built += self._fan_out(streams[None], frame)
-        tickers = self._subs.get(("ticker", symbol))
+            wire = self._wire[name]
+            frame = DataFrame("trade", wire.symbol, self._trade_frame(name, "update", trades))
+            built += fan_out(streams[None], frame)
+        tickers = table.get(("ticker", name))
         if tickers and "trades" in tickers:
-            built += self._fan_out(tickers["trades"], self._ticker(symbol, "update", now_ns))
-        candles = self._subs.get(("ohlc", symbol))
+            built += fan_out(tickers["trades"], self._ticker(name, "update", now_ns))
+        candles = table.get(("ohlc", name))
         if candles:
             for interval, subscribers in candles.items():
                 assert isinstance(interval, int)
-                frame = self._ohlc(symbol, interval, "update", now_ns)
-                built += self._fan_out(subscribers, frame)
+                built += fan_out(subscribers, self._ohlc(name, interval, "update", now_ns))
         return built
-
-    @staticmethod
-    def _fan_out(subscribers: dict[Subscriber, None], frame: DataFrame) -> int:
-        for sub in tuple(subscribers):
-            sub.deliver(frame)
-        return 1
 
     # ------------------------------------------------------------------ frames
 
     def snapshot(self, channel: str, symbol: str, key: StreamKey) -> DataFrame:
-        """The snapshot frame of one stream, from the market's current state."""
+        """The snapshot frame of one stream of v2 ``symbol``, from the market's state now."""
+        name = self._names[symbol]
         now = wall_ns()
         if channel == "book":
             assert isinstance(key, int)
-            text = self._text[symbol]
-            bids, asks = self.market.top(symbol, key)
-            crc = self.market.checksum(symbol)
+            wire = self._wire[name]
+            bids, asks = self.market.top(name, key)
+            crc = self.checksum(name)
             data = book_frame(
-                "snapshot", text.symbol, bids, asks, text.pp, text.qp, crc, rfc3339_us(now)
+                "snapshot", wire.symbol_json, bids, asks, wire.pp, wire.qp, crc, rfc3339_us(now)
             )
-            return DataFrame("book", symbol, data, crc)
+            return BookFrame(symbol, data, crc, False)
         if channel == "trade":
-            trades = list(self.market.state(symbol).trades)
-            return DataFrame("trade", symbol, self._trade_frame(symbol, "snapshot", trades))
+            trades = list(self.market.state(name).trades)
+            return DataFrame("trade", symbol, self._trade_frame(name, "snapshot", trades))
         if channel == "ticker":
-            return self._ticker(symbol, "snapshot", now)
+            return self._ticker(name, "snapshot", now)
         assert isinstance(key, int)
-        return self._ohlc(symbol, key, "snapshot", now)
+        return self._ohlc(name, key, "snapshot", now)
 
-    def _trade_frame(self, symbol: str, kind: str, trades: Sequence[Trade]) -> bytes:
-        text = self._text[symbol]
+    def _trade_frame(self, name: str, kind: str, trades: Sequence[Trade]) -> bytes:
+        wire = self._wire[name]
         entries = [
             trade_entry(
-                text.symbol,
+                wire.symbol_json,
                 t.side,
-                num(t.price, text.pp),
-                num(t.qty, text.qp),
+                fixed(t.price, wire.pp),
+                fixed(t.qty, wire.qp),
                 t.ord_type,
                 t.trade_id,
                 rfc3339_us(t.ts_ns),
@@ -196,47 +220,53 @@ class Feed:
         ]
         return channel_frame("trade", kind, entries)
 
-    def _ticker(self, symbol: str, kind: str, now_ns: int) -> DataFrame:
-        text = self._text[symbol]
-        st: PairState = self.market.state(symbol)
-        (bid, bid_qty), (ask, ask_qty) = self.market.best(symbol)
+    def _ticker(self, name: str, kind: str, now_ns: int) -> DataFrame:
+        wire = self._wire[name]
+        st = self.market.state(name)
+        (bid, bid_qty), (ask, ask_qty) = self.market.best(name)
         session = st.session
-        pp, qp = text.pp, text.qp
+        pp, qp = wire.pp, wire.qp
         vwap = div_round(session.notional, session.volume) if session.volume else st.last_price
         change = st.last_price - session.open
         change_pct = div_round(change * 10_000, session.open)  # percent with 2 decimals
         entry = (
-            f'{{"symbol":{text.symbol},"bid":{num(bid, pp)},"bid_qty":{num(bid_qty, qp)},'
-            f'"ask":{num(ask, pp)},"ask_qty":{num(ask_qty, qp)},"last":{num(st.last_price, pp)},'
-            f'"volume":{num(session.volume, qp)},"vwap":{num(vwap, pp)},'
-            f'"low":{num(session.low, pp)},"high":{num(session.high, pp)},'
-            f'"change":{num(change, pp)},"change_pct":{num(change_pct, 2)},'
+            f'{{"symbol":{wire.symbol_json},"bid":{fixed(bid, pp)},'
+            f'"bid_qty":{fixed(bid_qty, qp)},"ask":{fixed(ask, pp)},'
+            f'"ask_qty":{fixed(ask_qty, qp)},"last":{fixed(st.last_price, pp)},'
+            f'"volume":{fixed(session.volume, qp)},"vwap":{fixed(vwap, pp)},'
+            f'"low":{fixed(session.low, pp)},"high":{fixed(session.high, pp)},'
+            f'"change":{fixed(change, pp)},"change_pct":{fixed(change_pct, 2)},'
             f'"timestamp":"{rfc3339_us(now_ns)}"}}'
         )
-        return DataFrame("ticker", symbol, channel_frame("ticker", kind, (entry,)))
+        return DataFrame("ticker", wire.symbol, channel_frame("ticker", kind, (entry,)))
 
-    def _ohlc(self, symbol: str, interval: int, kind: str, now_ns: int) -> DataFrame:
-        text = self._text[symbol]
-        candle: Candle = self.market.candle(symbol, interval, now_ns)
-        pp, qp = text.pp, text.qp
+    def _ohlc(self, name: str, interval: int, kind: str, now_ns: int) -> DataFrame:
+        wire = self._wire[name]
+        candle = self.market.candle(name, interval, now_ns)
+        pp, qp = wire.pp, wire.qp
         vwap = div_round(candle.notional, candle.volume) if candle.volume else candle.close
         end = candle.begin_ns + interval * NS_PER_MINUTE
         entry = (
-            f'{{"symbol":{text.symbol},"open":{num(candle.open, pp)},'
-            f'"high":{num(candle.high, pp)},"low":{num(candle.low, pp)},'
-            f'"close":{num(candle.close, pp)},"trades":{candle.trades},'
-            f'"volume":{num(candle.volume, qp)},"vwap":{num(vwap, pp)},'
+            f'{{"symbol":{wire.symbol_json},"open":{fixed(candle.open, pp)},'
+            f'"high":{fixed(candle.high, pp)},"low":{fixed(candle.low, pp)},'
+            f'"close":{fixed(candle.close, pp)},"trades":{candle.trades},'
+            f'"volume":{fixed(candle.volume, qp)},"vwap":{fixed(vwap, pp)},'
             f'"interval_begin":"{rfc3339_ns(candle.begin_ns)}","interval":{interval},'
             f'"timestamp":"{rfc3339_us(end)}"}}'
         )
-        return DataFrame("ohlc", symbol, ohlc_frame(kind, (entry,), rfc3339_ns(now_ns)))
+        return DataFrame("ohlc", wire.symbol, ohlc_frame(kind, (entry,), rfc3339_ns(now_ns)))
 
 
 _MAJOR_ASSETS = frozenset({"USD", "EUR", "BTC", "ETH", "USDT"})
 
 
+def _float(value: int, precision: int) -> Num:
+    return Num(float_text(value, precision))
+
+
 def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> bytes:
-    """The ``instrument`` snapshot: reference data of every asset and pair."""
+    """The ``instrument`` snapshot: reference data of every asset and pair, fields in the
+    venue's order and its numbers written as the venue writes them (``1e-08``)."""
     asset_objs = [
         {
             "id": a.name,
@@ -244,7 +274,8 @@ def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> 
             "precision": a.decimals,
             "precision_display": a.display_decimals,
             "borrowable": a.name in _MAJOR_ASSETS,
-            "collateral_value": Num("1" if a.name in _MAJOR_ASSETS else "0"),
+            "collateral_value": _float(1 if a.name in _MAJOR_ASSETS else 0, 0),
+            "class": "currency",
         }
         for a in assets
     ]
@@ -256,20 +287,21 @@ def instrument_frame(pairs: Sequence[PairInfo], assets: Sequence[AssetInfo]) -> 
             "quote": p.quote,
             "status": "online",
             "qty_precision": p.qty_precision,
-            "qty_increment": Num.fixed(1, p.qty_precision),
+            "qty_increment": _float(1, p.qty_precision),
             "price_precision": p.price_precision,
             "cost_precision": p.cost_precision,
             "marginable": p.marginable,
             "has_index": True,
-            "cost_min": Num.fixed(p.cost_min, p.cost_precision),
+            "ws_display_price_precision": p.price_precision,
+            "cost_min": _float(p.cost_min, p.cost_precision),
         }
         if p.marginable:
-            obj["margin_initial"] = Num("0.2")
+            obj["margin_initial"] = _float(2, 1)
             obj["position_limit_long"] = 250
             obj["position_limit_short"] = 200
-        obj["tick_size"] = Num.fixed(1, p.price_precision)
-        obj["price_increment"] = Num.fixed(1, p.price_precision)
-        obj["qty_min"] = Num.fixed(p.qty_min, p.qty_precision)
+        obj["tick_size"] = _float(1, p.price_precision)
+        obj["price_increment"] = _float(1, p.price_precision)
+        obj["qty_min"] = _float(p.qty_min, p.qty_precision)
         pair_objs.append(obj)
     body = {
         "channel": "instrument",

@@ -1,10 +1,14 @@
-"""Reference data of the simulated venue: assets and pairs, with their precisions.
+"""Kraken's names for the simulator's instruments: v2 symbols, REST keys, v1 names, assets.
 
-The first pairs come from a table modelled on real Kraken spot pairs (names, REST names,
-precisions of the same order as the venue's). When more pairs are asked for than the table
-holds, further pairs are synthesised (``SYM15/USD``, ...) with precisions that vary from pair to
-pair, so clients are exercised on 0 to 8 decimals. The set of pairs never depends on the seed:
-only the market moves with it.
+The instruments themselves (precisions, sizes, start prices) are venue-neutral
+(:mod:`tradegw.sim.instruments`); here they get Kraken's spellings. Kraken has three:
+
+* v2 WebSocket symbols use the common asset codes: ``BTC/USD``, ``DOGE/USD``;
+* REST keys use the legacy X/Z-prefixed asset names where Kraken has them (``XXBTZUSD``,
+  ``XETHXXBT``), altnames drop the prefixes (``XBTUSD``), and some are simply irregular
+  (``XDGUSD``, ``USDTZUSD``), hence a table;
+* AssetPairs ``wsname`` is the v1 WebSocket name, built from asset altnames: ``XBT/USD``,
+  ``XDG/USD`` (clients map XBT to BTC and XDG to DOGE to reach the v2 symbol).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tradegw.sim.kraken.wire import parse_fixed
+from tradegw.sim.instruments import Instrument, build_instruments
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,64 +28,67 @@ class AssetInfo:
     rest_name: str
     """REST key (``XXBT``)."""
     altname: str
-    """REST altname (``XBT``)."""
+    """REST altname and v1 name (``XBT``)."""
     decimals: int
     display_decimals: int
 
 
 @dataclass(frozen=True, slots=True)
 class PairInfo:
-    """One tradeable pair, with everything the market and the wire need to know about it.
+    """One pair under Kraken's names, with the instrument behind it.
 
-    Integer fields ending in a unit are fixed-point: prices at ``price_precision``, quantities
-    at ``qty_precision``, costs at ``cost_precision``.
+    Amount fields are fixed-point: prices at ``price_precision``, quantities at
+    ``qty_precision``, costs at ``cost_precision``.
     """
 
+    instrument: Instrument
     symbol: str
     """v2 symbol (``BTC/USD``)."""
-    base: str
-    quote: str
     rest_name: str
     """REST AssetPairs key (``XXBTZUSD``)."""
     altname: str
     """REST altname (``XBTUSD``)."""
+    wsname: str
+    """v1 WebSocket name, as REST AssetPairs ``wsname`` gives it (``XBT/USD``)."""
     rest_base: str
     rest_quote: str
-    price_precision: int
-    qty_precision: int
-    cost_precision: int
-    start_price: int
-    """Where the synthetic mid starts, in ticks."""
-    qty_min: int
-    """Smallest order and smallest level quantity."""
-    qty_max: int
-    """Largest quantity a new level is created with."""
-    max_gap: int
-    """Largest distance between neighbouring levels, in ticks."""
-    cost_min: int
     marginable: bool
 
+    @property
+    def base(self) -> str:
+        """v2 base asset (``BTC``)."""
+        return self.instrument.base
 
-# symbol, REST name, altname, REST base, REST quote, price dp, qty dp, cost dp,
-# start price, qty min, qty max, max gap in ticks
-_PAIR_TABLE: tuple[tuple[str, str, str, str, str, int, int, int, str, str, str, int], ...] = (
-    ("BTC/USD", "XXBTZUSD", "XBTUSD", "XXBT", "ZUSD", 1, 8, 5, "45000.0", "0.0001", "2.5", 3),
-    ("ETH/USD", "XETHZUSD", "ETHUSD", "XETH", "ZUSD", 2, 8, 5, "2400.00", "0.002", "40", 3),
-    ("SOL/USD", "SOLUSD", "SOLUSD", "SOL", "ZUSD", 2, 8, 5, "100.00", "0.02", "300", 2),
-    ("XRP/USD", "XXRPZUSD", "XRPUSD", "XXRP", "ZUSD", 5, 8, 5, "0.60000", "2", "20000", 3),
-    ("MATIC/USD", "MATICUSD", "MATICUSD", "MATIC", "ZUSD", 4, 8, 5, "0.5660", "4", "50000", 1),
-    ("ADA/USD", "ADAUSD", "ADAUSD", "ADA", "ZUSD", 6, 8, 5, "0.400000", "5", "60000", 40),
-    ("LTC/USD", "XLTCZUSD", "LTCUSD", "XLTC", "ZUSD", 2, 8, 5, "70.00", "0.05", "500", 2),
-    ("DOT/USD", "DOTUSD", "DOTUSD", "DOT", "ZUSD", 4, 8, 5, "6.0000", "0.2", "5000", 3),
-    ("LINK/USD", "LINKUSD", "LINKUSD", "LINK", "ZUSD", 5, 8, 5, "14.00000", "0.2", "3000", 40),
-    ("ETH/BTC", "XETHXXBT", "ETHXBT", "XETH", "XXBT", 5, 8, 10, "0.05300", "0.002", "50", 1),
-    ("BTC/EUR", "XXBTZEUR", "XBTEUR", "XXBT", "ZEUR", 1, 8, 5, "42000.0", "0.0001", "2", 3),
-    ("ETH/EUR", "XETHZEUR", "ETHEUR", "XETH", "ZEUR", 2, 8, 5, "2200.00", "0.002", "40", 3),
-    ("USDT/USD", "USDTZUSD", "USDTUSD", "USDT", "ZUSD", 4, 2, 5, "1.0002", "5", "250000", 1),
-    ("SHIB/USD", "SHIBUSD", "SHIBUSD", "SHIB", "ZUSD", 8, 5, 5, "0.00001234", "50000", "9e8", 1),
-    ("AVAX/USD", "AVAXUSD", "AVAXUSD", "AVAX", "ZUSD", 2, 8, 5, "35.00", "0.1", "800", 2),
-    ("ATOM/USD", "ATOMUSD", "ATOMUSD", "ATOM", "ZUSD", 4, 8, 5, "9.0000", "0.2", "4000", 4),
-)
+    @property
+    def quote(self) -> str:
+        """v2 quote asset (``USD``)."""
+        return self.instrument.quote
+
+    @property
+    def price_precision(self) -> int:
+        """Decimals of prices (``pair_decimals``)."""
+        return self.instrument.price_precision
+
+    @property
+    def qty_precision(self) -> int:
+        """Decimals of quantities (``lot_decimals``)."""
+        return self.instrument.qty_precision
+
+    @property
+    def cost_precision(self) -> int:
+        """Decimals of costs (``cost_decimals``)."""
+        return self.instrument.notional_precision
+
+    @property
+    def qty_min(self) -> int:
+        """Smallest order quantity (``ordermin``), fixed-point."""
+        return self.instrument.qty_min
+
+    @property
+    def cost_min(self) -> int:
+        """Smallest order cost (``costmin``), fixed-point."""
+        return self.instrument.min_notional
+
 
 # name, REST name, altname, decimals, display decimals
 _ASSET_TABLE: tuple[tuple[str, str, str, int, int], ...] = (
@@ -100,106 +107,89 @@ _ASSET_TABLE: tuple[tuple[str, str, str, int, int], ...] = (
     ("SHIB", "SHIB", "SHIB", 5, 5),
     ("AVAX", "AVAX", "AVAX", 10, 5),
     ("ATOM", "ATOM", "ATOM", 8, 6),
+    ("DOGE", "XXDG", "XDG", 8, 2),
 )
+_ASSETS = {row[0]: AssetInfo(*row) for row in _ASSET_TABLE}
 
-# Precisions cycled through by synthesised pairs: every price precision meets every qty one.
-_SYNTH_PRICE_DP = (1, 2, 3, 4, 5, 6, 8)
-_SYNTH_QTY_DP = (8, 6, 4, 2, 0, 5, 3)
+# (base, quote) -> REST name, altname: where the venue's names follow no rule.
+_PAIR_NAMES: dict[tuple[str, str], tuple[str, str]] = {
+    ("BTC", "USD"): ("XXBTZUSD", "XBTUSD"),
+    ("ETH", "USD"): ("XETHZUSD", "ETHUSD"),
+    ("XRP", "USD"): ("XXRPZUSD", "XRPUSD"),
+    ("LTC", "USD"): ("XLTCZUSD", "LTCUSD"),
+    ("ETH", "BTC"): ("XETHXXBT", "ETHXBT"),
+    ("BTC", "EUR"): ("XXBTZEUR", "XBTEUR"),
+    ("ETH", "EUR"): ("XETHZEUR", "ETHEUR"),
+    ("USDT", "USD"): ("USDTZUSD", "USDTUSD"),
+    ("DOGE", "USD"): ("XDGUSD", "XDGUSD"),
+}
+
+_MARGIN_BASES = frozenset({"BTC", "ETH", "SOL", "XRP", "LTC"})
+_MARGIN_QUOTES = frozenset({"USD", "EUR"})
 
 
-def _expand(text: str) -> str:
-    """Allow ``9e8`` in the table for readability; the market never sees exponent text."""
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return str(int(mantissa) * 10 ** int(exponent))
-    return text
+def _asset(name: str) -> AssetInfo | None:
+    return _ASSETS.get(name)
 
 
-def _table_pair(row: tuple[str, str, str, str, str, int, int, int, str, str, str, int]) -> PairInfo:
-    symbol, rest, alt, rbase, rquote, pdp, qdp, cdp, start, qmin, qmax, gap = row
-    base, quote = symbol.split("/")
+def _altname(asset: str) -> str:
+    known = _asset(asset)
+    return known.altname if known else asset
+
+
+def _rest_asset(asset: str) -> str:
+    known = _asset(asset)
+    return known.rest_name if known else asset
+
+
+def kraken_pair(instrument: Instrument) -> PairInfo:
+    """An instrument under Kraken's names."""
+    base, quote = instrument.base, instrument.quote
+    regular = f"{_altname(base)}{_altname(quote)}"
+    rest_name, altname = _PAIR_NAMES.get((base, quote), (regular, regular))
     return PairInfo(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        rest_name=rest,
-        altname=alt,
-        rest_base=rbase,
-        rest_quote=rquote,
-        price_precision=pdp,
-        qty_precision=qdp,
-        cost_precision=cdp,
-        start_price=parse_fixed(start, pdp),
-        qty_min=parse_fixed(qmin, qdp),
-        qty_max=parse_fixed(_expand(qmax), qdp),
-        max_gap=gap,
-        cost_min=parse_fixed("0.5", cdp),
-        marginable=quote in ("USD", "EUR") and base in ("BTC", "ETH", "SOL", "XRP", "LTC"),
+        instrument=instrument,
+        symbol=f"{base}/{quote}",
+        rest_name=rest_name,
+        altname=altname,
+        wsname=f"{_altname(base)}/{_altname(quote)}",
+        rest_base=_rest_asset(base),
+        rest_quote=_rest_asset(quote),
+        marginable=quote in _MARGIN_QUOTES and base in _MARGIN_BASES,
     )
 
 
-def synthetic_pair(symbol: str, index: int) -> PairInfo:
-    """A made-up pair for ``symbol`` (``BASE/QUOTE``); ``index`` picks its precisions."""
-    base, _, quote = symbol.partition("/")
-    if not base or not quote:
+def parse_symbol(symbol: str) -> tuple[str, str]:
+    """``BTC/USD`` -> ``("BTC", "USD")``.
+
+    Raises:
+        ValueError: not ``BASE/QUOTE``.
+    """
+    base, slash, quote = symbol.partition("/")
+    if not slash or not base or not quote or "/" in quote:
         raise ValueError(f"pair symbol must look like BASE/QUOTE: {symbol!r}")
-    pdp = _SYNTH_PRICE_DP[index % len(_SYNTH_PRICE_DP)]
-    qdp = _SYNTH_QTY_DP[(index // len(_SYNTH_PRICE_DP)) % len(_SYNTH_QTY_DP)]
-    known_quote = {a[0]: a[1] for a in _ASSET_TABLE}.get(quote, quote)
-    return PairInfo(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        rest_name=f"{base}{quote}",
-        altname=f"{base}{quote}",
-        rest_base=base,
-        rest_quote=known_quote,
-        price_precision=pdp,
-        qty_precision=qdp,
-        cost_precision=5,
-        # Five significant digits of ticks whatever the precision: 1234.5 at 1 dp, 0.00012345
-        # at 8 dp, so low-priced pairs with leading zeros come up as often as large prices.
-        start_price=10_000 + (index * 7919) % 90_000,
-        qty_min=max(1, 10**qdp // 100),
-        qty_max=500 * 10**qdp,
-        max_gap=1 + index % 3,
-        cost_min=parse_fixed("0.5", 5),
-        marginable=False,
-    )
+    return base, quote
 
 
 def build_pairs(spec: int | Sequence[str]) -> list[PairInfo]:
-    """The pairs of a run: the first ``spec`` pairs, or the named ones.
-
-    Names from the table get the table's data; other ``BASE/QUOTE`` names are synthesised.
+    """The pairs of a run: the first ``spec`` instruments, or the named v2 symbols.
 
     Raises:
-        ValueError: a count below 1, a duplicate name, or a name that is not ``BASE/QUOTE``.
+        ValueError: a count below 1, an empty list, a duplicate, or a name that is not
+            ``BASE/QUOTE``.
     """
-    table = [_table_pair(row) for row in _PAIR_TABLE]
     if isinstance(spec, int):
-        if spec < 1:
-            raise ValueError("at least one pair is needed")
-        pairs = table[:spec]
-        pairs += [synthetic_pair(f"SYM{i:02d}/USD", i) for i in range(len(table), spec)]
-        return pairs
-    by_symbol = {p.symbol: p for p in table}
-    out: list[PairInfo] = []
-    for i, symbol in enumerate(spec):
-        if any(p.symbol == symbol for p in out):
-            raise ValueError(f"pair listed twice: {symbol}")
-        out.append(by_symbol.get(symbol) or synthetic_pair(symbol, len(table) + i))
-    if not out:
-        raise ValueError("at least one pair is needed")
-    return out
+        instruments = build_instruments(spec)
+    else:
+        instruments = build_instruments([parse_symbol(symbol) for symbol in spec])
+    return [kraken_pair(i) for i in instruments]
 
 
 def build_assets(pairs: Sequence[PairInfo]) -> list[AssetInfo]:
-    """The assets the given pairs use, table entries first, in a stable order."""
-    known = {row[0]: AssetInfo(*row) for row in _ASSET_TABLE}
+    """The assets the given pairs use, in order of first use."""
     out: dict[str, AssetInfo] = {}
     for pair in pairs:
         for name, rest_name in ((pair.base, pair.rest_base), (pair.quote, pair.rest_quote)):
             if name not in out:
-                out[name] = known.get(name) or AssetInfo(name, rest_name, name, 8, 5)
+                out[name] = _asset(name) or AssetInfo(name, rest_name, name, 8, 5)
     return list(out.values())

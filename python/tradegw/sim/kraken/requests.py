@@ -1,17 +1,18 @@
 """Validation of client requests (``subscribe``/``unsubscribe`` params) into typed form.
 
-Kraken publishes the parameters and their defaults but not every error string; the texts used
-here for failures other than an unknown pair (``Currency pair not supported <symbol>``, which
-is what the venue answers) are the simulator's own, short and stable.
+Kraken publishes the parameters and their defaults but not every error string. An unknown pair
+(``Currency pair not supported <symbol>``) and an unsupported book depth (``Subscription depth
+not supported``) are answered in the venue's words; the other failure texts are the
+simulator's own, short and stable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradegw.sim.kraken.market import OHLC_INTERVALS
-
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+"""Candle intervals Kraken v2 serves, in minutes."""
 SYMBOL_CHANNELS = frozenset({"book", "trade", "ticker", "ohlc"})
 """Channels whose subscriptions are per symbol."""
 CHANNELS = SYMBOL_CHANNELS | {"instrument", "heartbeat", "status"}
@@ -65,7 +66,7 @@ def parse_subscription(method: str, params: object) -> Subscription:
     if channel == "book":
         depth = params.get("depth", 10)
         if type(depth) is not int or depth not in BOOK_DEPTHS:
-            raise RequestError("Invalid depth")
+            raise RequestError("Subscription depth not supported")
     elif channel == "ticker":
         event_trigger = params.get("event_trigger", "trades")
         if event_trigger not in EVENT_TRIGGERS:

@@ -9,17 +9,18 @@ and fixed-point renderings where it uses numbers (fee schedules).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from tradegw.sim.kraken.faults import FaultInjector
-from tradegw.sim.kraken.market import Market
+from tradegw.sim.faults import FaultInjector, FaultSpec
 from tradegw.sim.kraken.pairs import AssetInfo, PairInfo
-from tradegw.sim.kraken.stats import SimStats
-from tradegw.sim.kraken.wire import Num, dumps, fixed, num, rfc3339_us
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from tradegw.sim.kraken.wire import trimmed
+from tradegw.sim.market import Market
+from tradegw.sim.rest import fault_middleware
+from tradegw.sim.stats import SimStats
+from tradegw.sim.wire import Num, dumps, fixed, rfc3339_us
 
 _DEPTH_MAX = 500
 _DEPTH_DEFAULT = 100
@@ -47,18 +48,19 @@ class KrakenRest:
         self._pairs = list(pairs)
         self._assets = list(assets)
         self._market = market
-        self._stats = stats
-        self._injector = injector
-        # Kraken accepts a pair by REST name (XXBTZUSD), altname (XBTUSD) or wsname (BTC/USD).
+        # Kraken accepts a pair by REST name (XXBTZUSD), altname (XBTUSD), v1 wsname (XBT/USD)
+        # or v2 symbol (BTC/USD).
         self._pair_names: dict[str, PairInfo] = {}
         for p in self._pairs:
-            for name in (p.rest_name, p.altname, p.symbol):
+            for name in (p.rest_name, p.altname, p.wsname, p.symbol):
                 self._pair_names.setdefault(name.upper(), p)
         self._asset_names: dict[str, AssetInfo] = {}
         for a in self._assets:
             for name in (a.rest_name, a.altname, a.name):
                 self._asset_names.setdefault(name.upper(), a)
-        self.app = web.Application(middlewares=[self._middleware])
+        self.app = web.Application(
+            middlewares=[fault_middleware(stats, injector, _refuse), self._errors]
+        )
         routes = {
             "Time": self._time,
             "SystemStatus": self._system_status,
@@ -71,14 +73,8 @@ class KrakenRest:
             self.app.router.add_route("POST", f"/0/public/{name}", handler)
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self._stats.rest_requests += 1
-        if self._injector is not None:
-            fault = self._injector.http_fault()
-            if fault is not None:
-                if fault.kind == "http_429":
-                    return _answer(errors=["EAPI:Rate limit exceeded"], status=429)
-                return _answer(errors=["EService:Unavailable"], status=fault.status)
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Unknown paths and methods answered in Kraken's envelope."""
         try:
             return await handler(request)
         except web.HTTPNotFound:
@@ -165,7 +161,7 @@ class KrakenRest:
         if not 1 <= count <= _DEPTH_MAX:
             return _answer(errors=["EGeneral:Invalid arguments"])
         pair = pairs[0]
-        bids, asks = self._market.top(pair.symbol, count)
+        bids, asks = self._market.top(pair.instrument.name, count)
         now = int(time.time())
         pp, qp = pair.price_precision, pair.qty_precision
         return _answer(
@@ -178,12 +174,19 @@ class KrakenRest:
         )
 
 
+def _refuse(fault: FaultSpec) -> web.Response:
+    """Kraken's answers to the injected HTTP faults."""
+    if fault.kind == "http_429":
+        return _answer(errors=["EAPI:Rate limit exceeded"], status=429)
+    return _answer(errors=["EService:Unavailable"], status=fault.status)
+
+
 def _asset_pair(p: PairInfo) -> dict[str, object]:
     """One AssetPairs entry, fields in Kraken's order."""
     leverage = [2, 3, 4, 5] if p.marginable else []
     return {
         "altname": p.altname,
-        "wsname": p.symbol,
+        "wsname": p.wsname,
         "aclass_base": "currency",
         "base": p.rest_base,
         "aclass_quote": "currency",
@@ -200,8 +203,8 @@ def _asset_pair(p: PairInfo) -> dict[str, object]:
         "fee_volume_currency": "ZUSD",
         "margin_call": 80,
         "margin_stop": 40,
-        "ordermin": num(p.qty_min, p.qty_precision),
-        "costmin": num(p.cost_min, p.cost_precision),
-        "tick_size": num(1, p.price_precision),
+        "ordermin": trimmed(p.qty_min, p.qty_precision),
+        "costmin": trimmed(p.cost_min, p.cost_precision),
+        "tick_size": trimmed(1, p.price_precision),
         "status": "online",
     }

@@ -1,4 +1,4 @@
-"""Counters shared by the parts of a simulator run."""
+"""Counters shared by the parts of a simulator run (the same for every venue)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ class SimStats:
     frames_built: int = 0
     """Distinct data frames built (one per stream, however many subscribers)."""
     messages_sent: int = 0
-    """Data frames written to sockets (book, trade, ticker, ohlc)."""
+    """Data frames written to sockets (books, trades, tickers, candles)."""
     control_sent: int = 0
-    """Other frames written: status, acks, pongs, heartbeats, instrument."""
+    """Other frames written: greetings, acks, pongs, heartbeats, reference data."""
     suppressed: int = 0
     """Frames not sent because their connection was stalled."""
     connections_open: int = 0

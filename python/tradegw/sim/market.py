@@ -1,16 +1,26 @@
-"""The seeded synthetic market: a full L2 book per pair, a random walk, trades that eat it.
+"""The seeded synthetic market every venue renders: a full L2 book per pair, a random walk,
+trades that eat it.
 
-Everything here is fixed-point integers and free of I/O and clocks (time is passed in), so a
-pair's sequence of book changes and trades is a pure function of the seed and the number of
-steps taken on that pair. Each pair draws from its own ``random.Random`` (seeded from the run
-seed and the symbol), which keeps a pair's sequence the same whichever other pairs are
-subscribed and however steps interleave.
+Everything here is fixed-point integers and free of I/O, clocks and wire formats (time is
+passed in), so a pair's sequence of book changes and trades is a pure function of the seed and
+the number of steps taken on that pair. Each pair draws from its own ``random.Random`` (seeded
+from the run seed and the pair's ``BASE/QUOTE``), which keeps a pair's sequence the same whichever
+other pairs are subscribed, however steps interleave and whichever venue renders it.
 
-Publishing depth ``D`` of the book follows Kraken's v2 rules, computed per step in
-:meth:`Market.step`: a diff carries the levels that changed inside the top ``D``, the levels
-that were removed from the book while visible (quantity 0), and the levels that entered the top
-``D`` from below because better ones went away. A level that is merely pushed below ``D`` is
-never deleted explicitly; the client truncates to ``D`` after each update.
+One :meth:`Market.step` yields what every venue needs (:class:`StepResult`):
+
+* the full-book changes: every changed price with its new quantity, 0 = removed (Binance
+  ``@depth``, Coinbase ``level2``), and a per-pair book update id that advances on every step
+  that changes the book (Binance ``U``/``u``/``lastUpdateId``);
+* depth-limited diffs for each depth ``D`` asked for (Kraken v2): the levels that changed
+  inside the top ``D``, the levels removed from the book while visible (quantity 0), and the
+  levels that entered the top ``D`` from below because better ones went away. A level that is
+  merely pushed below ``D`` is never deleted explicitly; the client applies the whole message,
+  then truncates to ``D``;
+* whether the top ten or the best bid/offer changed, and the trades.
+
+A level set to the quantity it already has is no change at all, so every change reported is
+real.
 """
 
 from __future__ import annotations
@@ -21,14 +31,14 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tradegw.sim.kraken.pairs import PairInfo
-from tradegw.sim.kraken.wire import Level, checksum_of_texts, level_text
-
-OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
-"""Candle intervals Kraken v2 serves, in minutes."""
+from tradegw.sim.instruments import Instrument
+from tradegw.sim.wire import Level
 
 TRADE_HISTORY = 50
-"""Trades kept per pair for the ``trade`` snapshot (Kraken sends the last 50)."""
+"""Trades kept per pair for trade snapshots (Kraken sends the last 50)."""
+
+TOP = 10
+"""How many levels a side :attr:`StepResult.top_changed` watches (checksums cover ten)."""
 
 NS_PER_MINUTE = 60_000_000_000
 
@@ -45,34 +55,32 @@ _TRIM_SLACK = 16
 
 
 class BookSide:
-    """One side of a full book: price -> qty, the prices sorted ascending, and checksum text.
+    """One side of a full book: price -> qty and the prices sorted ascending."""
 
-    ``texts`` keeps each level's checksum fragment (:func:`level_text`) up to date as levels
-    change, so the checksum of the top ten is a join rather than twenty int-to-text
-    conversions per step.
-    """
-
-    __slots__ = ("levels", "prices", "texts")
+    __slots__ = ("levels", "prices")
 
     def __init__(self) -> None:
         self.levels: dict[int, int] = {}
         self.prices: list[int] = []
-        self.texts: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self.prices)
 
     def set(self, price: int, qty: int, changed: set[int]) -> None:
-        """Set a level to ``qty`` (0 removes it) and note the price as changed."""
+        """Set a level to ``qty`` (0 removes it); a real change notes the price as changed."""
+        levels = self.levels
+        old = levels.get(price)
         if qty:
-            if price not in self.levels:
+            if old == qty:
+                return
+            if old is None:
                 insort(self.prices, price)
-            self.levels[price] = qty
-            self.texts[price] = level_text(price, qty)
-        elif price in self.levels:
-            del self.levels[price]
-            del self.texts[price]
+            levels[price] = qty
+        elif old is not None:
+            del levels[price]
             del self.prices[bisect_left(self.prices, price)]
+        else:
+            return
         changed.add(price)
 
 
@@ -115,7 +123,7 @@ class Candle:
 class PairState:
     """The live state of one pair: book, walk, trade history, running statistics."""
 
-    info: PairInfo
+    info: Instrument
     rng: random.Random
     fair: int
     bids: BookSide = field(default_factory=lambda: BookSide())
@@ -125,25 +133,44 @@ class PairState:
     next_trade_id: int = 1
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
     session: Candle = field(default_factory=lambda: Candle(0, 0, 0, 0, 0))
-    """Statistics since the start of the run (stands in for Kraken's 24 h window)."""
+    """Statistics since the start of the run (stands in for a venue's 24 h window)."""
     candles: dict[int, Candle] = field(default_factory=dict)
     last_price: int = 0
-    last_checksum: int = 0
+    update_id: int = 0
+    """Book update id: 0 for the book as built, +1 on every step that changes the book."""
     steps: int = 0
 
 
 @dataclass(slots=True)
 class StepResult:
-    """What one market step changed, ready to publish."""
+    """What one market step changed, ready to publish. Lists are fresh: a venue may reorder
+    them in place."""
 
-    books: list[tuple[int, list[Level], list[Level]]]
-    """Per requested depth with a non-empty diff: ``(depth, bids, asks)``."""
-    checksum: int
-    top_changed: bool
-    """Whether the top ten (and so the checksum) changed."""
-    trades: list[Trade]
+    update_id: int
+    """The pair's book update id after the step."""
+    bids: list[Level]
+    """Full-book bid changes, best first: every changed price with its new qty (0 = removed)."""
+    asks: list[Level]
+    """Full-book ask changes, best first."""
+    depth_diffs: list[tuple[int, list[Level], list[Level]]]
+    """Per requested depth with a non-empty diff: ``(depth, bids, asks)``, levels unordered."""
+    bids_top_changed: bool
+    """Whether the top ten bids changed (a price or a quantity)."""
+    asks_top_changed: bool
+    """Whether the top ten asks changed."""
     bbo_changed: bool
     """Whether best bid or best ask changed (price or quantity)."""
+    trades: list[Trade]
+
+    @property
+    def top_changed(self) -> bool:
+        """Whether the top ten of either side changed."""
+        return self.bids_top_changed or self.asks_top_changed
+
+    @property
+    def book_changed(self) -> bool:
+        """Whether the step changed the book at all (and so advanced :attr:`update_id`)."""
+        return bool(self.bids or self.asks)
 
 
 class Market:
@@ -151,59 +178,74 @@ class Market:
 
     def __init__(
         self,
-        pairs: Sequence[PairInfo],
+        instruments: Sequence[Instrument],
         seed: int,
         book_levels: int = 300,
         warmup_steps: int = 100,
         now_ns: int = 0,
     ) -> None:
-        if book_levels < 10:
-            raise ValueError("book_levels must be at least 10 (the checksum covers ten)")
+        """Build every pair's book and take ``warmup_steps`` steps on each.
+
+        Pairs are keyed by :attr:`Instrument.name` (``BTC-USD``).
+
+        Raises:
+            ValueError: ``book_levels`` below ten (checksums cover ten levels a side).
+        """
+        if book_levels < TOP:
+            raise ValueError(f"book_levels must be at least {TOP} (checksums cover {TOP})")
         self.book_levels = book_levels
         self.pairs: dict[str, PairState] = {}
         self._intervals: set[int] = set()
-        for info in pairs:
+        for info in instruments:
             # A str seed is hashed with SHA-512 by random.seed, so it is stable across runs
-            # and Python processes (unlike hash()).
-            state = PairState(info, random.Random(f"{seed}:{info.symbol}"), info.start_price)
+            # and Python processes (unlike hash()). BASE/QUOTE is the key the first simulator
+            # seeded with: a seed still gives the market it gave before the model was shared.
+            rng = random.Random(f"{seed}:{info.base}/{info.quote}")
+            state = PairState(info, rng, info.start_price)
             self._build(state)
-            self.pairs[info.symbol] = state
+            self.pairs[info.name] = state
             for _ in range(warmup_steps):
-                self.step(info.symbol, (), now_ns)
+                self.step(info.name, (), now_ns)
 
     # ------------------------------------------------------------------ queries
 
-    def state(self, symbol: str) -> PairState:
-        """The state of ``symbol``. Raises ``KeyError`` for an unknown symbol."""
-        return self.pairs[symbol]
+    def state(self, name: str) -> PairState:
+        """The state of pair ``name``. Raises ``KeyError`` for an unknown one."""
+        return self.pairs[name]
 
-    def top(self, symbol: str, depth: int | None = None) -> tuple[list[Level], list[Level]]:
+    def update_id(self, name: str) -> int:
+        """The book update id of pair ``name`` (what a snapshot taken now is at)."""
+        return self.pairs[name].update_id
+
+    def top(self, name: str, depth: int | None = None) -> tuple[list[Level], list[Level]]:
         """``(bids descending, asks ascending)`` of the top ``depth`` levels (all if None)."""
-        st = self.pairs[symbol]
+        st = self.pairs[name]
         bid_px = st.bids.prices if depth is None else st.bids.prices[-depth:]
         ask_px = st.asks.prices if depth is None else st.asks.prices[:depth]
         bids, asks = st.bids.levels, st.asks.levels
         return [(p, bids[p]) for p in reversed(bid_px)], [(p, asks[p]) for p in ask_px]
 
-    def best(self, symbol: str) -> tuple[Level, Level]:
+    def best(self, name: str) -> tuple[Level, Level]:
         """``((bid, bid_qty), (ask, ask_qty))``."""
-        st = self.pairs[symbol]
+        st = self.pairs[name]
         bid, ask = st.bids.prices[-1], st.asks.prices[0]
         return (bid, st.bids.levels[bid]), (ask, st.asks.levels[ask])
 
-    def checksum(self, symbol: str) -> int:
-        """The Kraken checksum of the current top ten of ``symbol``."""
-        return _top_checksum(self.pairs[symbol])
-
     def track_interval(self, interval: int) -> None:
-        """Start keeping candles of ``interval`` minutes (from the next trade on)."""
-        if interval not in OHLC_INTERVALS:
-            raise ValueError(f"unsupported interval {interval}")
+        """Start keeping candles of ``interval`` minutes (from the next trade on).
+
+        Which intervals a client may ask for is the venue's rule, not the market's.
+
+        Raises:
+            ValueError: an interval below one minute.
+        """
+        if interval < 1:
+            raise ValueError(f"candle interval must be at least one minute, not {interval}")
         self._intervals.add(interval)
 
-    def candle(self, symbol: str, interval: int, now_ns: int) -> Candle:
+    def candle(self, name: str, interval: int, now_ns: int) -> Candle:
         """The running candle of ``interval``; an empty one at the last price if none yet."""
-        st = self.pairs[symbol]
+        st = self.pairs[name]
         candle = st.candles.get(interval)
         if candle is None:
             begin = now_ns - now_ns % (interval * NS_PER_MINUTE)
@@ -213,12 +255,9 @@ class Market:
 
     # ------------------------------------------------------------------ stepping
 
-    def step(self, symbol: str, depths: Iterable[int], now_ns: int) -> StepResult:
-        """Advance ``symbol`` by one event and return the diffs for each depth in ``depths``.
-
-        With no depths the checksum is not computed (``checksum`` is 0) since nobody sees it.
-        """
-        st = self.pairs[symbol]
+    def step(self, name: str, depths: Iterable[int], now_ns: int) -> StepResult:
+        """Advance pair ``name`` by one event; depth diffs are computed for each of ``depths``."""
+        st = self.pairs[name]
         bids, asks = st.bids, st.asks
         bid_px, ask_px = bids.prices, asks.prices
         before = [
@@ -229,6 +268,8 @@ class Market:
             )
             for d in depths
         ]
+        tenth_bid = bid_px[-TOP] if len(bid_px) >= TOP else None
+        tenth_ask = ask_px[TOP - 1] if len(ask_px) >= TOP else None
         bbo_before = (bid_px[-1], bids.levels[bid_px[-1]], ask_px[0], asks.levels[ask_px[0]])
         changed_bids: set[int] = set()
         changed_asks: set[int] = set()
@@ -247,19 +288,28 @@ class Market:
         self._refill(st, changed_bids, changed_asks)
         st.steps += 1
 
-        books: list[tuple[int, list[Level], list[Level]]] = []
-        crc, top_changed = 0, False
-        if before:
-            for depth, bid_bound, ask_bound in before:
-                bid_diff = _bid_diff(bids, changed_bids, bid_bound, depth)
-                ask_diff = _ask_diff(asks, changed_asks, ask_bound, depth)
-                if bid_diff or ask_diff:
-                    books.append((depth, bid_diff, ask_diff))
-            crc = _top_checksum(st)
-            top_changed = crc != st.last_checksum
-            st.last_checksum = crc
+        depth_diffs: list[tuple[int, list[Level], list[Level]]] = []
+        for depth, bid_bound, ask_bound in before:
+            bid_diff = _bid_diff(bids, changed_bids, bid_bound, depth)
+            ask_diff = _ask_diff(asks, changed_asks, ask_bound, depth)
+            if bid_diff or ask_diff:
+                depth_diffs.append((depth, bid_diff, ask_diff))
+        if changed_bids or changed_asks:
+            st.update_id += 1
+        bid_levels, ask_levels = bids.levels, asks.levels
+        bid_changes = sorted([(p, bid_levels.get(p, 0)) for p in changed_bids], reverse=True)
+        ask_changes = sorted([(p, ask_levels.get(p, 0)) for p in changed_asks])
         bbo_after = (bid_px[-1], bids.levels[bid_px[-1]], ask_px[0], asks.levels[ask_px[0]])
-        return StepResult(books, crc, top_changed, trades, bbo_after != bbo_before)
+        return StepResult(
+            st.update_id,
+            bid_changes,
+            ask_changes,
+            depth_diffs,
+            _bids_reach_top(changed_bids, tenth_bid, bid_px),
+            _asks_reach_top(changed_asks, tenth_ask, ask_px),
+            bbo_after != bbo_before,
+            trades,
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -272,7 +322,6 @@ class Market:
         last = (st.bids.prices[-1] + st.asks.prices[0]) // 2
         st.last_price = last
         st.session = Candle(0, last, last, last, last)
-        st.last_checksum = _top_checksum(st)
 
     def _qty(self, st: PairState) -> int:
         """A level or fill size: mostly small, sometimes a round lot (trailing zeros)."""
@@ -348,7 +397,7 @@ class Market:
         side, changed = (st.asks, changed_asks) if buy else (st.bids, changed_bids)
         for i in range(sweep):
             if len(side) <= 1:
-                break  # never empty a side: the checksum and the ticker need a best level
+                break  # never empty a side: tickers and checksums need a best level
             price = side.prices[0] if buy else side.prices[-1]
             qty = side.levels[price]
             take = qty if i < sweep - 1 or rng.random() < 0.3 or qty == 1 else rng.randint(1, qty)
@@ -393,12 +442,29 @@ class Market:
 # ---------------------------------------------------------------------- helpers
 
 
-def _top_checksum(st: PairState) -> int:
-    """Kraken's checksum of the top ten, from the fragments the book keeps current."""
-    asks, bids = st.asks.texts, st.bids.texts
-    return checksum_of_texts(
-        [asks[p] for p in st.asks.prices[:10]], [bids[p] for p in st.bids.prices[-1:-11:-1]]
-    )
+def _bids_reach_top(changed: set[int], tenth_before: int | None, prices: list[int]) -> bool:
+    """Whether a changed bid was or is among the top ten, i.e. the top ten changed.
+
+    A changed price was visible before or is visible now iff it is at or above the lower of
+    the two tenth-best bids; with a side of fewer than ten levels every price is visible. (A
+    change is always real, see :meth:`BookSide.set`, so a visible one alters the top ten.)
+    """
+    if not changed:
+        return False
+    tenth_after = prices[-TOP] if len(prices) >= TOP else None
+    if tenth_before is None or tenth_after is None:
+        return True
+    return max(changed) >= min(tenth_before, tenth_after)
+
+
+def _asks_reach_top(changed: set[int], tenth_before: int | None, prices: list[int]) -> bool:
+    """Mirror of :func:`_bids_reach_top` for asks (visible iff at or below the bound)."""
+    if not changed:
+        return False
+    tenth_after = prices[TOP - 1] if len(prices) >= TOP else None
+    if tenth_before is None or tenth_after is None:
+        return True
+    return min(changed) <= max(tenth_before, tenth_after)
 
 
 def _bid_diff(
@@ -426,11 +492,8 @@ def _bid_diff(
         for price in prices[low : bisect_left(prices, bound_before)]:
             if price not in changed:
                 kept.append((price, levels[price]))
-    # Removals first, then best-first: a client that truncates after every single level
-    # (rather than after the message) still ends with the right book.
-    removed.sort(reverse=True)
-    kept.sort(reverse=True)
-    return removed + kept
+    removed.extend(kept)
+    return removed
 
 
 def _ask_diff(
@@ -453,6 +516,5 @@ def _ask_diff(
         for price in prices[bisect_right(prices, bound_before) : high]:
             if price not in changed:
                 kept.append((price, levels[price]))
-    removed.sort()
-    kept.sort()
-    return removed + kept
+    removed.extend(kept)
+    return removed

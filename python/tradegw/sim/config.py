@@ -1,0 +1,114 @@
+"""Configuration of one simulator run: what every venue's config has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tradegw.sim.faults import FaultPlan
+
+PlanT = TypeVar("PlanT", bound=FaultPlan)
+ConfigT = TypeVar("ConfigT", bound="SimConfig")
+
+
+class SimConfig(BaseModel):
+    """Everything that shapes a run. Ports 0 pick free ports.
+
+    A venue's config subclasses this (adding its own fields, or a :class:`FaultPlan` subclass
+    with its own fault kinds as the type of ``faults``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    ws_port: int = Field(default=0, ge=0, le=65535)
+    rest_port: int = Field(default=0, ge=0, le=65535)
+    pairs: int | list[str] = Field(
+        default=5,
+        description="how many pairs (the instrument table first, then SYMnn), "
+        "or their symbols in the venue's own spelling",
+    )
+    rate: float = Field(
+        default=1000.0,
+        ge=0.0,
+        description="target data messages per second over all subscribed pairs (0 = frozen)",
+    )
+    seed: int = 1
+    book_levels: int = Field(
+        default=300, ge=10, le=5000, description="levels per side of full books"
+    )
+    warmup_steps: int = Field(default=100, ge=0, description="market steps per pair before serving")
+    heartbeat_interval: float = Field(default=1.0, gt=0.0)
+    faults: FaultPlan = Field(default_factory=FaultPlan)
+    stamp_send_ns: bool = Field(
+        default=False,
+        description='add "sim_send_ns" (monotonic ns at send) to data frames (benches)',
+    )
+    max_write_buffer: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="bytes queued for a client beyond which it is cut off as too slow",
+    )
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_valid(cls, value: int | list[str]) -> int | list[str]:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("pairs must be at least 1")
+        if isinstance(value, list) and not value:
+            raise ValueError("pairs must not be empty")
+        return value
+
+
+def resolve_config(
+    config_type: type[ConfigT], config: ConfigT | None, overrides: dict[str, Any]
+) -> ConfigT:
+    """``config`` with ``overrides`` applied (validated), or a new config from them alone.
+
+    Raises:
+        ValueError: an override is invalid (pydantic's ``ValidationError`` is one).
+    """
+    if config is None:
+        return config_type.model_validate(overrides)
+    if not overrides:
+        return config
+    return config_type.model_validate({**config.model_dump(), **overrides})
+
+
+def read_fault_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a fault plan YAML file: ``{faults: [...]}`` or just the list.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not YAML (``yaml.YAMLError`` is re-raised as ``ValueError``).
+    """
+    try:
+        raw: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    if raw is None:
+        return {"faults": []}
+    if isinstance(raw, list):
+        return {"faults": raw}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a list of faults or a mapping with 'faults'")
+    return raw
+
+
+@overload
+def load_fault_plan(path: str | Path) -> FaultPlan: ...
+@overload
+def load_fault_plan(path: str | Path, plan_type: type[PlanT]) -> PlanT: ...
+def load_fault_plan(path: str | Path, plan_type: type[FaultPlan] = FaultPlan) -> FaultPlan:
+    """Read a fault plan from YAML: ``{faults: [...]}`` or just the list of specs.
+
+    ``plan_type`` is the venue's plan class when it has fault kinds of its own.
+
+    Raises:
+        ValueError: the file does not hold a valid plan (pydantic's ``ValidationError`` is one).
+        OSError: the file cannot be read.
+    """
+    return plan_type.model_validate(read_fault_file(path))

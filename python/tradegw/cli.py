@@ -1,7 +1,7 @@
 """The ``tradegw`` command.
 
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
-``--config`` it runs the embedded default (the Kraken simulator in a child process and three
+``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). Exit status 0 on a clean run, 2 on a bad config.
 """
 
@@ -77,6 +77,16 @@ def _summary_text(s: dict[str, object]) -> str:
         f" p99.9 {lat['p999']}us (n={lat['count']})",
         f"  consumer books match the gateway's: {s['consumer_books_match']}",
     ]
+    venues = s.get("venues")
+    if isinstance(venues, dict):
+        for name, v in venues.items():
+            lines.append(
+                f"  {name}: {v['events_total']} events, {v['msgs_per_s']} msgs/s,"
+                f" checksum ok {v['checksum_ok']} failed {v['checksum_failed']},"
+                f" gaps {v['sequence_gaps']}, resyncs {v['resyncs']},"
+                f" reconnects {v['reconnects']}, dlq {v['dlq']},"
+                f" books match {v['consumer_books_match']}"
+            )
     return "\n".join(lines)
 
 

@@ -37,6 +37,17 @@ class ChecksumMismatch(BookError):
     """A venue checksum disagrees with the locally assembled book."""
 
 
+class AdapterError(TradegwError):
+    """A venue adapter met something it cannot use (a malformed frame, a failed REST call).
+
+    Adapter errors are counted and logged and never end a feed (see
+    ``tradegw.providers.base``)."""
+
+
+class SimulatorError(TradegwError):
+    """A venue simulator refused a request (the text is what it answers the client)."""
+
+
 class ConfigError(TradegwError):
     """A configuration file is missing, unreadable or invalid.
 
@@ -45,11 +56,13 @@ class ConfigError(TradegwError):
 
 
 __all__ = [
+    "AdapterError",
     "BookError",
     "ChecksumMismatch",
     "ConfigError",
     "CrossedBook",
     "InvalidDecimal",
     "SequenceGap",
+    "SimulatorError",
     "TradegwError",
 ]

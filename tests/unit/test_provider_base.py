@@ -302,3 +302,17 @@ async def test_a_failing_watchdog_reconnects_instead_of_dying_silently() -> None
             provider.stop()
             await asyncio.wait_for(task, 5)
         assert telemetry.counters.get("provider_restarts", "kraken") == 1
+
+
+def test_adapter_rest_and_simulator_errors_are_tradegw_errors() -> None:
+    from tradegw.errors import AdapterError, SimulatorError
+    from tradegw.sim.kraken.requests import RequestError, parse_subscription
+
+    with pytest.raises(RequestError) as info:
+        parse_subscription("subscribe", "not a dict")
+    assert isinstance(info.value, SimulatorError)
+    assert isinstance(info.value, TradegwError)
+    assert issubclass(FrameError, AdapterError)
+    assert issubclass(FrameError, ValueError)  # what parsing callers expect
+    assert issubclass(RestUnavailable, RestError)
+    assert issubclass(RestError, AdapterError)

@@ -19,13 +19,13 @@ from typing import Any
 import orjson
 
 from tradegw._core import loads_exact
-from tradegw.errors import TradegwError
+from tradegw.errors import AdapterError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-class FrameError(TradegwError, ValueError):
+class FrameError(AdapterError, ValueError):
     """A frame that is not what the venue's protocol says it should be."""
 
 

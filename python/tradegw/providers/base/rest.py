@@ -20,14 +20,14 @@ import aiohttp
 import orjson
 
 from tradegw._core import TokenBucket
-from tradegw.errors import TradegwError
+from tradegw.errors import AdapterError
 from tradegw.providers.base.config import RestPolicy
 from tradegw.telemetry import Counters
 
 log = logging.getLogger("tradegw.providers.rest")
 
 
-class RestError(TradegwError):
+class RestError(AdapterError):
     """A REST call failed for good (a client error, or an answer of the wrong shape)."""
 
 

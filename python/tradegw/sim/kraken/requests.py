@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tradegw.errors import SimulatorError
+
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 """Candle intervals Kraken v2 serves, in minutes."""
@@ -19,7 +21,7 @@ CHANNELS = SYMBOL_CHANNELS | {"instrument", "heartbeat", "status"}
 EVENT_TRIGGERS = ("trades", "bbo")
 
 
-class RequestError(ValueError):
+class RequestError(SimulatorError, ValueError):
     """A request the venue would refuse; the message is the ack's ``error`` text."""
 
 

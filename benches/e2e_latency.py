@@ -1,11 +1,13 @@
-"""End-to-end latency of the Kraken pipeline: simulator socket → gateway → consumer.
+"""End-to-end latency of the gateway: venue simulator sockets → gateway → consumers.
 
-    .venv/bin/python benches/e2e_latency.py                        # 50 symbols, 3 consumers, 10k/s
+    .venv/bin/python benches/e2e_latency.py          # Kraken, 50 symbols, 3 consumers, 10k/s
+    .venv/bin/python benches/e2e_latency.py --venues kraken,binance,coinbase --floor   # 3 x 50 x 3
     .venv/bin/python benches/e2e_latency.py --rate 1000,10000,50000 --floor --json e2e.json
     .venv/bin/python benches/e2e_latency.py --rate 10000 --profile gw.prof   # cProfile the window
 
-The Kraken simulator runs in a child process (as a venue would, on its own core) with
-``stamp_send_ns``: every data frame carries ``sim_send_ns``, the simulator's
+``--rate`` is the total offered over every venue, shared equally; ``--symbols`` is per venue.
+Each venue's simulator runs in a child process of its own (as a venue would, on its own core)
+with ``stamp_send_ns``: every data frame carries ``sim_send_ns``, the simulator's
 ``time.monotonic_ns()`` just before the frame is written to the socket. Both processes read
 the same CLOCK_MONOTONIC, so a consumer that sees an event computes
 ``time.monotonic_ns() - sim_send_ns`` of the frame the event came from: the whole path
@@ -17,10 +19,11 @@ trace_id of their frame. Events the gateway makes itself (a coalesced ``BookSnap
 for a consumer that fell behind, a ``BookStatus`` from a timer) have no frame and so no stamp;
 they are counted as ``unstamped``, not timed.
 
-``--floor`` also runs, per rate, the same simulator against a bare picows reader that only
-reads the stamp: what the simulator, the kernel and the scheduler cost before the gateway does
-anything. Figures cover only the measurement window (after ``--warmup``); each rate gets a
-fresh simulator and gateway so one overloaded run cannot spill into the next. Nothing here
+``--floor`` also runs, per rate, the same simulators against bare picows readers (one per
+venue, subscribed to the same streams as the gateway) that only read the stamp: what the
+simulators, the kernel and the scheduler cost before the gateway does anything. Figures
+cover only the measurement window (after ``--warmup``); each rate gets fresh simulators and
+a fresh gateway so one overloaded run cannot spill into the next. Nothing here
 asserts a timing: this is a measurement, to be read with the machine line it prints.
 """
 
@@ -31,7 +34,6 @@ import asyncio
 import contextlib
 import cProfile
 import gc
-import inspect
 import io
 import json
 import math
@@ -53,10 +55,10 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from tradegw.config import GatewayConfig
 from tradegw.consumers.subscription import Subscription, SubscriptionStats
 from tradegw.gateway import Gateway
-from tradegw.providers.kraken import KrakenVenueConfig
-from tradegw.sim.kraken.config import KrakenSimConfig
-from tradegw.sim.kraken.pairs import build_pairs
+from tradegw.providers.registry import config_model
+from tradegw.sim.config import SimConfig
 from tradegw.sim.process import SimulatorProcess
+from tradegw.sim.registry import load_venue
 from tradegw.telemetry import LatencyHistogram
 
 MARKET_DATA_TYPES = ("BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary")
@@ -244,18 +246,22 @@ class CpuMeter:
     (processes that both started and ended inside the window are missed).
     """
 
-    def __init__(self, sim_pid: int | None) -> None:
-        self._sim_pid = sim_pid
+    def __init__(self, sim_pids: Sequence[int]) -> None:
+        self._sim_pids = list(sim_pids)
         self._t0 = time.monotonic()
         self._own0 = time.process_time()
-        self._sim0 = _cpu_s(sim_pid)
+        self._sim0 = self._sims_cpu()
         self._all0 = _process_cpu_s()
 
+    def _sims_cpu(self) -> float | None:
+        values = [_cpu_s(pid) for pid in self._sim_pids]
+        return None if not values or None in values else sum(v for v in values if v)
+
     def read(self) -> dict[str, float | None]:
-        """The percentages since construction."""
+        """The percentages since construction (the simulators' summed)."""
         elapsed = time.monotonic() - self._t0
-        own1, sim1, all1 = time.process_time(), _cpu_s(self._sim_pid), _process_cpu_s()
-        mine = {os.getpid(), self._sim_pid}
+        own1, sim1, all1 = time.process_time(), self._sims_cpu(), _process_cpu_s()
+        mine = {os.getpid(), *self._sim_pids}
         others = sum(v - self._all0.get(pid, 0.0) for pid, v in all1.items() if pid not in mine)
 
         def pct(a: float | None, b: float | None) -> float | None:
@@ -297,48 +303,72 @@ class RunParams:
     max_pending: int = 10_000
     seed: int = 1
     profile: Path | None = None
+    venues: tuple[str, ...] = ("kraken",)
 
 
-def _pairs(params: RunParams) -> list[str]:
-    # The simulator's own naming (its table, then SYMnn/USD), passed explicitly to both
-    # sides so the gateway subscribes exactly the pairs that exist.
-    return [p.symbol for p in build_pairs(params.symbols)]
+def _symbols(venue: str, count: int) -> list[str]:
+    """The simulator's own names of its first ``count`` instruments, passed explicitly to
+    both sides so the gateway subscribes exactly the pairs that exist."""
+    spec = load_venue(venue)
+    sim = spec.simulator_type(spec.config_type(pairs=count, warmup_steps=0))
+    return sim.symbols
 
 
-def _sim_config(params: RunParams, pairs: list[str]) -> KrakenSimConfig:
-    return KrakenSimConfig(pairs=pairs, rate=params.rate, seed=params.seed, stamp_send_ns=True)
+def _sim_config(venue: str, params: RunParams, symbols: list[str]) -> SimConfig:
+    rate = params.rate / len(params.venues)
+    return load_venue(venue).config_type(
+        pairs=symbols, rate=rate, seed=params.seed, stamp_send_ns=True
+    )
 
 
-def _gateway_config(symbols: list[str]) -> GatewayConfig:
+def _gateway_config(symbols: dict[str, list[str]]) -> GatewayConfig:
     return GatewayConfig.model_validate(
         {
-            "venues": {"kraken": {"symbols": symbols}},
+            "venues": {venue: {"symbols": names} for venue, names in symbols.items()},
             # In-memory DLQ: a bench must not leave files behind or pay for disk writes.
             "telemetry": {"dlq_path": None},
         }
     )
 
 
-def _make_gateway(config: GatewayConfig, sim: SimulatorProcess) -> Gateway:
-    kwargs: dict[str, Any] = {"urls": {"kraken": sim.ws_url}}
-    # Newer gateways also take REST URLs; pass the simulator's when they do, so the bench
-    # works on either side of that change.
-    if "rest_urls" in inspect.signature(Gateway).parameters:
-        kwargs["rest_urls"] = {"kraken": sim.rest_url}
-    return Gateway(config, **kwargs)
+def _make_gateway(config: GatewayConfig, sims: dict[str, SimulatorProcess]) -> Gateway:
+    return Gateway(
+        config,
+        urls={v: sim.ws_url for v, sim in sims.items()},
+        rest_urls={v: sim.rest_url for v, sim in sims.items()},
+    )
+
+
+async def _start_sims(
+    params: RunParams, symbols: dict[str, list[str]]
+) -> tuple[dict[str, SimulatorProcess], list[int]]:
+    """One simulator process per venue; returns them and their pids (for CPU figures)."""
+    sims: dict[str, SimulatorProcess] = {}
+    pids: list[int] = []
+    for venue in params.venues:
+        before = _children()
+        sim = SimulatorProcess(venue, _sim_config(venue, params, symbols[venue]))
+        sims[venue] = sim
+        await sim.start()
+        pids.extend(_children() - before)
+    return sims, pids
 
 
 async def _wait_synced(gw: Gateway, count: int, within_s: float) -> None:
-    """Waits until the provider has ``count`` synced books (TimeoutError otherwise)."""
-    provider = gw.providers["kraken"]
+    """Waits until every provider has ``count`` synced books (TimeoutError otherwise)."""
     deadline = time.monotonic() + within_s
+
+    def synced() -> dict[str, int]:
+        return {
+            v: sum(status == "synced" for status, _ in p.books().values())
+            for v, p in gw.providers.items()
+        }
+
     while time.monotonic() < deadline:
-        books = provider.books()
-        if len(books) >= count and all(status == "synced" for status, _ in books.values()):
+        if all(n >= count for n in synced().values()):
             return
         await asyncio.sleep(0.05)
-    synced = sum(status == "synced" for status, _ in provider.books().values())
-    raise TimeoutError(f"only {synced}/{count} books synced after {within_s:g}s")
+    raise TimeoutError(f"books synced after {within_s:g}s: {synced()} of {count} each")
 
 
 def _sub_figures(stats: SubscriptionStats, window_s: float, probe: ConsumerProbe) -> dict[str, Any]:
@@ -359,19 +389,17 @@ def _sub_figures(stats: SubscriptionStats, window_s: float, probe: ConsumerProbe
 
 async def run_once(params: RunParams) -> dict[str, Any]:
     """Starts a simulator and a gateway, measures one window, stops both; returns figures."""
-    pairs = _pairs(params)
-    before = _children()
-    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
+    symbols = {v: _symbols(v, params.symbols) for v in params.venues}
+    sims: dict[str, SimulatorProcess] = {}
     gw: Gateway | None = None
     probes: list[ConsumerProbe] = []
     tasks: list[asyncio.Task[None]] = []
     try:
-        await sim.start()
-        new = _children() - before
-        sim_pid = next(iter(new)) if len(new) == 1 else None
-        gw = _make_gateway(_gateway_config(pairs), sim)
+        sims, sim_pids = await _start_sims(params, symbols)
+        gw = _make_gateway(_gateway_config(symbols), sims)
         stamps = SendStamps()
-        gw.providers["kraken"].on_decoded = stamps.on_decoded
+        for provider in gw.providers.values():
+            provider.on_decoded = stamps.on_decoded
         for i in range(params.consumers):
             sub = gw.subscribe(
                 types=MARKET_DATA_TYPES, name=f"bench-{i}", max_pending=params.max_pending
@@ -381,11 +409,19 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             tasks.append(asyncio.get_running_loop().create_task(probe.run(), name=sub.name))
         await gw.start()
         await gw.wait_connected()
-        await _wait_synced(gw, len(pairs), _SYNC_TIMEOUT_S)
+        await _wait_synced(gw, params.symbols, _SYNC_TIMEOUT_S)
         await asyncio.sleep(params.warmup)
 
         counters = gw.telemetry.counters
-        names = ("frames", "checksum_ok", "checksum_failed", "resyncs", "reconnects")
+        names = (
+            "frames",
+            "checksum_ok",
+            "checksum_failed",
+            "sequence_gaps",
+            "bbo_checked",
+            "resyncs",
+            "reconnects",
+        )
         # Start and end of the window are each one synchronous step on the loop, so no event
         # is half in and half out of it.
         start = {n: counters.get(n) for n in names}
@@ -395,7 +431,7 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             probe.measuring = True
         stamps.measuring = True
         profiler = cProfile.Profile() if params.profile is not None else None
-        cpu = CpuMeter(sim_pid)
+        cpu = CpuMeter(sim_pids)
         t0 = time.monotonic()
         if profiler is not None:
             profiler.enable()
@@ -424,7 +460,8 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        await sim.stop()
+        for sim in sims.values():
+            await sim.stop()
 
     e2e = Samples()
     ingest = LatencyHistogram()
@@ -433,6 +470,7 @@ async def run_once(params: RunParams) -> dict[str, Any]:
         ingest.merge(stats.latency)
     delivered = sum(s.delivered for s in window_stats)
     result: dict[str, Any] = {
+        "venues": list(params.venues),
         "symbols": params.symbols,
         "consumers": params.consumers,
         "rate_target": params.rate,
@@ -452,6 +490,8 @@ async def run_once(params: RunParams) -> dict[str, Any]:
         "samples_dropped": e2e.dropped + stamps.decode.dropped,
         "checksum_ok": delta["checksum_ok"],
         "checksum_failed": delta["checksum_failed"],
+        "sequence_gaps": delta["sequence_gaps"],
+        "bbo_checked": delta["bbo_checked"],
         "dlq": dlq,
         "resyncs": delta["resyncs"],
         "reconnects": delta["reconnects"],
@@ -494,61 +534,90 @@ class _BareReader(WSListener):
             self.samples.add(now - int(payload[at + len(_STAMP_KEY) : -1]))
 
 
-def _subscribe_requests(symbols: list[str], venue: KrakenVenueConfig) -> list[dict[str, Any]]:
-    """The data subscriptions the gateway's provider makes, with the same parameters, so the
-    simulator sends the floor reader the same frames it sends the gateway."""
-    extra: dict[str, dict[str, Any]] = {
-        "book": {"depth": venue.book_depth, "snapshot": True},
-        "trade": {"snapshot": True},
-        "ticker": {"event_trigger": venue.ticker_trigger},
-        "ohlc": {"interval": venue.ohlc_interval_min},
-    }
-    return [
-        {"method": "subscribe", "params": {"channel": ch, "symbol": symbols, **extra[ch]}}
-        for ch in venue.channels
-    ]
+def _floor_target(venue: str, base_url: str, symbols: list[str]) -> tuple[str, list[bytes]]:
+    """Where a bare reader connects and what it sends so that the simulator sends it the same
+    frames it sends the gateway's adapter (with the adapter's default channels)."""
+    cfg: Any = config_model(venue)(symbols=symbols)
+    if venue == "kraken":
+        extra: dict[str, dict[str, Any]] = {
+            "book": {"depth": cfg.book_depth, "snapshot": True},
+            "trade": {"snapshot": True},
+            "ticker": {"event_trigger": cfg.ticker_trigger},
+            "ohlc": {"interval": cfg.ohlc_interval_min},
+        }
+        return base_url, [
+            orjson.dumps(
+                {"method": "subscribe", "params": {"channel": ch, "symbol": symbols, **extra[ch]}}
+            )
+            for ch in cfg.channels
+        ]
+    if venue == "binance":
+        names = []
+        for s in symbols:
+            for ch in cfg.channels:
+                if ch == "depth":
+                    names.append(f"{s.lower()}@depth@100ms")
+                elif ch == "kline":
+                    names.append(f"{s.lower()}@kline_{cfg.kline_interval}")
+                else:
+                    names.append(f"{s.lower()}@{ch}")
+        return f"{base_url.rstrip('/')}/stream?streams={'/'.join(names)}", []
+    if venue == "coinbase":
+        messages = [orjson.dumps({"type": "subscribe", "channel": "heartbeats"})]
+        messages += [
+            orjson.dumps({"type": "subscribe", "product_ids": symbols, "channel": ch})
+            for ch in cfg.channels
+        ]
+        return base_url, messages
+    raise ValueError(f"no floor reader for venue {venue!r}")
 
 
 async def run_floor(params: RunParams) -> dict[str, Any]:
-    """The same simulator and subscriptions, read by a bare picows client: the latency and
+    """The same simulators and subscriptions, read by bare picows clients: the latency and
     rate the harness itself allows, before any gateway work."""
-    pairs = _pairs(params)
-    venue = _gateway_config(pairs).venues.kraken
-    assert venue is not None
-    before = _children()
-    sim = SimulatorProcess("kraken", _sim_config(params, pairs))
-    transport: WSTransport | None = None
+    symbols = {v: _symbols(v, params.symbols) for v in params.venues}
+    sims: dict[str, SimulatorProcess] = {}
+    transports: list[WSTransport] = []
+    readers: list[_BareReader] = []
     try:
-        await sim.start()
-        new = _children() - before
-        sim_pid = next(iter(new)) if len(new) == 1 else None
-        transport, reader = await asyncio.wait_for(
-            ws_connect(_BareReader, sim.ws_url), _CONNECT_TIMEOUT_S
-        )
-        assert isinstance(reader, _BareReader)
-        for request in _subscribe_requests(pairs, venue):
-            transport.send(WSMsgType.TEXT, orjson.dumps(request))
+        sims, sim_pids = await _start_sims(params, symbols)
+        for venue, sim in sims.items():
+            url, messages = _floor_target(venue, sim.ws_url, symbols[venue])
+            transport, reader = await asyncio.wait_for(
+                ws_connect(_BareReader, url), _CONNECT_TIMEOUT_S
+            )
+            assert isinstance(reader, _BareReader)
+            transports.append(transport)
+            readers.append(reader)
+            for message in messages:
+                transport.send(WSMsgType.TEXT, message)
         # No books to wait for: the snapshots arrive within the warmup anyway.
         await asyncio.sleep(params.warmup + 0.5)
-        reader.measuring = True
-        cpu = CpuMeter(sim_pid)
+        for reader in readers:
+            reader.measuring = True
+        cpu = CpuMeter(sim_pids)
         t0 = time.monotonic()
         await asyncio.sleep(params.seconds)
-        reader.measuring = False
+        for reader in readers:
+            reader.measuring = False
         window = time.monotonic() - t0
         cpu_pct = cpu.read()
     finally:
-        if transport is not None:
+        for transport in transports:
             transport.disconnect()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(transport.wait_disconnected(), _CONNECT_TIMEOUT_S)
-        await sim.stop()
+        for sim in sims.values():
+            await sim.stop()
+    samples = Samples()
+    for reader in readers:
+        samples.extend(reader.samples)
     return {
         "rate_target": params.rate,
         "window_s": round(window, 3),
-        "frames_per_s": round(reader.frames / window, 1),
-        "socket_to_reader_us": reader.samples.summary_us(),
-        "negative_latencies": reader.samples.negative,
+        "frames_per_s": round(sum(r.frames for r in readers) / window, 1),
+        "socket_to_reader_us": samples.summary_us(),
+        "negative_latencies": samples.negative,
         "sim_cpu_pct": cpu_pct["sim_cpu_pct"],
         "other_cpu_pct": cpu_pct["other_cpu_pct"],
     }
@@ -596,6 +665,10 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
         ("snapshots for backlog", [r["snapshots_for_backlog"] for r in runs]),
         ("unstamped deliveries", [r["unstamped"] for r in runs]),
         ("checksum ok / failed", [f"{r['checksum_ok']:,} / {r['checksum_failed']}" for r in runs]),
+        (
+            "sequence gaps / bookTickers checked",
+            [f"{r['sequence_gaps']} / {r['bbo_checked']:,}" for r in runs],
+        ),
         (
             "dlq / resyncs / reconnects",
             [f"{r['dlq']} / {r['resyncs']} / {r['reconnects']}" for r in runs],
@@ -649,10 +722,28 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
+def _venues(text: str) -> tuple[str, ...]:
+    venues = tuple(v.strip() for v in text.split(",") if v.strip())
+    for venue in venues:
+        try:
+            load_venue(venue)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+    if not venues or len(set(venues)) != len(venues):
+        raise argparse.ArgumentTypeError("give distinct venues, e.g. kraken,binance,coinbase")
+    return venues
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--symbols", type=int, default=50, help="pairs simulated and subscribed")
+    p.add_argument(
+        "--venues",
+        type=_venues,
+        default=("kraken",),
+        help="comma list of venues, each with its own simulator (default kraken)",
+    )
+    p.add_argument("--symbols", type=int, default=50, help="pairs per venue")
     p.add_argument("--consumers", type=int, default=3, help="consumers, each on all types")
     p.add_argument(
         "--rate", type=_rates, default=[10_000.0], help="msgs/s offered; comma list runs each"
@@ -690,6 +781,7 @@ async def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
             max_pending=args.max_pending,
             seed=args.seed,
             profile=profile,
+            venues=args.venues,
         )
         print(f"running {rate:g} msgs/s ...", file=sys.stderr, flush=True)
         result = await run_once(params)
@@ -710,8 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = uvloop.run(run_all(args))
     print(f"# {machine}")
     print(
-        f"# {args.symbols} symbols, {args.consumers} consumers, {args.seconds:g} s window "
-        f"after {args.warmup:g} s warmup, max_pending {args.max_pending}"
+        f"# {', '.join(args.venues)}: {args.symbols} symbols each, {args.consumers} consumers, "
+        f"{args.seconds:g} s window after {args.warmup:g} s warmup, "
+        f"max_pending {args.max_pending}"
     )
     print(table(runs))
     for run in runs:

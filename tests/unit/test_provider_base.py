@@ -316,3 +316,28 @@ def test_adapter_rest_and_simulator_errors_are_tradegw_errors() -> None:
     assert issubclass(FrameError, ValueError)  # what parsing callers expect
     assert issubclass(RestUnavailable, RestError)
     assert issubclass(RestError, AdapterError)
+
+
+def test_a_book_without_updates_is_marked_stale_and_resubscribed() -> None:
+    telemetry = Telemetry()
+    dispatcher = Dispatcher(DispatcherConfig(), telemetry)
+    statuses = dispatcher.subscribe(types=["BookStatus"])
+    config = KrakenVenueConfig(symbols=["BTC/USD", "ETH/USD"], book_stale_after_s=2.0)
+    provider = KrakenProvider(config, dispatcher, telemetry, ws_url="ws://127.0.0.1:1/v2")
+    requested: list[str] = []
+    provider.request_snapshot = lambda book, token: requested.append(book.symbol)  # type: ignore[method-assign]
+    now = time.monotonic()
+    for symbol, last in (("BTC/USD", now - 3.0), ("ETH/USD", now - 0.5)):
+        asm = BookAssembler("kraken", 1, 8, 10)
+        asm.on_snapshot([("100.0", "1")], [("101.0", "1")], None)
+        book = provider.add_book(symbol, symbol.replace("/", "-"), asm)
+        book.status, book.synced_at, book.last_update = "synced", now - 10.0, last
+    provider._last_rx = provider._last_ping = now  # the connection itself is alive
+    assert provider._tick(now) is True
+    assert requested == ["BTC/USD"]
+    assert provider.books()["BTC-USD"][0] == "resyncing"
+    assert provider.books()["ETH-USD"][0] == "synced"
+    assert telemetry.counters.get("stale_books", "kraken", "BTC-USD") == 1
+    event = statuses.get_nowait()
+    assert event is not None
+    assert (event.symbol, event.reason) == ("BTC-USD", "stale")  # type: ignore[attr-defined]

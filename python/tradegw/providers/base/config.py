@@ -59,6 +59,12 @@ class VenueConfig(StrictModel):
         180.0, ge=1.0, description="periodic book refresh (2-5 min in production)"
     )
     resync_timeout_s: float = Field(5.0, gt=0, description="ask again if no snapshot by then")
+    book_stale_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="resync a book that got no update for this long while the connection "
+        "lives (None: off; quiet books on real venues can be silent for minutes)",
+    )
     reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
     rest: RestPolicy = Field(default_factory=RestPolicy)
     ping_interval_s: float = Field(10.0, gt=0, description="client keep-alive ping period")

@@ -207,10 +207,19 @@ class VenueProvider(ABC):
         if now - self._last_ping > cfg.ping_interval_s:
             self._last_ping = now
             self.send_ping()
+        book_stale = cfg.book_stale_after_s
         for book in self._books.values():
             if book.status == "resyncing" and book.resync_deadline and now > book.resync_deadline:
                 self._counters.inc("resync_retries", self.name, book.canonical)
                 self._request_snapshot(book)
+            elif (
+                book.status == "synced"
+                and book_stale is not None
+                and now - max(book.last_update, book.synced_at) > book_stale
+            ):
+                # The connection is alive (heartbeats, other symbols) but this book is not.
+                self._counters.inc("stale_books", self.name, book.canonical)
+                self.resync(book, "stale", new_trace_id())
             elif book.status == "synced" and now - book.synced_at > cfg.refresh_interval_s:
                 # Keeps serving the old book: the status stays synced until the fresh
                 # snapshot replaces it, so consumers see no gap.

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 VENUES: Mapping[str, str] = {
     "kraken": "tradegw.sim.kraken",
+    "coinbase": "tradegw.sim.coinbase",
 }
 """Venue name -> the module path of its package."""
 

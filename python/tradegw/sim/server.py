@@ -183,8 +183,10 @@ class VenueSimulator(ABC, Generic[ConfigT]):
 
     def _accept(self, request: WSUpgradeRequest) -> WSListener | None:
         # None makes picows answer 404, as a venue does for any other path.
+        # Trailing slashes are ignored on both sides, so a venue served at the root ("/")
+        # matches too.
         path = request.path.split(b"?", 1)[0].rstrip(b"/")
-        if path != self.ws_path.encode():
+        if path != self.ws_path.encode().rstrip(b"/"):
             return None
         return self.new_connection()
 

@@ -187,7 +187,13 @@ class CoinbaseProvider(VenueProvider):
             self._counters.inc("sequence_gaps", PROVIDER)
             log.warning("coinbase: sequence_num %d after %d; resyncing every book", seq, last)
             for book in self.tracked_books():
-                self.resync(book, "gap", trace_id)
+                if book.status == "resyncing" and book.reason is not None:
+                    # Already waiting for a snapshot, and the lost frame may be that very
+                    # snapshot: ask again now rather than after resync_timeout_s.
+                    self._counters.inc("resync_retries", PROVIDER, book.canonical)
+                    self._request_snapshot(book)
+                else:
+                    self.resync(book, "gap", trace_id)
         return True
 
     def _on_level2(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from tradegw.errors import SimulatorError
 from tradegw.sim.coinbase.feed import FEED_CHANNELS
 
 HEARTBEATS = "heartbeats"
@@ -28,7 +29,7 @@ AUTH_FAILURE = "authentication failure"
 SUBSCRIBE_FAILED = "Failed to subscribe"
 
 
-class RequestError(ValueError):
+class RequestError(SimulatorError, ValueError):
     """A message the venue refuses: ``message`` (and ``reason``) of its error frame."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:

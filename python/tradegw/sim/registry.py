@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 VENUES: Mapping[str, str] = {
     "kraken": "tradegw.sim.kraken",
+    "binance": "tradegw.sim.binance",
 }
 """Venue name -> the module path of its package."""
 

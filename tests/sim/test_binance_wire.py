@@ -227,3 +227,12 @@ def test_symbols_are_binance_names_that_map_back_one_to_one() -> None:
             parse_symbol(bad)
     with pytest.raises(ValueError, match="listed twice"):
         BinanceSimulator(BinanceSimConfig(pairs=["BTCUSDT", "BTCUSDT"]))
+
+
+async def test_bench_stamps_go_on_every_data_frame_and_only_when_asked() -> None:
+    config = BinanceSimConfig(pairs=["BTCUSDT"], rate=300, stamp_send_ns=True)
+    async with BinanceSimulator(config) as sim:
+        frames = await _stream_frames(sim, ["btcusdt@trade", "btcusdt@depth@100ms"], 0.5)
+    assert frames
+    assert all(isinstance(f["sim_send_ns"], int) for f in frames)
+    assert all(set(f) == {"stream", "data", "sim_send_ns"} for f in frames)

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from tradegw.sim.server import VenueSimulator
 
 VENUES: Mapping[str, str] = {
-    "kraken": "tradegw.sim.kraken",
+    "binance": "tradegw.sim.binance",
     "coinbase": "tradegw.sim.coinbase",
+    "kraken": "tradegw.sim.kraken",
 }
 """Venue name -> the module path of its package."""
 

@@ -13,8 +13,13 @@ ALL_CHANNELS: tuple[Channel, ...] = ("depth", "trade", "bookTicker", "ticker", "
 SnapshotLimit = Literal[5, 10, 20, 50, 100, 500, 1000, 5000]
 
 
-def _binance_rest() -> RestPolicy:
-    return RestPolicy(weight_per_minute=6000)
+class BinanceRestPolicy(RestPolicy):
+    """The shared REST policy with Binance's request-weight budget as its default, so that a
+    config setting only some fields (``rest: {timeout_s: 3}``) keeps the 6000 per minute."""
+
+    weight_per_minute: float = Field(
+        6000.0, gt=0, description="REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)"
+    )
 
 
 class BinanceVenueConfig(VenueConfig):
@@ -45,7 +50,7 @@ class BinanceVenueConfig(VenueConfig):
     stale_after_s: float = Field(
         30.0, gt=0, description="market streams carry no heartbeat; server pings come every 20 s"
     )
-    rest: RestPolicy = Field(default_factory=_binance_rest)
+    rest: BinanceRestPolicy = Field(default_factory=BinanceRestPolicy)
 
     @model_validator(mode="after")
     def _snapshot_covers_depth(self) -> BinanceVenueConfig:

@@ -244,3 +244,20 @@ def test_duplicate_consumer_names(tmp_path: Path) -> None:
     assert "books" in message
     # The field at fault is the consumers list, not "(top level)".
     assert "field 'consumers" in message
+
+
+def test_a_partial_rest_section_keeps_each_venues_own_weight_budget(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        venues:
+          binance: {rest: {timeout_s: 3}}
+          coinbase: {rest: {timeout_s: 3}}
+          kraken: {rest: {timeout_s: 3}}
+        """,
+    )
+    budgets = {
+        name: (section.rest.timeout_s, section.rest.weight_per_minute)
+        for name, section in load_config(path).venues.configured()
+    }
+    assert budgets == {"binance": (3, 6000), "coinbase": (3, 600), "kraken": (3, 60)}

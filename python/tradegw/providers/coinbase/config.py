@@ -12,9 +12,13 @@ Channel = Literal["level2", "market_trades", "ticker", "candles"]
 ALL_CHANNELS: tuple[Channel, ...] = ("level2", "market_trades", "ticker", "candles")
 
 
-def _coinbase_rest() -> RestPolicy:
-    # Public endpoints: about 10 requests per second per IP.
-    return RestPolicy(weight_per_minute=600)
+class CoinbaseRestPolicy(RestPolicy):
+    """The shared REST policy with Coinbase's public budget as its default, so that a config
+    setting only some fields (``rest: {timeout_s: 3}``) keeps it."""
+
+    weight_per_minute: float = Field(
+        600.0, gt=0, description="public endpoints: about 10 requests per second per IP"
+    )
 
 
 class CoinbaseVenueConfig(VenueConfig):
@@ -36,4 +40,4 @@ class CoinbaseVenueConfig(VenueConfig):
         description="market_trades 'side' is the maker's (the docs' wording); the aggressor "
         "is the other side. Set false if the venue is found to send the taker's side.",
     )
-    rest: RestPolicy = Field(default_factory=_coinbase_rest)
+    rest: CoinbaseRestPolicy = Field(default_factory=CoinbaseRestPolicy)

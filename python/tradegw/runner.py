@@ -71,6 +71,8 @@ _VENUE_FIGURES = (
     "frames",
     "checksum_ok",
     "checksum_failed",
+    "bbo_checked",
+    "bbo_mismatches",
     "sequence_gaps",
     "resyncs",
     "reconnects",

@@ -71,9 +71,10 @@ def test_ctrl_c_ends_the_run_cleanly_with_a_summary(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert "started the kraken simulator" in first
-        time.sleep(3)
+        started = [proc.stdout.readline() for _ in range(3)]
+        for venue in ("binance", "coinbase", "kraken"):
+            assert any(f"started the {venue} simulator" in line for line in started), started
+        time.sleep(4)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=10)
     finally:

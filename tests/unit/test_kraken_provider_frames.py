@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -116,3 +117,41 @@ def test_checksum_mismatch_marks_the_book_resyncing() -> None:
     assert [(s.state, s.reason) for s in statuses] == [("resyncing", "checksum")]  # type: ignore[union-attr]
     assert provider.books()["BTC-USD"][0] == "resyncing"
     assert provider.book_snapshot("kraken", "BTC-USD") is None
+
+
+def test_one_malformed_trade_item_is_rejected_alone_and_never_remembered() -> None:
+    provider, received, telemetry = _provider()
+    feed(provider, trades("snapshot", 1))
+    frame = trades("update", 2, 3, 4)
+    frame["data"][1]["side"] = "sideways"  # id 3: malformed, must not be remembered
+    frame["data"][2]["trade_id"] = 10**30  # id 10**30: not a 64-bit trade id
+    feed(provider, json.dumps(frame).encode())  # orjson cannot even write such an id
+    feed(provider, trades("update", 4, 5))
+    got = [e.trade_id for e in received if e.event_type == "Trade"]  # type: ignore[attr-defined]
+    assert got == ["2", "4", "5"]
+    assert telemetry.dlq.count == 2
+    assert telemetry.counters.get("duplicate_trades") == 0
+
+
+def test_a_bogus_high_trade_id_cannot_silence_the_tape() -> None:
+    provider, received, telemetry = _provider()
+    feed(provider, trades("snapshot", 1, 2))
+    feed(provider, trades("update", 2**62))  # hostile, but a valid 64-bit id: published
+    feed(provider, trades("update", 3))  # looks old next to it: dropped as a repeat
+    # The next snapshot (a reconnect, a resubscription) shows the venue's real newest id.
+    feed(provider, trades("snapshot", 2, 3, 4))
+    feed(provider, trades("update", 5, 6))
+    got = [e.trade_id for e in received if e.event_type == "Trade"]  # type: ignore[attr-defined]
+    assert got == [str(2**62), "5", "6"]
+    assert telemetry.counters.get("trade_ids_rebased") == 1
+
+
+def test_trades_tickers_and_candles_of_unsubscribed_symbols_go_to_the_dlq() -> None:
+    provider, received, telemetry = _provider()
+    frame = trades("update", 9)
+    frame["data"][0]["symbol"] = "DOGE/USD"
+    feed(provider, frame)
+    feed(provider, {"channel": "ticker", "type": "update", "data": [{"symbol": "DOGE/USD"}]})
+    feed(provider, {"channel": "ohlc", "type": "update", "data": [{"symbol": "ETH/USD"}]})
+    assert telemetry.dlq.count == 3
+    assert [e for e in received if e.event_type in ("Trade", "Ticker", "KlineSummary")] == []

@@ -41,6 +41,9 @@ log = logging.getLogger("tradegw.providers.kraken")
 
 PROVIDER = "kraken"
 
+_MAX_ID = 1 << 63
+"""Trade ids are 64-bit counters at the venue: anything larger is not one."""
+
 _Handler = Callable[[dict[str, Any], int, str, bytes], None]
 
 
@@ -55,6 +58,7 @@ class KrakenProvider(VenueProvider):
         self.rest_precision: dict[str, tuple[int, int]] = {}
         self._precision: dict[str, tuple[int, int]] = {}
         self._last_trade_id: dict[str, int] = {}
+        self._symbols = frozenset(config.symbols)
         self._last_book_payload = b""
         self._req_id = 0
         self._handlers: dict[str, _Handler] = {
@@ -250,23 +254,38 @@ class KrakenProvider(VenueProvider):
     # -- trades, tickers, candles --
 
     def _on_trade(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
+        data = msg.get("data")
+        if not isinstance(data, list):
+            raise FrameError("trade frame without a data list")
         snapshot = msg.get("type") == "snapshot"
+        trades: list[tuple[str, int, dict[str, Any]]] = []
+        for t in data:
+            # One malformed item is that item's loss, not the frame's; and it is checked
+            # before its id is remembered, so it cannot silence the stream.
+            try:
+                trades.append(self._trade_item(t))
+            except (FrameError, KeyError, TypeError) as e:
+                self.dead_letter(raw, trace_id, "malformed", f"trade item: {e}")
         # The last trade id seen per symbol before this frame: a re-subscription's snapshot
         # repeats recent trades (only newer ones are news), and the very first snapshot is
         # history from before we started.
-        known = {t["symbol"]: self._last_trade_id.get(t["symbol"]) for t in msg["data"]}
-        for t in msg["data"]:
-            symbol = t["symbol"]
-            trade_id = as_int(t["trade_id"], "trade_id")
-            self._last_trade_id[symbol] = max(trade_id, self._last_trade_id.get(symbol, 0))
+        known = {symbol: self._last_trade_id.get(symbol) for symbol, _, _ in trades}
+        if snapshot:
+            for symbol, last in known.items():
+                newest = max(i for s, i, _ in trades if s == symbol)
+                if last is not None and newest < last:
+                    # The venue knows no trade as recent as the one remembered: that id was
+                    # bogus (or the venue renumbered). Start over from what it knows now.
+                    self._counters.inc("trade_ids_rebased", PROVIDER)
+                    log.warning("kraken: %s trade id %d above the venue's %d", symbol, last, newest)
+                    self._last_trade_id[symbol] = known[symbol] = newest
+        for symbol, trade_id, t in trades:
             last = known[symbol]
+            self._last_trade_id[symbol] = max(trade_id, self._last_trade_id.get(symbol, 0))
             if (last is None and snapshot) or (last is not None and trade_id <= last):
                 if last is not None:
                     self._counters.inc("duplicate_trades", PROVIDER)
                 continue
-            side = t["side"]
-            if side not in ("buy", "sell"):
-                raise FrameError(f"trade side {side!r}")
             self.publish(
                 Trade(
                     **self.event_fields(
@@ -279,15 +298,35 @@ class KrakenProvider(VenueProvider):
                     ),
                     price=_num(t["price"]),
                     qty=_num(t["qty"]),
-                    side=side,
+                    side=t["side"],
                     trade_id=str(trade_id),
                     ord_type=t.get("ord_type"),
                 )
             )
 
+    def _trade_item(self, t: Any) -> tuple[str, int, dict[str, Any]]:
+        """``(symbol, trade_id, item)`` of one trade, every field checked."""
+        if not isinstance(t, dict):
+            raise FrameError("trade item is not an object")
+        symbol = self._configured(t.get("symbol"), "trade")
+        trade_id = as_int(t["trade_id"], "trade_id")
+        if not 0 <= trade_id < _MAX_ID:
+            raise FrameError(f"trade_id out of range: {trade_id}")
+        if t["side"] not in ("buy", "sell"):
+            raise FrameError(f"trade side {t['side']!r:.20}")
+        _num(t["price"])
+        _num(t["qty"])
+        timestamp_ns(t.get("timestamp"))
+        return symbol, trade_id, t
+
+    def _configured(self, symbol: Any, what: str) -> str:
+        if not isinstance(symbol, str) or symbol not in self._symbols:
+            raise FrameError(f"{what} for an unsubscribed symbol {symbol!r:.40}")
+        return symbol
+
     def _on_ticker(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
         for t in msg["data"]:
-            symbol = t["symbol"]
+            symbol = self._configured(t["symbol"], "ticker")
             self.publish(
                 Ticker(
                     **self.event_fields(
@@ -314,7 +353,7 @@ class KrakenProvider(VenueProvider):
 
     def _on_ohlc(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
         for c in msg["data"]:
-            symbol = c["symbol"]
+            symbol = self._configured(c["symbol"], "ohlc")
             open_ts = timestamp_ns(c["interval_begin"])
             if open_ts is None:
                 raise FrameError("ohlc without interval_begin")

@@ -255,3 +255,28 @@ def test_telemetry_hub(tmp_path: Path) -> None:
     assert t.dlq.path == tmp_path / "dlq.jsonl"
     assert len(read_lines(tmp_path / "dlq.jsonl")) == 1
     assert Telemetry().dlq.path is None
+
+
+def test_dlq_is_bounded_in_bytes_and_says_what_it_cut(tmp_path: Path) -> None:
+    path = tmp_path / "dlq.jsonl"
+    dlq = DeadLetterQueue(path, keep=5, max_file_bytes=300_000)
+    huge = b'{"price":"' + b"9" * 5_000_000 + b'"}'
+    entry = dlq.put(
+        provider="binance", reason="malformed", raw=huge, trace_id="f" * 16, detail="x" * 10**6
+    )
+    assert entry["truncated"] is True
+    assert entry["raw_bytes"] == len(huge)
+    assert len(entry["raw"]) == 64 * 1024
+    assert entry["detail_truncated"] is True
+    assert len(entry["detail"]) == 1024
+    # What stays in memory is smaller still.
+    assert len(dlq.recent[-1]["raw"]) == 4 * 1024
+    small = dlq.put(provider="binance", reason="malformed", raw="é{", trace_id="e" * 16)
+    assert small["truncated"] is False
+    for i in range(20):
+        dlq.put(provider="binance", reason="malformed", raw=huge, trace_id=f"{i:016x}")
+    dlq.close()
+    assert path.stat().st_size <= 300_000
+    assert dlq.not_written > 0
+    assert dlq.count == 22
+    assert sum(len(e["raw"]) for e in dlq.recent) <= 5 * 4 * 1024

@@ -19,13 +19,29 @@ import orjson
 log = logging.getLogger("tradegw.dlq")
 
 _RAW_LIMIT = 64 * 1024
+"""Characters of a message's raw text written to the DLQ file."""
+_RECENT_RAW_LIMIT = 4 * 1024
+"""Characters of raw text kept in memory per recent entry (1000 entries: at most ~4 MB)."""
+_DETAIL_LIMIT = 1024
+"""Characters of the explanation kept: a venue sending megabyte-long field values must not
+grow memory, the file or the log through the error message that quotes them."""
+_FILE_LIMIT = 256 * 1024 * 1024
 
 
 class DeadLetterQueue:
     """Append-only store of rejected messages with an in-memory tail for inspection."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, keep: int = 1000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        keep: int = 1000,
+        max_file_bytes: int = _FILE_LIMIT,
+    ) -> None:
         self.path = Path(path) if path is not None else None
+        self.max_file_bytes = max_file_bytes
+        self.file_bytes = 0
+        self.not_written = 0
+        """Entries counted but no longer written because the file reached its bound."""
         self.count = 0
         self.by_reason: dict[str, int] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
@@ -35,6 +51,7 @@ class DeadLetterQueue:
             # Line-buffered append: each entry reaches the OS as soon as it is written, so a
             # crash loses nothing already reported.
             self._file = self.path.open("a", buffering=1, encoding="utf-8")
+            self.file_bytes = self._file.tell()
 
     def put(
         self,
@@ -47,29 +64,44 @@ class DeadLetterQueue:
         **extra: Any,
     ) -> dict[str, Any]:
         """Records one rejected message and returns the stored entry."""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        # Cut before decoding: a multi-megabyte frame is never copied whole.
+        head = raw[: _RAW_LIMIT * 4 + 4] if isinstance(raw, bytes) else raw[: _RAW_LIMIT + 1]
+        text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
         entry: dict[str, Any] = {
             "ts": time.time_ns(),
             "provider": provider,
             "reason": reason,
             "trace_id": trace_id,
-            "detail": detail,
+            "detail": detail[:_DETAIL_LIMIT],
+            "detail_truncated": len(detail) > _DETAIL_LIMIT,
             "raw": text[:_RAW_LIMIT],
-            "truncated": len(text) > _RAW_LIMIT,
+            "raw_bytes": len(raw),
+            "truncated": len(head) < len(raw) or len(text) > _RAW_LIMIT,
             **extra,
         }
         self.count += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
-        self.recent.append(entry)
+        self.recent.append(
+            entry if len(text) <= _RECENT_RAW_LIMIT else {**entry, "raw": text[:_RECENT_RAW_LIMIT]}
+        )
         log.warning(
             "dead letter: %s from %s (%s)",
             reason,
             provider,
-            detail,
+            entry["detail"],
             extra={"trace_id": trace_id, "reason": reason, "provider": provider},
         )
         if self._file is not None:
-            self._file.write(orjson.dumps(entry).decode() + "\n")
+            line = orjson.dumps(entry).decode() + "\n"
+            if self.file_bytes + len(line) > self.max_file_bytes:
+                if not self.not_written:
+                    log.error(
+                        "DLQ file %s reached %d bytes; counting only", self.path, self.file_bytes
+                    )
+                self.not_written += 1
+            else:
+                self._file.write(line)
+                self.file_bytes += len(line)
         return entry
 
     def close(self) -> None:

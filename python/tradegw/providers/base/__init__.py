@@ -20,11 +20,12 @@ from tradegw.providers.base.decode import (
     signed_decimal_text,
     timestamp_ns,
 )
-from tradegw.providers.base.provider import VenueProvider
+from tradegw.providers.base.provider import MALFORMED, VenueProvider
 from tradegw.providers.base.rest import RestClient, RestError, RestUnavailable
 from tradegw.providers.base.session import Backoff
 
 __all__ = [
+    "MALFORMED",
     "Backoff",
     "FrameError",
     "ReconnectPolicy",

@@ -71,10 +71,9 @@ def decimal_text(raw: Any, what: str) -> str:
 def step_decimals(step: str) -> int:
     """Decimals that matter in a venue's price or size step (tick size, increment):
     ``"0.01000000"`` → 2, ``"1.00000000"`` → 0. Raises ``ValueError`` for other text."""
-    whole, _, frac = step.partition(".")
-    if not whole.isdigit() or (frac and not frac.isdigit()):
+    if not isinstance(step, str) or not _DECIMAL.fullmatch(step):
         raise ValueError(f"not a decimal step: {step!r}")
-    return len(frac.rstrip("0"))
+    return len(step.partition(".")[2].rstrip("0"))
 
 
 def signed_decimal_text(raw: Any, what: str) -> str:

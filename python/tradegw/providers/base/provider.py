@@ -53,8 +53,9 @@ log = logging.getLogger("tradegw.providers")
 
 _TICK_S = 0.25
 
-_MALFORMED = (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError)
-"""What a handler raises for a frame that is not what the protocol says."""
+MALFORMED = (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError)
+"""What decoding or applying a frame (or one item of it) raises when the input is not what
+the venue's protocol says: every venue catches exactly this, around a frame or an item."""
 
 
 class VenueProvider(ABC):
@@ -166,8 +167,7 @@ class VenueProvider(ABC):
     def stop(self) -> None:
         """Closes the connection and ends :meth:`run`."""
         self._stopping = True
-        if self._transport is not None:
-            self._transport.disconnect()
+        self.disconnect()
 
     def _drop_transport(self) -> None:
         transport, self._transport = self._transport, None
@@ -251,7 +251,7 @@ class VenueProvider(ABC):
         trace_id = new_trace_id()
         try:
             self.handle_frame(payload, ingest_ts, trace_id)
-        except _MALFORMED as e:
+        except MALFORMED as e:
             self.dead_letter(payload, trace_id, "malformed", f"{type(e).__name__}: {e}")
         except Exception as e:
             # A frame the handlers did not expect must still never end the feed.
@@ -282,14 +282,17 @@ class VenueProvider(ABC):
         exchange_ts: int | None,
         ingest_ts: int,
         trace_id: str,
+        *,
+        numbered: bool = True,
     ) -> dict[str, Any]:
         """The fields every event of this venue carries, with the next sequence number of
-        its stream: ``Trade(**provider.event_fields(...), price=..., ...)``."""
+        its stream (none when not ``numbered``, for events outside the stream):
+        ``Trade(**provider.event_fields(...), price=..., ...)``."""
         return {
             "provider": self.name,
             "symbol": canonical,
             "venue_symbol": venue_symbol,
-            "seq_provider": self.next_seq(venue_symbol, event_type),
+            "seq_provider": self.next_seq(venue_symbol, event_type) if numbered else None,
             "exchange_ts": exchange_ts,
             "ingest_ts": ingest_ts,
             "trace_id": trace_id,
@@ -436,13 +439,15 @@ class VenueProvider(ABC):
         depth = self.config.book_depth
         bids, asks = ob.top(depth)
         return BookSnapshot(
-            provider=self.name,
-            symbol=book.canonical,
-            venue_symbol=book.symbol,
-            seq_provider=self.next_seq(book.symbol, "BookSnapshot") if seq else None,
-            exchange_ts=exchange_ts,
-            ingest_ts=ingest_ts,
-            trace_id=trace_id,
+            **self.event_fields(
+                book.symbol,
+                book.canonical,
+                "BookSnapshot",
+                exchange_ts,
+                ingest_ts,
+                trace_id,
+                numbered=seq,
+            ),
             bids=bids,
             asks=asks,
             depth=depth,

@@ -24,8 +24,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tradegw._core import BookAssembler
-from tradegw.errors import BookError
 from tradegw.providers.base import (
+    MALFORMED,
     FrameError,
     RestClient,
     RestError,
@@ -179,7 +179,7 @@ class BinanceProvider(VenueProvider):
             return True
         try:
             outcome = book.asm.on_snapshot(snap.last_update_id, snap.bids, snap.asks)
-        except (BookError, ValueError, TypeError) as e:
+        except MALFORMED as e:
             self._counters.inc("snapshot_failures", PROVIDER)
             log.warning("binance: depth of %s refused: %s", book.symbol, e)
             return True
@@ -241,7 +241,7 @@ class BinanceProvider(VenueProvider):
             first, final = as_int(d["U"], "U"), as_int(d["u"], "u")
             bids, asks = levels(d["b"], "b"), levels(d["a"], "a")
             outcome = book.asm.on_diff(first, final, bids, asks)
-        except (FrameError, BookError, KeyError, ValueError, TypeError, OverflowError) as e:
+        except MALFORMED as e:
             self.on_book_error(book, raw, trace_id, e)
             return
         if outcome == "buffered":

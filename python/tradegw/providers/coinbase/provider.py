@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tradegw._core import BookAssembler
-from tradegw.errors import BookError
 from tradegw.providers.base import (
+    MALFORMED,
     FrameError,
     RestClient,
     RestError,
@@ -113,6 +113,8 @@ class CoinbaseProvider(VenueProvider):
 
     def on_connected(self) -> None:
         self._last_seq = None
+        # Per-book numbering belongs to the assemblers, which start over here.
+        self._book_seq.clear()
         products = [b.symbol for b in self.tracked_books()]
         for book in self.tracked_books():
             book.replace_assembler(self._assembler(self.products[book.symbol]))
@@ -219,7 +221,7 @@ class CoinbaseProvider(VenueProvider):
                 else:
                     self._book_seq[book.symbol] = seq + 1
                     outcome = book.asm.on_update(seq + 1, bids, asks)
-        except (FrameError, BookError, ValueError, TypeError, OverflowError) as e:
+        except MALFORMED as e:
             self.on_book_error(book, raw, trace_id, e)
             return
         self.on_book_outcome(

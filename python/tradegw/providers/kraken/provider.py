@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tradegw._core import BookAssembler
-from tradegw.errors import BookError
 from tradegw.providers.base import (
+    MALFORMED,
     FrameError,
     RestClient,
     RestError,
@@ -236,7 +236,7 @@ class KrakenProvider(VenueProvider):
                     outcome = book.asm.on_snapshot(bids, asks, checksum)
                 else:
                     outcome = book.asm.on_update(bids, asks, checksum)
-            except (FrameError, BookError, ValueError, TypeError, ArithmeticError) as e:
+            except MALFORMED as e:
                 self.on_book_error(book, raw, trace_id, e)
                 continue
             self.on_book_outcome(
@@ -264,7 +264,7 @@ class KrakenProvider(VenueProvider):
             # before its id is remembered, so it cannot silence the stream.
             try:
                 trades.append(self._trade_item(t))
-            except (FrameError, KeyError, TypeError) as e:
+            except MALFORMED as e:
                 self.dead_letter(raw, trace_id, "malformed", f"trade item: {e}")
         # The last trade id seen per symbol before this frame: a re-subscription's snapshot
         # repeats recent trades (only newer ones are news), and the very first snapshot is

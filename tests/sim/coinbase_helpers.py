@@ -8,15 +8,15 @@ so the tests compare two implementations.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
-import time
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
+
+from tests.sim.ws_client import TextClient
 
 PLAIN = re.compile(r"0|[1-9][0-9]*(\.[0-9]*[1-9])?|0\.[0-9]*[1-9]")
 """A decimal as Coinbase writes it: no sign, no exponent, no trailing fractional zeros."""
@@ -73,13 +73,12 @@ class MirrorBook:
         return bids, asks
 
 
-class Client:
+class Client(TextClient):
     """A thin Advanced Trade client over aiohttp that records every text frame it reads and
     checks that each frame's ``sequence_num`` follows the last one."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.texts: list[str] = []
+        super().__init__(ws)
         self.seqs: list[int] = []
         self.books: dict[str, MirrorBook] = {}
 
@@ -99,14 +98,7 @@ class Client:
             body["product_ids"] = product_ids
         await self.send(body)
 
-    async def recv_text(self, within: float = 2.0) -> str:
-        """The next text frame (fails the test on timeout or on a closed socket)."""
-        msg = await asyncio.wait_for(self.ws.receive(), within)
-        assert msg.type == aiohttp.WSMsgType.TEXT, f"expected text, got {msg.type}: {msg.data}"
-        self.texts.append(msg.data)
-        return str(msg.data)
-
-    async def recv(self, within: float = 2.0) -> Any:
+    async def recv(self, within: float | None = None) -> Any:
         """The next frame, parsed; its number is recorded and its level2 events applied."""
         frame = parse(await self.recv_text(within))
         if "sequence_num" in frame:
@@ -116,14 +108,6 @@ class Client:
                 self.books.setdefault(event["product_id"], MirrorBook()).apply(event)
         return frame
 
-    async def recv_until(self, predicate: Any, within: float = 3.0) -> Any:
-        """Read frames until one satisfies ``predicate``; returns it."""
-        deadline = time.monotonic() + within
-        while True:
-            frame = await self.recv(max(0.01, deadline - time.monotonic()))
-            if predicate(frame):
-                return frame
-
     async def ack(self, within: float = 3.0) -> list[Any]:
         """Read up to and including the next ``subscriptions`` ack; returns the frames."""
         frames = []
@@ -132,26 +116,6 @@ class Client:
             frames.append(frame)
             if frame.get("channel") == "subscriptions":
                 return frames
-
-    async def collect(self, seconds: float) -> list[Any]:
-        """Every frame that arrives in the next ``seconds``."""
-        deadline = time.monotonic() + seconds
-        out = []
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(await self.recv(left))
-            except TimeoutError:
-                break
-        return out
-
-    async def drain(self, quiet: float = 0.2) -> list[Any]:
-        """Read until nothing arrives for ``quiet`` seconds; returns the parsed frames."""
-        out = []
-        while True:
-            try:
-                out.append(await self.recv(quiet))
-            except TimeoutError:
-                return out
 
     def contiguous(self) -> bool:
         """Whether the numbers read so far run 0, 1, 2, ... without a gap or a repeat."""

@@ -7,15 +7,15 @@ as Kraken's own SDK and cryptofeed hash it; zlib), so the tests compare two impl
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 import zlib
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
+
+from tests.sim.ws_client import TextClient
 
 # Keys whose values are prices or quantities in v2 data frames.
 NUMBER_KEYS = (
@@ -175,13 +175,17 @@ class MirrorBook:
         )
 
 
-class Client:
+class Client(TextClient):
     """A thin v2 client over aiohttp, recording every text frame it reads."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.texts: list[str] = []
+        super().__init__(ws)
         self._req_id = 0
+
+    @staticmethod
+    def parse(text: str) -> Any:
+        """The frame with exact decimals (see :func:`parse`)."""
+        return parse(text)
 
     async def send(self, body: dict[str, Any]) -> int:
         """Send a request with a fresh ``req_id``; returns it."""
@@ -200,25 +204,6 @@ class Client:
         body = {"channel": channel, "symbol": symbols, **params}
         return await self.send({"method": "unsubscribe", "params": body})
 
-    async def recv_text(self, within: float = 2.0) -> str:
-        """The next text frame (fails the test on timeout or on a closed socket)."""
-        msg = await asyncio.wait_for(self.ws.receive(), within)
-        assert msg.type == aiohttp.WSMsgType.TEXT, f"expected text, got {msg.type}: {msg.data}"
-        self.texts.append(msg.data)
-        return str(msg.data)
-
-    async def recv(self, within: float = 2.0) -> Any:
-        """The next frame, parsed with exact decimals."""
-        return parse(await self.recv_text(within))
-
-    async def recv_until(self, predicate: Any, within: float = 3.0) -> Any:
-        """Read frames until one satisfies ``predicate``; returns it."""
-        deadline = time.monotonic() + within
-        while True:
-            frame = await self.recv(max(0.01, deadline - time.monotonic()))
-            if predicate(frame):
-                return frame
-
     async def acks(self, count: int, within: float = 3.0) -> list[Any]:
         """Read until ``count`` acks have arrived; returns every frame read (acks included)."""
         frames, seen = [], 0
@@ -227,26 +212,6 @@ class Client:
             frames.append(frame)
             seen += is_ack(frame)
         return frames
-
-    async def collect(self, seconds: float) -> list[Any]:
-        """Every frame that arrives in the next ``seconds``."""
-        deadline = time.monotonic() + seconds
-        out = []
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(await self.recv(left))
-            except TimeoutError:
-                break
-        return out
-
-    async def drain(self, quiet: float = 0.2) -> list[Any]:
-        """Read until nothing arrives for ``quiet`` seconds; returns the parsed frames."""
-        out = []
-        while True:
-            try:
-                out.append(await self.recv(quiet))
-            except TimeoutError:
-                return out
 
 
 def is_ack(frame: Any, req_id: int | None = None) -> bool:

@@ -9,16 +9,16 @@ demands of the simulator.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+
+from tests.sim.ws_client import TextClient
 
 RECORDED = Path(__file__).resolve().parents[3] / "shared" / "recorded"
 _FRAME = re.compile(r"^([0-9.]+): (.*)$")
@@ -163,12 +163,13 @@ def same_bbo(book: LocalBook, ticker: dict[str, Any]) -> bool:
     return mine == [Decimal(ticker[k]) for k in ("b", "B", "a", "A")]
 
 
-class Client:
+class Client(TextClient):
     """A thin market-stream client over aiohttp, recording every text frame it reads."""
 
+    recv_timeout_s = 3.0
+
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.texts: list[str] = []
+        super().__init__(ws)
         self._id = 0
 
     async def request(self, method: str, params: list[Any] | None = None) -> int:
@@ -180,37 +181,11 @@ class Client:
         await self.ws.send_str(json.dumps(body))
         return self._id
 
-    async def recv(self, within: float = 3.0) -> Any:
-        msg = await asyncio.wait_for(self.ws.receive(), within)
-        assert msg.type == aiohttp.WSMsgType.TEXT, f"expected text, got {msg.type}: {msg.data}"
-        self.texts.append(msg.data)
-        return json.loads(msg.data)
-
     async def reply(self, req_id: int, within: float = 3.0) -> Any:
         """Read until the answer to request ``req_id`` arrives."""
-        deadline = time.monotonic() + within
-        while True:
-            frame = await self.recv(max(0.01, deadline - time.monotonic()))
-            if isinstance(frame, dict) and frame.get("id") == req_id and "stream" not in frame:
-                return frame
-
-    async def until(self, predicate: Any, within: float = 3.0) -> Any:
-        deadline = time.monotonic() + within
-        while True:
-            frame = await self.recv(max(0.01, deadline - time.monotonic()))
-            if predicate(frame):
-                return frame
-
-    async def collect(self, seconds: float) -> list[Any]:
-        """Every frame that arrives in the next ``seconds``."""
-        deadline = time.monotonic() + seconds
-        out = []
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(await self.recv(left))
-            except TimeoutError:
-                break
-        return out
+        return await self.recv_until(
+            lambda f: isinstance(f, dict) and f.get("id") == req_id and "stream" not in f, within
+        )
 
 
 def payload(frame: dict[str, Any]) -> dict[str, Any]:

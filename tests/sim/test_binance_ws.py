@@ -145,7 +145,7 @@ async def test_paths_raw_combined_and_404(sims: SimFactory) -> None:
         # SET_PROPERTY combined switches a raw connection to the wrapper.
         rid = await raw.request("SET_PROPERTY", ["combined", True])
         await raw.reply(rid)
-        frame = await raw.until(lambda f: "stream" in f)
+        frame = await raw.recv_until(lambda f: "stream" in f)
         assert frame["stream"] == "ethusdt@trade"
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await session.ws_connect(f"{sim.ws_url}/v2")
@@ -189,7 +189,7 @@ async def _sync_book(
 ) -> tuple[LocalBook, int]:
     """Buffer diffs, fetch the snapshot (again while too old), apply: the documented way."""
     book = LocalBook()
-    first = await client.until(lambda f: payload(f).get("e") == "depthUpdate", 5)
+    first = await client.recv_until(lambda f: payload(f).get("e") == "depthUpdate", 5)
     book.diff(payload(first))
     fetches = 0
     while True:
@@ -335,7 +335,7 @@ async def test_connections_end_at_their_lifetime_with_a_notice_when_configured(
     async with aiohttp.ClientSession() as session:
         client, ws = await _connect(session, f"{sim.ws_url}/stream?streams=btcusdt@trade")
         started = time.monotonic()
-        notice = await client.until(lambda f: f.get("stream") == "!serverShutdown", 3)
+        notice = await client.recv_until(lambda f: f.get("stream") == "!serverShutdown", 3)
         noticed_at = time.monotonic() - started
         assert set(notice["data"]) == {"e", "E"}
         assert notice["data"]["e"] == "serverShutdown"

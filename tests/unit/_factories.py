@@ -13,6 +13,7 @@ from tradegw.schema import (
     BookState,
     BookStatus,
     BookUpdate,
+    Event,
     ExecReport,
     ExecState,
     KlineSummary,
@@ -223,3 +224,19 @@ class ConsumerBooks:
     def top(self, symbol: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Every level of the consumer's copy of ``symbol``."""
         return self.books[symbol].top(1_000_000)
+
+
+def recording_dispatcher() -> tuple[Dispatcher, list[Event]]:
+    """A dispatcher with in-memory telemetry and the list of every event it delivers to one
+    catch-all subscription (in delivery order), for feeding a provider frames directly."""
+    dispatcher = make_dispatcher()
+    sub = dispatcher.subscribe(name="all")
+    received: list[Event] = []
+    offer = sub.offer
+
+    def record(event: Event) -> None:
+        received.append(event)
+        offer(event)
+
+    sub.offer = record  # type: ignore[method-assign]
+    return dispatcher, received

@@ -11,10 +11,9 @@ import orjson
 import pytest
 
 from tests.core._recorded import read_frames, recorded_file
+from tests.unit._factories import recording_dispatcher
 from tradegw._core import BookAssembler
-from tradegw.config import DispatcherConfig
 from tradegw.consumers.demo import BookConsumer
-from tradegw.dispatch import Dispatcher
 from tradegw.providers.base import SnapshotToken, TrackedBook
 from tradegw.providers.base.decode import step_decimals
 from tradegw.providers.binance import BinanceProvider, BinanceVenueConfig
@@ -39,17 +38,8 @@ class _Provider(BinanceProvider):
 def _provider(
     symbols: list[str], precision: tuple[int, int] = (8, 8), **config: Any
 ) -> tuple[_Provider, list[Event], Telemetry]:
-    telemetry = Telemetry()
-    dispatcher = Dispatcher(DispatcherConfig(), telemetry)
-    sub = dispatcher.subscribe(name="all")
-    received: list[Event] = []
-    orig = sub.offer
-
-    def offer(event: Event) -> None:
-        received.append(event)
-        orig(event)
-
-    sub.offer = offer  # type: ignore[method-assign]
+    dispatcher, received = recording_dispatcher()
+    telemetry = dispatcher.telemetry
     cfg = BinanceVenueConfig(symbols=symbols, **config)
     provider = _Provider(cfg, dispatcher, telemetry, ws_url="ws://127.0.0.1:1", rest_url="")
     for s in symbols:

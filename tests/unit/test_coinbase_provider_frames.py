@@ -9,10 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.unit._factories import recording_dispatcher
 from tradegw._core import BookAssembler
-from tradegw.config import DispatcherConfig
 from tradegw.consumers.demo import BookConsumer
-from tradegw.dispatch import Dispatcher
 from tradegw.providers.base import RestError
 from tradegw.providers.base.decode import step_decimals
 from tradegw.providers.coinbase import CoinbaseProvider, CoinbaseVenueConfig
@@ -34,17 +33,8 @@ class _Provider(CoinbaseProvider):
 def _provider(
     products: tuple[str, ...] = ("BTC-USD", "ETH-USD"), **config: Any
 ) -> tuple[_Provider, list[Event], Telemetry]:
-    telemetry = Telemetry()
-    dispatcher = Dispatcher(DispatcherConfig(), telemetry)
-    sub = dispatcher.subscribe(name="all")
-    received: list[Event] = []
-    orig = sub.offer
-
-    def offer(event: Event) -> None:
-        received.append(event)
-        orig(event)
-
-    sub.offer = offer  # type: ignore[method-assign]
+    dispatcher, received = recording_dispatcher()
+    telemetry = dispatcher.telemetry
     cfg = CoinbaseVenueConfig(symbols=list(products), **config)
     provider = _Provider(cfg, dispatcher, telemetry, ws_url="ws://127.0.0.1:1", rest_url="")
     for p in products:

@@ -8,25 +8,15 @@ from typing import Any
 
 import orjson
 
-from tradegw.config import DispatcherConfig
-from tradegw.dispatch import Dispatcher
+from tests.unit._factories import recording_dispatcher
 from tradegw.providers.kraken import KrakenProvider, KrakenVenueConfig
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 
 
 def _provider() -> tuple[KrakenProvider, list[Event], Telemetry]:
-    telemetry = Telemetry()
-    dispatcher = Dispatcher(DispatcherConfig(), telemetry)
-    sub = dispatcher.subscribe(name="all")
-    received: list[Event] = []
-    orig = sub.offer
-
-    def offer(event: Event) -> None:
-        received.append(event)
-        orig(event)
-
-    sub.offer = offer  # type: ignore[method-assign]
+    dispatcher, received = recording_dispatcher()
+    telemetry = dispatcher.telemetry
     config = KrakenVenueConfig(symbols=["BTC/USD"], channels=["book", "trade"])
     provider = KrakenProvider(config, dispatcher, telemetry, ws_url="ws://127.0.0.1:1/v2")
     feed(

@@ -17,6 +17,14 @@ from typing import Any
 
 import pytest
 
+from tests.integration._loopback import (
+    book_mismatches,
+    evidence_count,
+    settle,
+    start_consumers,
+    stop_rig,
+    wait_for,
+)
 from tradegw.config import GatewayConfig
 from tradegw.consumers.demo import BookConsumer
 from tradegw.consumers.subscription import Subscription
@@ -46,16 +54,6 @@ class Rig:
 
     def statuses(self) -> list[str]:
         return [status for status, _ in self.gw.providers["binance"].books().values()]
-
-
-async def _drain_books(sub: Subscription, books: BookConsumer) -> None:
-    async for event in sub:
-        books.on_event(event)
-
-
-async def _count(sub: Subscription, seen: dict[str, int]) -> None:
-    async for event in sub:
-        seen[event.event_type] = seen.get(event.event_type, 0) + 1
 
 
 async def _make_rig(
@@ -95,17 +93,8 @@ async def _make_rig(
     )
     gw = Gateway(config, urls={"binance": sim.ws_url}, rest_urls={"binance": sim.rest_url})
     await gw.start()
-    books = BookConsumer()
-    book_sub = gw.subscribe(
-        types=["BookSnapshot", "BookUpdate", "BookStatus"], name="books", max_pending=100_000
-    )
-    all_sub = gw.subscribe(name="all")
-    seen: dict[str, int] = {}
-    tasks = [
-        asyncio.create_task(_drain_books(book_sub, books)),
-        asyncio.create_task(_count(all_sub, seen)),
-    ]
-    return Rig(sim, gw, books, book_sub, all_sub, seen, tasks)
+    c = start_consumers(gw)
+    return Rig(sim, gw, c.books, c.book_sub, c.all_sub, c.seen, c.tasks)
 
 
 @pytest.fixture
@@ -120,37 +109,20 @@ async def rigs() -> AsyncIterator[Any]:
 
     yield make
     for rig in made:
-        await rig.gw.stop()
-        for t in rig.tasks:
-            await asyncio.wait_for(t, 5)
+        await stop_rig(rig.gw, rig.tasks)
         await rig.sim.stop()
 
 
 def _mismatches(rig: Rig) -> list[str]:
     """Symbols whose consumer book differs from the simulator's, or that are not synced."""
-    bad = []
-    provider = rig.gw.providers["binance"]
-    statuses = provider.books()
-    for info in rig.sim.symbol_infos:
-        canonical = f"{info.base_asset}-{info.quote_asset}"
-        status = statuses.get(canonical, ("missing", None))[0]
-        mine = rig.books.books.get(("binance", canonical))
-        theirs = rig.sim.book(info.symbol, DEPTH)
-        if status != "synced" or mine is None or mine.top(DEPTH) != theirs:
-            bad.append(f"{info.symbol}: {status}")
-    return bad
+    bases = {i.symbol: f"{i.base_asset}-{i.quote_asset}" for i in rig.sim.symbol_infos}
+    return book_mismatches(rig.gw, "binance", rig.books, rig.sim, DEPTH, bases.__getitem__)
 
 
 async def _settle(rig: Rig, within_s: float) -> list[str]:
     """Freezes the market and waits until every consumer book equals the simulator's (the
     last merged depth events go out within a tick of the pause)."""
-    rig.sim.pause()
-    deadline = time.monotonic() + within_s
-    bad = _mismatches(rig)
-    while bad and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        bad = _mismatches(rig)
-    return bad
+    return await settle(rig.sim, lambda: _mismatches(rig), within_s)
 
 
 def _all_synced(rig: Rig) -> bool:
@@ -158,21 +130,12 @@ def _all_synced(rig: Rig) -> bool:
     return bool(statuses) and all(s == "synced" for s in statuses)
 
 
-async def _wait_for(predicate: Any, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
-
-
 @pytest.mark.timeout(30)
 async def test_clean_feed_every_consumer_book_equals_the_simulators(rigs: Any) -> None:
     rig = await rigs()
-    assert await _wait_for(lambda: rig.seen.get("BookUpdate", 0) > 60, 10)
+    assert await wait_for(lambda: rig.seen.get("BookUpdate", 0) > 60, 10)
     # Klines come every two seconds.
-    assert await _wait_for(lambda: rig.seen.get("KlineSummary", 0) > 0, 5)
+    assert await wait_for(lambda: rig.seen.get("KlineSummary", 0) > 0, 5)
     assert await _settle(rig, 3.0) == []
     assert rig.counter("sequence_gaps") == 0
     assert rig.counter("resyncs") == 0
@@ -213,18 +176,16 @@ async def test_each_fault_is_detected_and_books_recover_within_5s(
     rig = await rigs(
         channels=["depth"], faults=[spec], stale_after_s=stale_after_s, shutdown_grace_s=0.5
     )
-    assert await _wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "not injected"
+    assert await wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "not injected"
     injected_at = time.monotonic()
 
     def detected() -> bool:
-        if evidence == "dlq":
-            return rig.gw.telemetry.dlq.count >= 1
-        return rig.counter(evidence) >= 1
+        return evidence_count(rig.gw, evidence) >= 1
 
     # The market keeps moving, so the next event reveals the damage.
-    assert await _wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
+    assert await wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
     detected_after = time.monotonic() - injected_at
-    assert await _wait_for(lambda: _all_synced(rig), RECOVERY_S - detected_after), (
+    assert await wait_for(lambda: _all_synced(rig), RECOVERY_S - detected_after), (
         f"books not synced again after {kind}"
     )
     synced_after = time.monotonic() - injected_at
@@ -243,9 +204,9 @@ async def test_each_fault_is_detected_and_books_recover_within_5s(
 async def test_injected_rest_errors_are_retried_and_the_feed_starts(rigs: Any, kind: str) -> None:
     spec = FaultSpec(kind=kind, after_messages=[0, 1], max_count=2)
     rig = await rigs(faults=[spec], channels=["depth"])
-    assert await _wait_for(lambda: rig.counter("rest_retries") >= 2, 10)
+    assert await wait_for(lambda: rig.counter("rest_retries") >= 2, 10)
     assert rig.sim.stats()["faults"][kind] == 2
-    assert await _wait_for(lambda: _all_synced(rig), 10)
+    assert await wait_for(lambda: _all_synced(rig), 10)
     assert await _settle(rig, RECOVERY_S) == []
 
 
@@ -261,19 +222,19 @@ async def test_request_weight_429_and_418_are_honoured(rigs: Any) -> None:
         ban_s=1.0,
         rest={"max_retry_after_s": 3.0, "attempts": 8},
     )
-    assert await _wait_for(lambda: rig.counter("rest_retries", "429") >= 1, 10)
-    assert await _wait_for(lambda: rig.counter("rest_retries", "418") >= 1, 10)
+    assert await wait_for(lambda: rig.counter("rest_retries", "429") >= 1, 10)
+    assert await wait_for(lambda: rig.counter("rest_retries", "418") >= 1, 10)
     stats = rig.sim.stats()
     assert stats["refused_429"] >= 1
     assert stats["refused_418"] >= 1
-    assert await _wait_for(lambda: _all_synced(rig), 20)
+    assert await wait_for(lambda: _all_synced(rig), 20)
     assert await _settle(rig, RECOVERY_S) == []
 
 
 @pytest.mark.timeout(30)
 async def test_server_pings_are_answered_and_the_connection_survives_them(rigs: Any) -> None:
     rig = await rigs(channels=["depth"], ping_interval_s=0.25, pong_timeout_s=1.0)
-    assert await _wait_for(lambda: rig.sim.stats()["pings_sent"] >= 8, 10)
+    assert await wait_for(lambda: rig.sim.stats()["pings_sent"] >= 8, 10)
     stats = rig.sim.stats()
     assert stats["pongs_received"] >= 7
     assert stats["pong_timeouts"] == 0
@@ -292,7 +253,7 @@ async def test_lifetime_cuts_are_survived_with_no_wrong_book(rigs: Any, notice: 
         shutdown_notice_at_lifetime=notice,
         shutdown_grace_s=0.3,
     )
-    assert await _wait_for(lambda: rig.counter("reconnects") >= 2, 10)
+    assert await wait_for(lambda: rig.counter("reconnects") >= 2, 10)
     stats = rig.sim.stats()
     if notice:
         # The gateway leaves on the notice, before the cut.
@@ -303,5 +264,5 @@ async def test_lifetime_cuts_are_survived_with_no_wrong_book(rigs: Any, notice: 
         assert rig.counter("server_shutdowns") == 0
     assert rig.counter("bbo_mismatches") == 0
     # Between cuts every book is served again, and right again.
-    assert await _wait_for(lambda: _all_synced(rig), RECOVERY_S)
+    assert await wait_for(lambda: _all_synced(rig), RECOVERY_S)
     assert await _settle(rig, RECOVERY_S) == []

@@ -18,6 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.integration._loopback import (
+    book_mismatches,
+    evidence_count,
+    settle,
+    stop_rig,
+    wait_for,
+)
 from tradegw.config import GatewayConfig
 from tradegw.consumers.demo import BookConsumer
 from tradegw.consumers.subscription import Subscription
@@ -130,25 +137,14 @@ async def rigs() -> AsyncIterator[Any]:
 
     yield make
     for rig in made:
-        await rig.gw.stop()
-        for t in rig.tasks:
-            await asyncio.wait_for(t, 5)
+        await stop_rig(rig.gw, rig.tasks)
     for sim in sims:
         await sim.stop()
 
 
 def _mismatches(rig: Rig) -> list[str]:
     """Products whose consumer book differs from the simulator's, or that are not synced."""
-    bad = []
-    statuses = rig.gw.providers[PROVIDER].books()
-    for product in rig.sim.products:
-        symbol = product.product_id
-        status = statuses.get(symbol, ("missing", None))[0]
-        mine = rig.books.books.get((PROVIDER, symbol))
-        theirs = rig.sim.book(symbol, DEPTH)
-        if status != "synced" or mine is None or mine.top(DEPTH) != theirs:
-            bad.append(f"{symbol}: {status}")
-    return bad
+    return book_mismatches(rig.gw, PROVIDER, rig.books, rig.sim, DEPTH, lambda p: p)
 
 
 def _all_synced(rig: Rig) -> bool:
@@ -158,22 +154,7 @@ def _all_synced(rig: Rig) -> bool:
 
 async def _settle(rig: Rig, within_s: float) -> list[str]:
     """Freezes the market and waits until every consumer book equals the simulator's."""
-    rig.sim.pause()
-    deadline = time.monotonic() + within_s
-    bad = _mismatches(rig)
-    while bad and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-        bad = _mismatches(rig)
-    return bad
-
-
-async def _wait_for(predicate: Any, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return bool(predicate())
+    return await settle(rig.sim, lambda: _mismatches(rig), within_s)
 
 
 RESYNC_TIMES: dict[str, tuple[float, float]] = {}
@@ -210,7 +191,7 @@ def _report_resync_times() -> Any:
 async def test_clean_feed_every_consumer_book_equals_the_simulators(rigs: Any) -> None:
     rig = await rigs(rate=1500.0)
     by_type = rig.book_sub.stats.by_type
-    assert await _wait_for(lambda: by_type.get("BookUpdate", 0) > 600, 10)
+    assert await wait_for(lambda: by_type.get("BookUpdate", 0) > 600, 10)
     assert await _settle(rig, 3.0) == []
     for name in ("sequence_gaps", "duplicate_frames", "resyncs", "request_errors"):
         assert rig.counter(name) == 0, name
@@ -225,7 +206,7 @@ async def test_clean_feed_every_consumer_book_equals_the_simulators(rigs: Any) -
 @pytest.mark.timeout(30)
 async def test_trades_reach_consumers_with_the_aggressors_side(rigs: Any) -> None:
     rig = await rigs(rate=1500.0, products=["ETH-USD"])
-    assert await _wait_for(lambda: len(rig.trades) > 50, 10)
+    assert await wait_for(lambda: len(rig.trades) > 50, 10)
     rig.sim.pause()
     history = {str(t.trade_id): t for t in rig.sim.market.state("ETH-USD").trades}
     checked = 0
@@ -259,18 +240,16 @@ async def test_each_wire_fault_is_detected_and_books_recover_within_5s(
 ) -> None:
     spec = FaultSpec(kind=kind, after_messages=[400], max_count=1, duration=2.0)
     rig = await rigs(rate=800.0, faults=[spec], stale_after_s=1.0)
-    assert await _wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "not injected"
+    assert await wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "not injected"
     injected_at = time.monotonic()
 
     def detected() -> bool:
-        if evidence == "dlq":
-            return rig.gw.telemetry.dlq.count >= 1
-        return rig.counter(evidence) >= 1
+        return evidence_count(rig.gw, evidence) >= 1
 
     # The market keeps moving, so the next frame reveals the damage.
-    assert await _wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
+    assert await wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
     detected_s = time.monotonic() - injected_at
-    assert await _wait_for(lambda: _all_synced(rig), RECOVERY_S - detected_s)
+    assert await wait_for(lambda: _all_synced(rig), RECOVERY_S - detected_s)
     synced_s = time.monotonic() - injected_at
     await asyncio.sleep(0.05)  # the last statuses reach the consumer
     span = _resync_span(rig.statuses[len(PRODUCTS) :])
@@ -292,10 +271,10 @@ async def test_each_wire_fault_is_detected_and_books_recover_within_5s(
 async def test_rest_errors_are_retried_and_the_feed_starts(rigs: Any, kind: str) -> None:
     spec = FaultSpec(kind=kind, after_messages=[0, 1], max_count=2)
     rig = await rigs(rate=600.0, faults=[spec])
-    assert await _wait_for(lambda: _all_synced(rig), 10)
+    assert await wait_for(lambda: _all_synced(rig), 10)
     assert rig.counter("rest_retries") == 2
     assert rig.sim.stats()["faults"][kind] == 2
-    assert await _wait_for(lambda: rig.book_sub.stats.by_type.get("BookUpdate", 0) > 100, 10)
+    assert await wait_for(lambda: rig.book_sub.stats.by_type.get("BookUpdate", 0) > 100, 10)
     assert await _settle(rig, RECOVERY_S) == []
 
 
@@ -313,7 +292,7 @@ async def test_the_venues_rate_limit_is_honoured_with_its_retry_after(rigs: Any)
     rig = await rigs(
         sim_config={"rest_rate_limit": 1.0, "rest_burst": 1}, before_gateway=spend_the_budget
     )
-    assert await _wait_for(lambda: _all_synced(rig), 10)
+    assert await wait_for(lambda: _all_synced(rig), 10)
     waited = time.monotonic() - started
     # Refused once with Retry-After: 1, the adapter waited that long, then got its answer.
     assert rig.counter("rest_retries") == 1
@@ -325,7 +304,7 @@ async def test_the_venues_rate_limit_is_honoured_with_its_retry_after(rigs: Any)
 @pytest.mark.timeout(30)
 async def test_a_quiet_product_with_heartbeats_does_not_look_stale(rigs: Any) -> None:
     rig = await rigs(rate=0.0, products=["ETH-USD"], stale_after_s=1.0)
-    assert await _wait_for(lambda: _all_synced(rig), 5)
+    assert await wait_for(lambda: _all_synced(rig), 5)
     await asyncio.sleep(3.0)  # three times stale_after_s without a single market event
     assert rig.counter("stale") == 0
     assert rig.counter("reconnects") == 0
@@ -339,23 +318,23 @@ async def test_without_heartbeats_often_enough_a_quiet_connection_is_stale(rigs:
     rig = await rigs(
         rate=0.0, products=["ETH-USD"], stale_after_s=1.0, sim_config={"heartbeat_interval": 3.0}
     )
-    assert await _wait_for(lambda: rig.counter("stale") >= 1, 5)
+    assert await wait_for(lambda: rig.counter("stale") >= 1, 5)
 
 
 @pytest.mark.timeout(30)
 async def test_killed_connection_reconnects_and_resubscribes_every_channel(rigs: Any) -> None:
     rig = await rigs(rate=800.0)
     by_type = rig.book_sub.stats.by_type
-    assert await _wait_for(lambda: by_type.get("BookUpdate", 0) > 100, 10)
+    assert await wait_for(lambda: by_type.get("BookUpdate", 0) > 100, 10)
     provider = rig.gw.providers[PROVIDER]
     transport = provider._transport
     assert transport is not None
     before = dict(rig.seen)
     transport.disconnect()  # as if the network dropped us
-    assert await _wait_for(lambda: rig.counter("reconnects") >= 1, 5)
-    assert await _wait_for(lambda: provider._transport not in (None, transport), 5)
+    assert await wait_for(lambda: rig.counter("reconnects") >= 1, 5)
+    assert await wait_for(lambda: provider._transport not in (None, transport), 5)
     kinds = ("Trade", "Ticker", "KlineSummary", "BookUpdate")
-    assert await _wait_for(lambda: all(rig.seen.get(t, 0) > before.get(t, 0) for t in kinds), 5)
+    assert await wait_for(lambda: all(rig.seen.get(t, 0) > before.get(t, 0) for t in kinds), 5)
     assert await _settle(rig, RECOVERY_S) == []
     assert rig.counter("sequence_gaps") == 0, "a new connection numbers from 0 again"
 
@@ -364,8 +343,8 @@ async def test_killed_connection_reconnects_and_resubscribes_every_channel(rigs:
 async def test_periodic_refresh_replaces_books_without_a_gap_in_service(rigs: Any) -> None:
     rig = await rigs(rate=800.0, refresh_interval_s=1.0)
     by_type = rig.book_sub.stats.by_type
-    assert await _wait_for(lambda: rig.counter("refreshes") >= len(PRODUCTS), 10)
-    assert await _wait_for(lambda: by_type.get("BookSnapshot", 0) > len(PRODUCTS), 5)
+    assert await wait_for(lambda: rig.counter("refreshes") >= len(PRODUCTS), 10)
+    assert await wait_for(lambda: by_type.get("BookSnapshot", 0) > len(PRODUCTS), 5)
     # A refresh (level2 unsubscribe + subscribe) keeps serving the old book.
     assert by_type.get("BookStatus", 0) == len(PRODUCTS), "only the initial 'synced' per book"
     assert rig.counter("resyncs") == 0
@@ -381,10 +360,10 @@ async def test_a_storm_of_damaged_numbers_still_ends_in_correct_books_within_5s(
     repeat is lost to the client, which must ask again rather than wait for it."""
     spec = FaultSpec(kind="corrupt_checksum", rate=0.1, max_count=40)
     rig = await rigs(rate=400.0, faults=[spec], resync_timeout_s=5.0)
-    assert await _wait_for(lambda: rig.sim.stats()["faults"]["corrupt_checksum"] >= 40, 20)
+    assert await wait_for(lambda: rig.sim.stats()["faults"]["corrupt_checksum"] >= 40, 20)
     last_fault = time.monotonic()
     assert rig.counter("sequence_gaps") >= 10
-    assert await _wait_for(lambda: _all_synced(rig), RECOVERY_S)
+    assert await wait_for(lambda: _all_synced(rig), RECOVERY_S)
     remaining = RECOVERY_S - (time.monotonic() - last_fault)
     assert await _settle(rig, remaining) == []
 
@@ -406,13 +385,13 @@ async def test_a_gap_that_swallowed_the_resync_snapshot_asks_again(rigs: Any) ->
     rig = await rigs(
         rate=0.0, products=["BTC-USD"], faults=faults, channels=["level2"], resync_timeout_s=5.0
     )
-    assert await _wait_for(lambda: _all_synced(rig), 5)
+    assert await wait_for(lambda: _all_synced(rig), 5)
     rig.sim.advance("BTC-USD", 1)
     await asyncio.sleep(0.1)
     started = time.monotonic()
     rig.sim.advance("BTC-USD", 1)
-    assert await _wait_for(lambda: rig.sim.stats()["faults"]["corrupt_checksum"] == 1, 2)
-    assert await _wait_for(lambda: rig.counter("sequence_gaps") >= 2, 2)
+    assert await wait_for(lambda: rig.sim.stats()["faults"]["corrupt_checksum"] == 1, 2)
+    assert await wait_for(lambda: rig.counter("sequence_gaps") >= 2, 2)
     assert rig.counter("duplicate_frames") == 1
     assert await _settle(rig, RECOVERY_S - 1.0) == []
     assert time.monotonic() - started < RECOVERY_S - 1.0

@@ -15,6 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.integration._loopback import (
+    book_mismatches,
+    evidence_count,
+    settle,
+    start_consumers,
+    stop_rig,
+    wait_for,
+)
 from tradegw.config import GatewayConfig
 from tradegw.consumers.demo import BookConsumer
 from tradegw.consumers.subscription import Subscription
@@ -40,16 +48,6 @@ class Rig:
 
     def counter(self, name: str) -> int:
         return self.gw.telemetry.counters.get(name)
-
-
-async def _drain_books(sub: Subscription, books: BookConsumer) -> None:
-    async for event in sub:
-        books.on_event(event)
-
-
-async def _count(sub: Subscription, seen: dict[str, int]) -> None:
-    async for event in sub:
-        seen[event.event_type] = seen.get(event.event_type, 0) + 1
 
 
 async def _make_rig(
@@ -94,17 +92,8 @@ async def _make_rig(
         rest_urls={"kraken": sim.rest_url if with_rest else ""},
     )
     await gw.start()
-    books = BookConsumer()
-    book_sub = gw.subscribe(
-        types=["BookSnapshot", "BookUpdate", "BookStatus"], name="books", max_pending=100_000
-    )
-    all_sub = gw.subscribe(name="all")
-    seen: dict[str, int] = {}
-    tasks = [
-        asyncio.create_task(_drain_books(book_sub, books)),
-        asyncio.create_task(_count(all_sub, seen)),
-    ]
-    return Rig(sim, gw, books, book_sub, all_sub, seen, tasks)
+    c = start_consumers(gw)
+    return Rig(sim, gw, c.books, c.book_sub, c.all_sub, c.seen, c.tasks)
 
 
 @pytest.fixture
@@ -119,51 +108,26 @@ async def rigs() -> AsyncIterator[Any]:
 
     yield make
     for rig in made:
-        await rig.gw.stop()
-        for t in rig.tasks:
-            await asyncio.wait_for(t, 5)
+        await stop_rig(rig.gw, rig.tasks)
         await rig.sim.stop()
 
 
 def _mismatches(rig: Rig) -> list[str]:
     """Symbols whose consumer book differs from the simulator's, or that are not synced."""
-    bad = []
-    provider = rig.gw.providers["kraken"]
-    statuses = provider.books()
-    for symbol in (p.symbol for p in rig.sim.pairs):
-        canonical = symbol.replace("/", "-")
-        status = statuses.get(canonical, ("missing", None))[0]
-        mine = rig.books.books.get(("kraken", canonical))
-        theirs = rig.sim.book(symbol, DEPTH)
-        if status != "synced" or mine is None or mine.top(DEPTH) != theirs:
-            bad.append(f"{symbol}: {status}")
-    return bad
+    return book_mismatches(
+        rig.gw, "kraken", rig.books, rig.sim, DEPTH, lambda s: s.replace("/", "-")
+    )
 
 
 async def _settle(rig: Rig, within_s: float) -> list[str]:
     """Freezes the market and waits until every consumer book equals the simulator's."""
-    rig.sim.pause()
-    deadline = time.monotonic() + within_s
-    bad = _mismatches(rig)
-    while bad and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        bad = _mismatches(rig)
-    return bad
-
-
-async def _wait_for(predicate: Any, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
+    return await settle(rig.sim, lambda: _mismatches(rig), within_s)
 
 
 @pytest.mark.timeout(30)
 async def test_clean_feed_every_consumer_book_equals_the_simulators(rigs: Any) -> None:
     rig = await rigs(rate=1500.0)
-    assert await _wait_for(lambda: rig.counter("checksum_ok") > 600, 10)
+    assert await wait_for(lambda: rig.counter("checksum_ok") > 600, 10)
     assert await _settle(rig, 3.0) == []
     assert rig.counter("checksum_failed") == 0
     assert rig.counter("resyncs") == 0
@@ -195,16 +159,14 @@ async def test_each_wire_fault_is_detected_and_books_recover_within_5s(
     # Book channel only, so every data frame the simulator may hit is a book frame.
     spec = FaultSpec(kind=kind, after_messages=[300], max_count=1, duration=2.0)  # type: ignore[arg-type]
     rig = await rigs(rate=800.0, channels=["book"], faults=[spec], stale_after_s=1.0)
-    assert await _wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "fault not injected"
+    assert await wait_for(lambda: rig.sim.stats()["faults"][kind] >= 1, 10), "fault not injected"
     injected_at = time.monotonic()
 
     def detected() -> bool:
-        if evidence == "dlq":
-            return rig.gw.telemetry.dlq.count >= 1
-        return rig.counter(evidence) >= 1
+        return evidence_count(rig.gw, evidence) >= 1
 
     # Keep the market moving so the next update reveals the damage.
-    assert await _wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
+    assert await wait_for(detected, RECOVERY_S), f"{kind} not detected via {evidence}"
     await asyncio.sleep(max(0.0, 1.5 - (time.monotonic() - injected_at)))
     remaining = RECOVERY_S - (time.monotonic() - injected_at)
     assert await _settle(rig, remaining) == [], f"books not correct {RECOVERY_S}s after {kind}"
@@ -216,9 +178,9 @@ async def test_each_wire_fault_is_detected_and_books_recover_within_5s(
 async def test_rest_errors_are_retried_and_the_feed_starts(rigs: Any, kind: str) -> None:
     spec = FaultSpec(kind=kind, after_messages=[0, 1], max_count=2)  # type: ignore[arg-type]
     rig = await rigs(rate=600.0, faults=[spec], with_rest=True)
-    assert await _wait_for(lambda: rig.counter("rest_retries") >= 2, 10)
+    assert await wait_for(lambda: rig.counter("rest_retries") >= 2, 10)
     assert rig.sim.stats()["faults"][kind] == 2
-    assert await _wait_for(lambda: rig.counter("checksum_ok") > 100, 10)
+    assert await wait_for(lambda: rig.counter("checksum_ok") > 100, 10)
     provider = rig.gw.providers["kraken"]
     assert set(provider.rest_precision) >= set(PAIRS)
     assert await _settle(rig, RECOVERY_S) == []
@@ -227,29 +189,29 @@ async def test_rest_errors_are_retried_and_the_feed_starts(rigs: Any, kind: str)
 @pytest.mark.timeout(30)
 async def test_killed_connection_reconnects_and_resubscribes_every_channel(rigs: Any) -> None:
     rig = await rigs(rate=800.0)
-    assert await _wait_for(lambda: rig.counter("checksum_ok") > 100, 10)
+    assert await wait_for(lambda: rig.counter("checksum_ok") > 100, 10)
     provider = rig.gw.providers["kraken"]
     transport = provider._transport
     assert transport is not None
     before = dict(rig.seen)
     transport.disconnect()  # as if the network dropped us
-    assert await _wait_for(lambda: rig.counter("reconnects") >= 1, 5)
-    assert await _wait_for(lambda: provider._transport not in (None, transport), 5)
+    assert await wait_for(lambda: rig.counter("reconnects") >= 1, 5)
+    assert await wait_for(lambda: provider._transport not in (None, transport), 5)
     # Every channel flows again on the new connection.
-    assert await _wait_for(
+    assert await wait_for(
         lambda: all(rig.seen.get(t, 0) > before.get(t, 0) for t in ("Trade", "Ticker")), 5
     )
     assert await _settle(rig, RECOVERY_S) == []
     # Consumers were told: resyncing (reconnect) then synced again, per book.
-    assert await _wait_for(lambda: rig.seen["BookStatus"] >= 3 * len(PAIRS), 5)
+    assert await wait_for(lambda: rig.seen["BookStatus"] >= 3 * len(PAIRS), 5)
 
 
 @pytest.mark.timeout(30)
 async def test_bad_frames_go_to_the_dlq_with_trace_ids_and_the_feed_continues(rigs: Any) -> None:
     rig = await rigs(rate=800.0, faults=[FaultSpec(kind="bad_json", rate=0.02)])
-    assert await _wait_for(lambda: rig.gw.telemetry.dlq.count >= 3, 10)
+    assert await wait_for(lambda: rig.gw.telemetry.dlq.count >= 3, 10)
     ok_then = rig.counter("checksum_ok")
-    assert await _wait_for(lambda: rig.counter("checksum_ok") > ok_then + 100, 10)
+    assert await wait_for(lambda: rig.counter("checksum_ok") > ok_then + 100, 10)
     entries = list(rig.gw.telemetry.dlq.recent)
     assert all(e["reason"] == "malformed" and len(e["trace_id"]) == 16 for e in entries)
     assert all(e["raw"] for e in entries)
@@ -260,9 +222,9 @@ async def test_bad_frames_go_to_the_dlq_with_trace_ids_and_the_feed_continues(ri
 async def test_periodic_refresh_replaces_books_without_a_gap_in_service(rigs: Any) -> None:
     rig = await rigs(rate=800.0, channels=["book"], refresh_interval_s=1.0)
     by_type = rig.book_sub.stats.by_type
-    assert await _wait_for(lambda: rig.counter("refreshes") >= len(PAIRS), 10)
+    assert await wait_for(lambda: rig.counter("refreshes") >= len(PAIRS), 10)
     # Each refresh ends with a fresh snapshot delivered to the consumer.
-    assert await _wait_for(lambda: by_type.get("BookSnapshot", 0) > len(PAIRS), 5)
+    assert await wait_for(lambda: by_type.get("BookSnapshot", 0) > len(PAIRS), 5)
     # A refresh keeps serving the old book: no book ever went to "resyncing".
     assert by_type.get("BookStatus", 0) == len(PAIRS), "only the initial 'synced' per book"
     assert rig.counter("resyncs") == 0
@@ -283,7 +245,7 @@ async def test_callback_consumers_and_routing_by_symbol(rigs: Any) -> None:
 
     rig.gw.subscribe(symbols=["ETH-USD"], types=["Trade", "Ticker"], callback=on_event)
     rig.gw.subscribe(symbols=["BTC-USD"], callback=on_event_async)
-    assert await _wait_for(lambda: len(got) > 20 and len(async_got) > 20, 10)
+    assert await wait_for(lambda: len(got) > 20 and len(async_got) > 20, 10)
     assert {s for s, _ in got} == {"ETH-USD"}
     assert {t for _, t in got} <= {"Trade", "Ticker"}
     assert set(async_got) == {"BTC-USD"}

@@ -68,8 +68,9 @@ SimulatorsConfig: type[SimulatorTable] = create_model(
     __base__=SimulatorTable,
     __doc__=SimulatorTable.__doc__,
     **{  # type: ignore[call-overload]
-        name: (load_venue(name).config_type, Field(default_factory=load_venue(name).config_type))
+        name: (config_type, Field(default_factory=config_type))
         for name in sim_venue_names()
+        for config_type in (load_venue(name).config_type,)
     },
 )
 

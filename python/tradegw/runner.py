@@ -77,8 +77,22 @@ _VENUE_FIGURES = (
     "resyncs",
     "reconnects",
     "provider_restarts",
+    "connect_failures",
+    "rest_failures",
+    "protocol_errors",
+    "stale_books",
     "dlq",
 )
+_DUPLICATES = ("duplicate_trades", "duplicate_frames")
+"""What a venue sent twice and the adapter dropped (trades by id, Coinbase frames by number)."""
+
+
+def _dlq_by_reason(gw: Gateway, venue: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in gw.telemetry.counters.series().items():
+        if key[:2] == ("dlq", venue) and len(key) > 2:
+            out[key[2]] = out.get(key[2], 0) + n
+    return out
 
 
 def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> dict[str, Any]:
@@ -90,6 +104,8 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         events = {t: counters.get("events", venue, t) for t in MARKET_DATA_TYPES}
         figures: dict[str, Any] = {"events": events, "events_total": sum(events.values())}
         figures.update({name: counters.total(name, venue) for name in _VENUE_FIGURES})
+        figures["duplicates_dropped"] = sum(counters.total(n, venue) for n in _DUPLICATES)
+        figures["dlq_by_reason"] = _dlq_by_reason(gw, venue)
         figures["msgs_per_s"] = round(figures["frames"] / elapsed_s, 1) if elapsed_s > 0 else 0.0
         figures["consumer_books_match"] = _books_match(gw, consumers, venue)
         venues[venue] = figures
@@ -123,7 +139,13 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         "resyncs": counters.get("resyncs"),
         "reconnects": counters.get("reconnects"),
         "provider_restarts": counters.get("provider_restarts"),
+        "connect_failures": counters.get("connect_failures"),
+        "rest_failures": counters.get("rest_failures"),
+        "protocol_errors": counters.get("protocol_errors"),
+        "duplicates_dropped": sum(counters.get(n) for n in _DUPLICATES),
         "dlq": gw.telemetry.dlq.count,
+        "dlq_by_reason": dict(gw.telemetry.dlq.by_reason),
+        "dlq_not_written": gw.telemetry.dlq.not_written,
         "out_of_order_delivered": out_of_order,
         "latency_us": latency.summary_us(),
         "consumer_books_match": books_match,

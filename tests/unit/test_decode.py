@@ -221,10 +221,44 @@ def test_canonical_symbol(venue: str, canonical: str) -> None:
 # ---- decimal strings (Binance, Coinbase) ----
 
 
-@pytest.mark.parametrize("text", ["0", "0.35130000", "79944.1", "1" * 64])
+@pytest.mark.parametrize(
+    "text", ["0", "0.35130000", "79944.1", "9" * 15, "0" * 20 + "1", "0." + "1" * 62]
+)
 def test_decimal_text_takes_plain_unsigned_decimals(text: str) -> None:
     assert decimal_text(text, "price") == text
     assert signed_decimal_text("-" + text, "change") == "-" + text
+
+
+@pytest.mark.parametrize("text", ["1" + "0" * 15, "9" * 16, "1" * 40 + ".5"])
+def test_decimal_text_refuses_magnitudes_no_market_has(text: str) -> None:
+    with pytest.raises(FrameError, match="out of range"):
+        decimal_text(text, "price")
+
+
+@pytest.mark.parametrize(
+    ("text", "places", "ok"),
+    [
+        ("45000.40000000", 2, True),  # Binance pads to eight decimals: zeros do not count
+        ("45000.41", 2, True),
+        ("45000.415", 2, False),
+        ("12", 0, True),
+        ("12.0", 0, True),
+        ("12.5", 0, False),
+    ],
+)
+def test_decimal_text_holds_the_instruments_precision(text: str, places: int, ok: bool) -> None:
+    if ok:
+        assert decimal_text(text, "price", places=places) == text
+    else:
+        with pytest.raises(FrameError, match="more than"):
+            decimal_text(text, "price", places=places)
+
+
+@pytest.mark.parametrize("text", ["0", "0.000", "00.0"])
+def test_decimal_text_positive_refuses_zero(text: str) -> None:
+    assert decimal_text(text, "qty") == text
+    with pytest.raises(FrameError, match="zero"):
+        decimal_text(text, "qty", positive=True)
 
 
 @pytest.mark.parametrize(

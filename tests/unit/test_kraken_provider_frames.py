@@ -123,10 +123,21 @@ def test_one_malformed_trade_item_is_rejected_alone_and_never_remembered() -> No
     assert telemetry.counters.get("duplicate_trades") == 0
 
 
-def test_a_bogus_high_trade_id_cannot_silence_the_tape() -> None:
+def test_a_live_trade_id_that_jumps_millions_ahead_is_refused_not_remembered() -> None:
     provider, received, telemetry = _provider()
     feed(provider, trades("snapshot", 1, 2))
-    feed(provider, trades("update", 2**62))  # hostile, but a valid 64-bit id: published
+    feed(provider, trades("update", 2**62))  # a valid 64-bit id, but no pair trades that fast
+    feed(provider, trades("update", 3, 4))
+    got = [e.trade_id for e in received if e.event_type == "Trade"]  # type: ignore[attr-defined]
+    assert got == ["3", "4"]
+    assert telemetry.dlq.count == 1
+    assert "jumps" in telemetry.dlq.recent[0]["detail"]
+
+
+def test_a_bogus_high_trade_id_from_a_snapshot_is_rebased_by_the_next_one() -> None:
+    provider, received, telemetry = _provider()
+    feed(provider, trades("snapshot", 1, 2))
+    feed(provider, trades("snapshot", 2**62))  # snapshots may re-base, so no jump check
     feed(provider, trades("update", 3))  # looks old next to it: dropped as a repeat
     # The next snapshot (a reconnect, a resubscription) shows the venue's real newest id.
     feed(provider, trades("snapshot", 2, 3, 4))

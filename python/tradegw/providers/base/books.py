@@ -23,6 +23,8 @@ class TrackedBook:
         "canonical",
         "generation",
         "last_update",
+        "price_places",
+        "qty_places",
         "reason",
         "resync_deadline",
         "status",
@@ -37,6 +39,9 @@ class TrackedBook:
         self.canonical = canonical
         """The canonical symbol consumers see (``BTC-USD``)."""
         self.asm = asm
+        self.price_places = asm.book.price_precision
+        """The instrument's price decimals (trades and tickers are checked against them)."""
+        self.qty_places = asm.book.qty_precision
         self.generation = 0
         """Bumped whenever the assembler is replaced (a new connection, new precisions)."""
         self.status = "resyncing"
@@ -51,6 +56,8 @@ class TrackedBook:
     def replace_assembler(self, asm: BookAssembler) -> None:
         """Starts over with a fresh assembler; answers to earlier requests become stale."""
         self.asm = asm
+        self.price_places = asm.book.price_precision
+        self.qty_places = asm.book.qty_precision
         self.generation += 1
         self.view = None
 

@@ -58,12 +58,28 @@ def as_int(raw: Any, what: str) -> int:
 _INT = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _MAX_DECIMAL_LEN = 64
+MAX_INTEGER_DIGITS = 15
+"""Digits before the point of any price or quantity we accept: a quadrillion is far above
+any spot price, trade or 24-hour volume, and far below what the core's fixed point holds."""
 
 
-def decimal_text(raw: Any, what: str) -> str:
-    """A price or quantity quoted as a plain unsigned decimal string (``"0.35130000"``):
-    no sign, no exponent, no spaces, no ``NaN`` — what Binance and Coinbase write."""
+def decimal_text(raw: Any, what: str, *, places: int | None = None, positive: bool = False) -> str:
+    """A price or quantity as a plain unsigned decimal text (``"0.35130000"``): no sign, no
+    exponent, no spaces, no ``NaN``, at most :data:`MAX_INTEGER_DIGITS` before the point —
+    what Binance and Coinbase quote, and Kraken's numbers as :func:`decode_exact` gives them.
+
+    ``places``: the instrument's precision; a significant digit beyond it is refused
+    (trailing zeros are not significant: Binance writes ``"45000.40000000"`` for a 0.01
+    tick). ``positive``: zero is refused too (a trade's price and quantity).
+    """
     if isinstance(raw, str) and len(raw) <= _MAX_DECIMAL_LEN and _DECIMAL.fullmatch(raw):
+        whole, _, frac = raw.partition(".")
+        if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
+            raise FrameError(f"{what} is out of range: {raw[:40]!r}")
+        if places is not None and len(frac.rstrip("0")) > places:
+            raise FrameError(f"{what} has more than {places} decimals: {raw!r}")
+        if positive and not raw.strip("0."):
+            raise FrameError(f"{what} is zero")
         return raw
     raise FrameError(f"{what} is not a decimal string: {raw!r:.40}")
 

@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from picows import WSError, WSMsgType, WSTransport
@@ -33,6 +33,7 @@ from tradegw.errors import BookError
 from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
 from tradegw.providers.base.config import VenueConfig
 from tradegw.providers.base.decode import FrameError
+from tradegw.providers.base.rest import RestError
 from tradegw.providers.base.session import Backoff, connect
 from tradegw.schema import (
     BookSnapshot,
@@ -56,6 +57,12 @@ _TICK_S = 0.25
 MALFORMED = (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError)
 """What decoding or applying a frame (or one item of it) raises when the input is not what
 the venue's protocol says: every venue catches exactly this, around a frame or an item."""
+
+
+def _reason(e: BaseException) -> str:
+    """An exception as one line that is never empty (a bare ``TimeoutError()`` says nothing)."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__
 
 
 class VenueProvider(ABC):
@@ -126,9 +133,20 @@ class VenueProvider(ABC):
             await self.close()
 
     async def _session(self) -> None:
-        if not self._reference_loaded:
-            await self.load_reference_data()
-            self._reference_loaded = True
+        while not self._reference_loaded and not self._stopping:
+            try:
+                await self.load_reference_data()
+                self._reference_loaded = True
+            except (RestError, *MALFORMED) as e:
+                # Reference data the venue failed to give, or gave in a shape we cannot use:
+                # nothing to subscribe with yet. Said once per attempt, with why.
+                self._counters.inc("rest_failures", self.name)
+                delay = self._backoff.next_delay()
+                log.error(
+                    "%s: waiting for reference data: %s; retry in %.2fs",
+                    *(self.name, _reason(e), delay),
+                )
+                await asyncio.sleep(delay)
         while not self._stopping:
             try:
                 url = self.connect_url()
@@ -151,6 +169,13 @@ class VenueProvider(ABC):
                 self.on_connected()
                 self.connected.set()
                 await transport.wait_disconnected()
+            except WSError as e:
+                # A frame over the size limit, a bogus length, a reserved opcode: picows has
+                # already closed the connection. It costs a reconnect, never the feed; the
+                # offending bytes are gone, so the DLQ keeps what picows said of them.
+                self._counters.inc("protocol_errors", self.name)
+                log.warning("%s: WebSocket protocol error (%s); reconnecting", self.name, e)
+                self.dead_letter(b"", new_trace_id(), "protocol_error", f"{type(e).__name__}: {e}")
             finally:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -258,9 +283,25 @@ class VenueProvider(ABC):
             log.exception("%s: frame handler failed trace_id=%s", self.name, trace_id)
             self.dead_letter(payload, trace_id, "handler_error", f"{type(e).__name__}: {e}")
 
+    def each_item(
+        self,
+        items: Iterable[Any],
+        handle: Callable[[Any], None],
+        payload: bytes,
+        trace_id: str,
+        what: str,
+    ) -> None:
+        """Calls ``handle`` for each item of a multi-item frame: a malformed item is that
+        item's loss (counted, in the DLQ with the frame), never its neighbours'."""
+        for item in items:
+            try:
+                handle(item)
+            except MALFORMED as e:
+                self.dead_letter(payload, trace_id, "malformed", f"{what}: {type(e).__name__}: {e}")
+
     def dead_letter(self, payload: bytes, trace_id: str, reason: str, detail: str) -> None:
         """Counts a frame that cannot be used and keeps it in the DLQ with its trace id."""
-        self._counters.inc("dlq", self.name)
+        self._counters.inc("dlq", self.name, reason)
         self._telemetry.dlq.put(
             provider=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
         )

@@ -82,14 +82,17 @@ class BinanceProvider(VenueProvider):
     async def load_reference_data(self) -> None:
         if not self.rest_url:
             raise RestError("binance needs REST for depth snapshots: set venues.binance.rest_url")
-        self._rest = RestClient(
-            PROVIDER,
-            self.rest_url,
-            self._counters,
-            self.config.rest,
-            used_weight_header=USED_WEIGHT_HEADER,
-            rng=self._rng,
-        )
+        if self._rest is None:
+            # One client for the whole run (snapshots use it too), however often this
+            # is retried.
+            self._rest = RestClient(
+                PROVIDER,
+                self.rest_url,
+                self._counters,
+                self.config.rest,
+                used_weight_header=USED_WEIGHT_HEADER,
+                rng=self._rng,
+            )
         self.symbols = await fetch_symbols(self._rest, list(self.config.symbols))
         for symbol in self.config.symbols:
             info = self.symbols.get(symbol)
@@ -275,8 +278,8 @@ class BinanceProvider(VenueProvider):
                 **self.event_fields(
                     book.symbol, book.canonical, "Trade", _ms(d.get("T")), ingest_ts, trace_id
                 ),
-                price=decimal_text(d["p"], "p"),
-                qty=decimal_text(d["q"], "q"),
+                price=decimal_text(d["p"], "p", places=book.price_places, positive=True),
+                qty=decimal_text(d["q"], "q", places=book.qty_places, positive=True),
                 # The buyer is the maker: the aggressor sold.
                 side="sell" if maker_buys else "buy",
                 trade_id=str(trade_id),
@@ -285,7 +288,7 @@ class BinanceProvider(VenueProvider):
 
     def _on_book_ticker(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
         book = self.subscribed(d.get("s"), "event")
-        bbo = _bbo(d)
+        bbo = _bbo(d, book)
         update_id = as_int(d["u"], "u")
         self._bbo[book.symbol] = bbo
         self._bbo_id[book.symbol] = update_id
@@ -305,8 +308,9 @@ class BinanceProvider(VenueProvider):
 
     def _on_ticker_24h(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
         book = self.subscribed(d.get("s"), "event")
-        self._stats_24h[book.symbol] = d
-        bbo = _bbo(d)
+        bbo = _bbo(d, book)
+        # Checked before it is kept: every later ticker of the symbol repeats these figures.
+        self._stats_24h[book.symbol] = _stats(d, book)
         if book.symbol not in self._bbo or "bookTicker" not in self.config.channels:
             self._bbo[book.symbol] = bbo
         self._publish_ticker(book, self._bbo[book.symbol], _ms(d.get("E")), ingest_ts, trace_id)
@@ -329,13 +333,7 @@ class BinanceProvider(VenueProvider):
                 bid_qty=bbo[1],
                 ask=bbo[2],
                 ask_qty=bbo[3],
-                last=decimal_text(stats["c"], "c") if stats else None,
-                volume=decimal_text(stats["v"], "v") if stats else None,
-                vwap=decimal_text(stats["w"], "w") if stats else None,
-                low=decimal_text(stats["l"], "l") if stats else None,
-                high=decimal_text(stats["h"], "h") if stats else None,
-                change=signed_decimal_text(stats["p"], "p") if stats else None,
-                change_pct=signed_decimal_text(stats["P"], "P") if stats else None,
+                **(stats or {}),
             )
         )
 
@@ -374,14 +372,29 @@ class BinanceProvider(VenueProvider):
         )
 
 
-def _bbo(d: dict[str, Any]) -> tuple[str, str, str, str]:
+def _bbo(d: dict[str, Any], book: TrackedBook) -> tuple[str, str, str, str]:
     """Best bid, its qty, best ask, its qty of a bookTicker or 24hrTicker."""
+    pp, qp = book.price_places, book.qty_places
     return (
-        decimal_text(d["b"], "b"),
-        decimal_text(d["B"], "B"),
-        decimal_text(d["a"], "a"),
-        decimal_text(d["A"], "A"),
+        decimal_text(d["b"], "b", places=pp, positive=True),
+        decimal_text(d["B"], "B", places=qp),
+        decimal_text(d["a"], "a", places=pp, positive=True),
+        decimal_text(d["A"], "A", places=qp),
     )
+
+
+def _stats(d: dict[str, Any], book: TrackedBook) -> dict[str, str]:
+    """The 24-hour figures of a 24hrTicker as Ticker fields."""
+    pp = book.price_places
+    return {
+        "last": decimal_text(d["c"], "c", places=pp, positive=True),
+        "volume": decimal_text(d["v"], "v"),
+        "vwap": decimal_text(d["w"], "w"),
+        "low": decimal_text(d["l"], "l", places=pp),
+        "high": decimal_text(d["h"], "h", places=pp),
+        "change": signed_decimal_text(d["p"], "p"),
+        "change_pct": signed_decimal_text(d["P"], "P"),
+    }
 
 
 def _same_bbo(book: TrackedBook, bbo: tuple[str, str, str, str]) -> bool:

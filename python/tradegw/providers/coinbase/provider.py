@@ -18,6 +18,7 @@ adapter. An ``update`` before a product's ``snapshot`` also resyncs it.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,9 @@ PROVIDER = "coinbase"
 _CANDLE_S = 300
 """Advanced Trade candles are 5-minute buckets."""
 _TRADE_MEMORY = 512
+_TRADE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+"""Coinbase's trade ids are short decimal strings; anything beyond a short plain token is not
+an id we keep in memory or hand to consumers."""
 """Trade ids remembered per product to drop the repeats a re-subscription's snapshot
 carries (Coinbase trade ids are strings, not promised to be numeric)."""
 
@@ -155,23 +159,52 @@ class CoinbaseProvider(VenueProvider):
         events = msg.get("events")
         if not isinstance(events, list):
             raise FrameError("frame without an events list")
+        # Each product's event, trade, ticker or candle stands alone: a malformed one (or one
+        # of a product we never asked for) is its own loss, not its neighbours'.
         if channel == "l2_data":
             exchange_ts = timestamp_ns(msg.get("timestamp"))
-            for event in events:
-                self._on_level2(event, exchange_ts, ingest_ts, trace_id, payload)
+            self.each_item(
+                events,
+                lambda e: self._on_level2(e, exchange_ts, ingest_ts, trace_id, payload),
+                payload,
+                trace_id,
+                "level2 event",
+            )
         elif channel == "market_trades":
             for event in events:
-                self._on_trades(event, ingest_ts, trace_id)
+                snapshot = isinstance(event, dict) and event.get("type") == "snapshot"
+                trades = _list(event, "trades")
+                # A product's first snapshot is history from before we started: remembered,
+                # not news.
+                history = {str(t.get("product_id")) for t in trades if snapshot}
+                history -= self._tapes.keys()
+                self.each_item(
+                    trades,
+                    lambda t, h=history: self._on_trade(t, h, ingest_ts, trace_id),  # type: ignore[misc]
+                    payload,
+                    trace_id,
+                    "trade",
+                )
         elif channel == "ticker":
             exchange_ts = timestamp_ns(msg.get("timestamp"))
             for event in events:
-                for t in _list(event, "tickers"):
-                    self._on_ticker(t, exchange_ts, ingest_ts, trace_id)
+                self.each_item(
+                    _list(event, "tickers"),
+                    lambda t: self._on_ticker(t, exchange_ts, ingest_ts, trace_id),
+                    payload,
+                    trace_id,
+                    "ticker",
+                )
         elif channel == "candles":
             exchange_ts = timestamp_ns(msg.get("timestamp"))
             for event in events:
-                for c in _list(event, "candles"):
-                    self._on_candle(c, exchange_ts, ingest_ts, trace_id)
+                self.each_item(
+                    _list(event, "candles"),
+                    lambda c: self._on_candle(c, exchange_ts, ingest_ts, trace_id),
+                    payload,
+                    trace_id,
+                    "candle",
+                )
         elif channel in ("heartbeats", "subscriptions", "status"):
             pass  # the frame itself showed that the connection is alive
         else:
@@ -236,40 +269,40 @@ class CoinbaseProvider(VenueProvider):
             trace_id=trace_id,
         )
 
-    def _on_trades(self, event: Any, ingest_ts: int, trace_id: str) -> None:
-        snapshot = isinstance(event, dict) and event.get("type") == "snapshot"
-        trades = _list(event, "trades")
-        # A product's first snapshot is history from before we started: remembered, not news.
-        history = {str(t.get("product_id")) for t in trades if snapshot} - self._tapes.keys()
-        for t in trades:
-            book = self.subscribed(t.get("product_id"), "trade")
-            trade_id = t["trade_id"]
-            if not isinstance(trade_id, str) or not trade_id:
-                raise FrameError(f"trade_id {trade_id!r:.40}")
-            tape = self._tapes.get(book.symbol)
-            if tape is None:
-                tape = self._tapes[book.symbol] = _Tape()
-            if not tape.add(trade_id):
-                self._counters.inc("duplicate_trades", PROVIDER)
-                continue
-            if book.symbol in history:
-                continue
-            self.publish(
-                Trade(
-                    **self.event_fields(
-                        book.symbol,
-                        book.canonical,
-                        "Trade",
-                        timestamp_ns(t.get("time")),
-                        ingest_ts,
-                        trace_id,
-                    ),
-                    price=decimal_text(t["price"], "price"),
-                    qty=decimal_text(t["size"], "size"),
-                    side=self._aggressor(t["side"]),
-                    trade_id=trade_id,
-                )
-            )
+    def _on_trade(self, t: Any, history: set[str], ingest_ts: int, trace_id: str) -> None:
+        if not isinstance(t, dict):
+            raise FrameError("trade is not an object")
+        book = self.subscribed(t.get("product_id"), "trade")
+        trade_id = t["trade_id"]
+        if not isinstance(trade_id, str) or not _TRADE_ID.fullmatch(trade_id):
+            raise FrameError(f"trade_id {trade_id!r:.40}")
+        # Every field is checked before the id is remembered: a trade we reject must not
+        # make its later (valid) repetition look like a duplicate.
+        trade = Trade(
+            **self.event_fields(
+                book.symbol,
+                book.canonical,
+                "Trade",
+                timestamp_ns(t.get("time")),
+                ingest_ts,
+                trace_id,
+                numbered=False,
+            ),
+            price=decimal_text(t["price"], "price", places=book.price_places, positive=True),
+            qty=decimal_text(t["size"], "size", places=book.qty_places, positive=True),
+            side=self._aggressor(t["side"]),
+            trade_id=trade_id,
+        )
+        tape = self._tapes.get(book.symbol)
+        if tape is None:
+            tape = self._tapes[book.symbol] = _Tape()
+        if not tape.add(trade_id):
+            self._counters.inc("duplicate_trades", PROVIDER)
+            return
+        if book.symbol in history:
+            return
+        trade.seq_provider = self.next_seq(book.symbol, "Trade")
+        self.publish(trade)
 
     def _aggressor(self, side: Any) -> Side:
         if side == "BUY":
@@ -282,16 +315,19 @@ class CoinbaseProvider(VenueProvider):
         self, t: dict[str, Any], exchange_ts: int | None, ingest_ts: int, trace_id: str
     ) -> None:
         book = self.subscribed(t.get("product_id"), "ticker")
+        pp, qp = book.price_places, book.qty_places
         self.publish(
             Ticker(
                 **self.event_fields(
                     book.symbol, book.canonical, "Ticker", exchange_ts, ingest_ts, trace_id
                 ),
-                bid=decimal_text(t["best_bid"], "best_bid"),
-                bid_qty=decimal_text(t["best_bid_quantity"], "best_bid_quantity"),
-                ask=decimal_text(t["best_ask"], "best_ask"),
-                ask_qty=decimal_text(t["best_ask_quantity"], "best_ask_quantity"),
-                last=_opt(t.get("price")),
+                bid=decimal_text(t["best_bid"], "best_bid", places=pp, positive=True),
+                bid_qty=decimal_text(t["best_bid_quantity"], "best_bid_quantity", places=qp),
+                ask=decimal_text(t["best_ask"], "best_ask", places=pp, positive=True),
+                ask_qty=decimal_text(t["best_ask_quantity"], "best_ask_quantity", places=qp),
+                last=None
+                if t.get("price") is None
+                else decimal_text(t["price"], "price", places=pp, positive=True),
                 volume=_opt(t.get("volume_24_h")),
                 low=_opt(t.get("low_24_h")),
                 high=_opt(t.get("high_24_h")),

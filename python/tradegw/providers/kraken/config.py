@@ -23,6 +23,13 @@ class KrakenVenueConfig(VenueConfig):
         default_factory=lambda: ["BTC/USD", "ETH/USD"], min_length=1, description="v2 symbols"
     )
     channels: list[Channel] = Field(default_factory=lambda: list(ALL_CHANNELS), min_length=1)
+    reference_budget_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="longest wait for REST AssetPairs before the instrument channel alone"
+        " supplies the precisions",
+    )
     book_depth: Literal[10, 25, 100, 500, 1000] = 10
     ohlc_interval_min: Literal[1, 5, 15, 30, 60, 240, 1440, 10080, 21600] = 1
     ticker_trigger: Literal["trades", "bbo"] = "bbo"

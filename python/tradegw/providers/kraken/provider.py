@@ -11,9 +11,10 @@ shared :class:`~tradegw.providers.base.VenueProvider`'s.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -27,12 +28,14 @@ from tradegw.providers.base import (
     TrackedBook,
     VenueProvider,
     as_int,
+    decimal_text,
     decode_exact,
+    signed_decimal_text,
     timestamp_ns,
 )
 from tradegw.providers.kraken.decode import canonical_symbol, levels
 from tradegw.providers.kraken.rest import fetch_asset_pairs
-from tradegw.schema import KlineSummary, Ticker, Trade
+from tradegw.schema import KlineSummary, Side, Ticker, Trade
 
 if TYPE_CHECKING:
     from tradegw.providers.kraken.config import KrakenVenueConfig
@@ -43,6 +46,21 @@ PROVIDER = "kraken"
 
 _MAX_ID = 1 << 63
 """Trade ids are 64-bit counters at the venue: anything larger is not one."""
+_MAX_ID_JUMP = 1_000_000
+"""How far a live trade's id may run ahead of the last one seen (a busy pair trades tens of
+thousands of times a day, and a reconnect's snapshot re-bases the count)."""
+
+
+class _TradeItem(NamedTuple):
+    symbol: str
+    canonical: str
+    trade_id: int
+    price: str
+    qty: str
+    side: Side
+    ord_type: str | None
+    exchange_ts: int | None
+
 
 _Handler = Callable[[dict[str, Any], int, str, bytes], None]
 
@@ -80,10 +98,18 @@ class KrakenProvider(VenueProvider):
             return
         rest = RestClient(PROVIDER, self.rest_url, self._counters, self.config.rest)
         try:
-            self.rest_precision = await fetch_asset_pairs(rest)
-        except RestError as e:
+            # The instrument channel carries the precisions too: REST that is slow or
+            # failing must not keep market data away for longer than the budget.
+            async with asyncio.timeout(self.config.reference_budget_s):
+                self.rest_precision = await fetch_asset_pairs(rest)
+        except (RestError, TimeoutError, *MALFORMED) as e:
             self._counters.inc("rest_failures", PROVIDER)
-            log.error("kraken: no REST reference data (%s); relying on the instrument channel", e)
+            why = (
+                f"no answer within {self.config.reference_budget_s}s"
+                if isinstance(e, TimeoutError)
+                else f"{type(e).__name__}: {e}"
+            )
+            log.error("kraken: no REST reference data (%s); using the instrument channel", why)
             return
         finally:
             await rest.close()
@@ -258,66 +284,77 @@ class KrakenProvider(VenueProvider):
         if not isinstance(data, list):
             raise FrameError("trade frame without a data list")
         snapshot = msg.get("type") == "snapshot"
-        trades: list[tuple[str, int, dict[str, Any]]] = []
-        for t in data:
-            # One malformed item is that item's loss, not the frame's; and it is checked
-            # before its id is remembered, so it cannot silence the stream.
-            try:
-                trades.append(self._trade_item(t))
-            except MALFORMED as e:
-                self.dead_letter(raw, trace_id, "malformed", f"trade item: {e}")
+        trades: list[_TradeItem] = []
+        # One malformed item is that item's loss, not the frame's; and it is checked before
+        # its id is remembered, so it cannot silence the stream.
+        self.each_item(
+            data, lambda t: trades.append(self._trade_item(t, snapshot)), raw, trace_id, "trade"
+        )
         # The last trade id seen per symbol before this frame: a re-subscription's snapshot
         # repeats recent trades (only newer ones are news), and the very first snapshot is
         # history from before we started.
-        known = {symbol: self._last_trade_id.get(symbol) for symbol, _, _ in trades}
+        known = {t.symbol: self._last_trade_id.get(t.symbol) for t in trades}
         if snapshot:
             for symbol, last in known.items():
-                newest = max(i for s, i, _ in trades if s == symbol)
+                newest = max(t.trade_id for t in trades if t.symbol == symbol)
                 if last is not None and newest < last:
                     # The venue knows no trade as recent as the one remembered: that id was
                     # bogus (or the venue renumbered). Start over from what it knows now.
                     self._counters.inc("trade_ids_rebased", PROVIDER)
                     log.warning("kraken: %s trade id %d above the venue's %d", symbol, last, newest)
                     self._last_trade_id[symbol] = known[symbol] = newest
-        for symbol, trade_id, t in trades:
-            last = known[symbol]
-            self._last_trade_id[symbol] = max(trade_id, self._last_trade_id.get(symbol, 0))
-            if (last is None and snapshot) or (last is not None and trade_id <= last):
+        for t in trades:
+            last = known[t.symbol]
+            self._last_trade_id[t.symbol] = max(t.trade_id, self._last_trade_id.get(t.symbol, 0))
+            if (last is None and snapshot) or (last is not None and t.trade_id <= last):
                 if last is not None:
                     self._counters.inc("duplicate_trades", PROVIDER)
                 continue
             self.publish(
                 Trade(
                     **self.event_fields(
-                        symbol,
-                        canonical_symbol(symbol),
-                        "Trade",
-                        timestamp_ns(t.get("timestamp")),
-                        ingest_ts,
-                        trace_id,
+                        t.symbol, t.canonical, "Trade", t.exchange_ts, ingest_ts, trace_id
                     ),
-                    price=_num(t["price"]),
-                    qty=_num(t["qty"]),
-                    side=t["side"],
-                    trade_id=str(trade_id),
-                    ord_type=t.get("ord_type"),
+                    price=t.price,
+                    qty=t.qty,
+                    side=t.side,
+                    trade_id=str(t.trade_id),
+                    ord_type=t.ord_type,
                 )
             )
 
-    def _trade_item(self, t: Any) -> tuple[str, int, dict[str, Any]]:
-        """``(symbol, trade_id, item)`` of one trade, every field checked."""
+    def _trade_item(self, t: Any, snapshot: bool) -> _TradeItem:
+        """One trade, every field checked."""
         if not isinstance(t, dict):
             raise FrameError("trade item is not an object")
-        symbol = self._configured(t.get("symbol"), "trade")
+        book = self._book_of(t.get("symbol"), "trade")
         trade_id = as_int(t["trade_id"], "trade_id")
         if not 0 <= trade_id < _MAX_ID:
             raise FrameError(f"trade_id out of range: {trade_id}")
-        if t["side"] not in ("buy", "sell"):
-            raise FrameError(f"trade side {t['side']!r:.20}")
-        _num(t["price"])
-        _num(t["qty"])
-        timestamp_ns(t.get("timestamp"))
-        return symbol, trade_id, t
+        last = self._last_trade_id.get(book.symbol)
+        if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
+            # Ids count the pair's trades one by one; a live update cannot skip millions.
+            # Remembering it would make every real trade after it look like a repeat.
+            raise FrameError(f"trade_id {trade_id} jumps from {last}")
+        side = t["side"]
+        if side != "buy" and side != "sell":
+            raise FrameError(f"trade side {side!r:.20}")
+        ord_type = t.get("ord_type")
+        if ord_type is not None and (not isinstance(ord_type, str) or len(ord_type) > 16):
+            raise FrameError(f"trade ord_type {ord_type!r:.20}")
+        return _TradeItem(
+            book.symbol,
+            book.canonical,
+            trade_id,
+            decimal_text(t["price"], "price", places=book.price_places, positive=True),
+            decimal_text(t["qty"], "qty", places=book.qty_places, positive=True),
+            side,
+            ord_type,
+            timestamp_ns(t.get("timestamp")),
+        )
+
+    def _book_of(self, symbol: Any, what: str) -> TrackedBook:
+        return self.subscribed(self._configured(symbol, what), what)
 
     def _configured(self, symbol: Any, what: str) -> str:
         if not isinstance(symbol, str) or symbol not in self._symbols:
@@ -325,68 +362,86 @@ class KrakenProvider(VenueProvider):
         return symbol
 
     def _on_ticker(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        for t in msg["data"]:
-            symbol = self._configured(t["symbol"], "ticker")
-            self.publish(
-                Ticker(
-                    **self.event_fields(
-                        symbol,
-                        canonical_symbol(symbol),
-                        "Ticker",
-                        timestamp_ns(t.get("timestamp")),
-                        ingest_ts,
-                        trace_id,
-                    ),
-                    bid=_num(t["bid"]),
-                    bid_qty=_num(t["bid_qty"]),
-                    ask=_num(t["ask"]),
-                    ask_qty=_num(t["ask_qty"]),
-                    last=_opt(t.get("last")),
-                    volume=_opt(t.get("volume")),
-                    vwap=_opt(t.get("vwap")),
-                    low=_opt(t.get("low")),
-                    high=_opt(t.get("high")),
-                    change=_opt(t.get("change")),
-                    change_pct=_opt(t.get("change_pct")),
-                )
+        self.each_item(
+            _data(msg), lambda t: self._ticker(t, ingest_ts, trace_id), raw, trace_id, "ticker"
+        )
+
+    def _ticker(self, t: Any, ingest_ts: int, trace_id: str) -> None:
+        if not isinstance(t, dict):
+            raise FrameError("ticker item is not an object")
+        book = self._book_of(t.get("symbol"), "ticker")
+        pp, qp = book.price_places, book.qty_places
+        self.publish(
+            Ticker(
+                **self.event_fields(
+                    book.symbol,
+                    book.canonical,
+                    "Ticker",
+                    timestamp_ns(t.get("timestamp")),
+                    ingest_ts,
+                    trace_id,
+                ),
+                bid=decimal_text(t["bid"], "bid", places=pp, positive=True),
+                bid_qty=decimal_text(t["bid_qty"], "bid_qty", places=qp),
+                ask=decimal_text(t["ask"], "ask", places=pp, positive=True),
+                ask_qty=decimal_text(t["ask_qty"], "ask_qty", places=qp),
+                last=_opt(t.get("last"), "last", pp),
+                volume=_opt(t.get("volume"), "volume"),
+                vwap=_opt(t.get("vwap"), "vwap"),
+                low=_opt(t.get("low"), "low", pp),
+                high=_opt(t.get("high"), "high", pp),
+                change=_opt_signed(t.get("change"), "change"),
+                change_pct=_opt_signed(t.get("change_pct"), "change_pct"),
             )
+        )
 
     def _on_ohlc(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        for c in msg["data"]:
-            symbol = self._configured(c["symbol"], "ohlc")
-            open_ts = timestamp_ns(c["interval_begin"])
-            if open_ts is None:
-                raise FrameError("ohlc without interval_begin")
-            self.publish(
-                KlineSummary(
-                    **self.event_fields(
-                        symbol,
-                        canonical_symbol(symbol),
-                        "KlineSummary",
-                        timestamp_ns(c.get("timestamp")),
-                        ingest_ts,
-                        trace_id,
-                    ),
-                    interval_s=as_int(c["interval"], "interval") * 60,
-                    open_ts=open_ts,
-                    open=_num(c["open"]),
-                    high=_num(c["high"]),
-                    low=_num(c["low"]),
-                    close=_num(c["close"]),
-                    volume=_num(c["volume"]),
-                    vwap=_opt(c.get("vwap")),
-                    trades=as_int(c["trades"], "trades") if "trades" in c else None,
-                    closed=False,
-                )
+        self.each_item(
+            _data(msg), lambda c: self._candle(c, ingest_ts, trace_id), raw, trace_id, "ohlc"
+        )
+
+    def _candle(self, c: Any, ingest_ts: int, trace_id: str) -> None:
+        if not isinstance(c, dict):
+            raise FrameError("ohlc item is not an object")
+        book = self._book_of(c.get("symbol"), "ohlc")
+        open_ts = timestamp_ns(c["interval_begin"])
+        if open_ts is None:
+            raise FrameError("ohlc without interval_begin")
+        pp = book.price_places
+        self.publish(
+            KlineSummary(
+                **self.event_fields(
+                    book.symbol,
+                    book.canonical,
+                    "KlineSummary",
+                    timestamp_ns(c.get("timestamp")),
+                    ingest_ts,
+                    trace_id,
+                ),
+                interval_s=as_int(c["interval"], "interval") * 60,
+                open_ts=open_ts,
+                open=decimal_text(c["open"], "open", places=pp),
+                high=decimal_text(c["high"], "high", places=pp),
+                low=decimal_text(c["low"], "low", places=pp),
+                close=decimal_text(c["close"], "close", places=pp),
+                volume=decimal_text(c["volume"], "volume"),
+                vwap=_opt(c.get("vwap"), "vwap"),
+                trades=as_int(c["trades"], "trades") if "trades" in c else None,
+                closed=False,
             )
+        )
 
 
-def _num(raw: Any) -> str:
-    """A price or quantity: the exact text of a JSON number (see base/decode.py)."""
-    if not isinstance(raw, str) or not raw or raw[0] not in "0123456789-":
-        raise FrameError(f"expected a number, got {raw!r}")
-    return raw
+def _data(msg: dict[str, Any]) -> list[Any]:
+    data = msg.get("data")
+    if not isinstance(data, list):
+        raise FrameError(f"{msg.get('channel')!r:.20} frame without a data list")
+    return data
 
 
-def _opt(raw: Any) -> str | None:
-    return None if raw is None else _num(raw)
+def _opt(raw: Any, what: str, places: int | None = None) -> str | None:
+    return None if raw is None else decimal_text(raw, what, places=places)
+
+
+def _opt_signed(raw: Any, what: str) -> str | None:
+    return None if raw is None else signed_decimal_text(raw, what)

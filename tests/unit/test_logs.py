@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tradegw.config.models import TelemetryConfig
-from tradegw.telemetry import logs
+from tradegw.telemetry import DeadLetterQueue, logs
 from tradegw.telemetry.logs import (
     MESSAGE_MAX_BYTES,
     TRACEBACK_MAX_BYTES,
@@ -203,3 +203,37 @@ def test_a_second_call_replaces_only_its_own_handler(tmp_path: Path, root_loggin
     assert added[0].baseFilename == str(tmp_path / "b")
     assert root.level == logging.WARNING
     assert all(h in root.handlers for h in before)
+
+
+def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> None:
+    path = tmp_path / "dlq.jsonl"
+    dlq = DeadLetterQueue(path)
+    raw = b'{"note": "raw frames are kept as sent: key=abc"}'
+    try:
+        entry = dlq.put(
+            provider="kraken",
+            reason="handler_error",
+            raw=raw,
+            trace_id="t1",
+            detail=f"OSError: cannot connect to {URL}",
+            url=URL,
+        )
+        long = dlq.put(
+            provider="kraken",
+            reason="malformed",
+            raw=b"{}",
+            trace_id="t2",
+            detail="v" * 1000 + f" {URL}" + "w" * 5000,  # the URL across the detail's cut
+        )
+    finally:
+        dlq.close()
+    assert (
+        entry["detail"] == "OSError: cannot connect to wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    )
+    assert entry["url"] == "wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    assert entry["raw"] == raw.decode()
+    assert long["detail_truncated"] is True
+    assert SECRET[:3] not in long["detail"]
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 2
+    assert SECRET.encode() not in path.read_bytes()

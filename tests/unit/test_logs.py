@@ -9,8 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
+from tradegw.cli import main
 from tradegw.config.models import TelemetryConfig
 from tradegw.telemetry import DeadLetterQueue, logs
 from tradegw.telemetry.logs import (
@@ -237,3 +239,51 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
     lines = path.read_bytes().splitlines()
     assert len(lines) == 2
     assert SECRET.encode() not in path.read_bytes()
+
+
+# ---- end to end ----
+
+
+@pytest.mark.timeout(60)
+def test_tradegw_run_never_writes_a_secret(
+    tmp_path: Path, root_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_path, dlq_path, summary = tmp_path / "gw.log", tmp_path / "dlq.jsonl", tmp_path / "s.json"
+    config = tmp_path / "gw.yaml"
+    # Nothing listens on port 1: connections are refused, REST fails, and both are logged
+    # with their URLs, the REST failure with a traceback.
+    config.write_text(
+        f"""\
+venues:
+  kraken:
+    ws_url: "ws://user:{SECRET}@127.0.0.1:1/?token={SECRET}"
+    symbols: [BTC/USD]
+    reconnect: {{initial_s: 0.05, max_s: 0.2}}
+  coinbase:
+    ws_url: "ws://user:{SECRET}@127.0.0.1:1/?token={SECRET}"
+    rest_url: "http://user:{SECRET}@127.0.0.1:1/?apiKey={SECRET}"
+    symbols: [BTC-USD]
+    rest: {{attempts: 1}}
+    reconnect: {{initial_s: 0.05, max_s: 0.2}}
+telemetry:
+  log_path: {log_path}
+  dlq_path: {dlq_path}
+  log_level: DEBUG
+""",
+        encoding="utf-8",
+    )
+    args = ["run", "--config", str(config), "--duration", "1", "--no-live"]
+    assert main([*args, "--summary-json", str(summary)]) == 0
+    out, err = capsys.readouterr()
+    logged = log_path.read_text(encoding="utf-8")
+    assert "connect to ws://***@127.0.0.1:1/?token=*** failed" in logged
+    assert "Traceback" in logged
+    for name, text in (
+        ("log", logged),
+        ("dlq", dlq_path.read_text(encoding="utf-8")),
+        ("summary", summary.read_text(encoding="utf-8")),
+        ("stdout", out),
+        ("stderr", err),
+    ):
+        assert SECRET not in text, name
+    assert orjson.loads(summary.read_bytes())["venues"].keys() == {"kraken", "coinbase"}

@@ -8,7 +8,6 @@ demo consumers, no network). Exit status 0 on a clean run, 2 on a bad config.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ import orjson
 
 from tradegw.config import DEFAULT_CONFIG, load_config
 from tradegw.errors import ConfigError
+from tradegw.telemetry.logs import configure_logging
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
@@ -47,11 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"tradegw: bad config: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    logging.basicConfig(
-        level=config.telemetry.log_level,
-        filename=config.telemetry.log_path,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(config.telemetry)
     import uvloop
 
     from tradegw.runner import run

@@ -23,6 +23,7 @@ from tradegw.gateway import Gateway
 from tradegw.schema import EVENT_TYPES
 from tradegw.sim.process import SimulatorProcess
 from tradegw.telemetry import LatencyHistogram
+from tradegw.telemetry.redact import redact_strings, redact_url
 
 log = logging.getLogger("tradegw.run")
 
@@ -196,7 +197,8 @@ async def run(
         sims.append(sim)
         urls[venue] = sim.ws_url
         rest_urls[venue] = sim.rest_url
-        say(f"started the {venue} simulator in a child process: {sim.ws_url} (REST {sim.rest_url})")
+        shown = f"{redact_url(sim.ws_url)} (REST {redact_url(sim.rest_url)})"
+        say(f"started the {venue} simulator in a child process: {shown}")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -231,7 +233,7 @@ async def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-    summary = summarize(gw, consumers, time.monotonic() - started)
+    summary = redact_strings(summarize(gw, consumers, time.monotonic() - started))
     if summary_path is not None:
         # A few hundred bytes once at exit: not worth a thread.
         summary_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")  # noqa: ASYNC240

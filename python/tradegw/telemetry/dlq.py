@@ -3,6 +3,12 @@
 A malformed frame must never kill a feed and never vanish: it is counted, logged with its
 trace_id and appended here as one JSON line (persisted to a file when a path is configured),
 with the raw text so it can be replayed once the cause is fixed.
+
+``detail`` and any extra fields are redacted (:mod:`tradegw.telemetry.redact`): they are our
+words, built from exception messages that can quote a URL with its credentials. ``raw`` is
+not: it is the venue's frame byte for byte, kept so that it can be replayed, which a rewrite
+would defeat, and where words like ``key=`` or ``@`` are ordinary data. The gateway reads
+public market data and sends no credentials in frames, so a venue has none of ours to echo.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tradegw.telemetry.redact import redact_prefix, redact_strings
 
 log = logging.getLogger("tradegw.dlq")
 
@@ -72,12 +80,12 @@ class DeadLetterQueue:
             "provider": provider,
             "reason": reason,
             "trace_id": trace_id,
-            "detail": detail[:_DETAIL_LIMIT],
+            "detail": redact_prefix(detail, _DETAIL_LIMIT),
             "detail_truncated": len(detail) > _DETAIL_LIMIT,
             "raw": text[:_RAW_LIMIT],
             "raw_bytes": len(raw),
             "truncated": len(head) < len(raw) or len(text) > _RAW_LIMIT,
-            **extra,
+            **redact_strings(extra),
         }
         self.count += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1

@@ -341,3 +341,12 @@ def test_a_book_without_updates_is_marked_stale_and_resubscribed() -> None:
     event = statuses.get_nowait()
     assert event is not None
     assert (event.symbol, event.reason) == ("BTC-USD", "stale")  # type: ignore[attr-defined]
+
+
+def test_an_exception_is_said_in_one_line_that_is_never_empty() -> None:
+    from tradegw.providers.base.provider import _reason
+
+    assert _reason(TimeoutError()) == "TimeoutError"
+    assert _reason(OSError("refused\nsecond line")) == "OSError: refused"
+    assert _reason(ValueError("   ")) == "ValueError"
+    assert len(_reason(ValueError("x" * 10_000))) < 400

@@ -124,7 +124,7 @@ class VenueProvider(ABC):
                     raise
                 except Exception as e:
                     self._counters.inc("provider_restarts", self.name)
-                    log.exception("%s: feed failed (%s); restarting", self.name, e)
+                    log.exception("%s: feed failed (%s); restarting", self.name, _reason(e))
                     self._drop_transport()
                     self._all_resyncing("reconnect")
                     if not self._stopping:
@@ -157,7 +157,7 @@ class VenueProvider(ABC):
                 delay = self._backoff.next_delay()
                 log.warning(
                     "%s: connect to %s failed (%s); retry in %.2fs",
-                    *(self.name, url, e, delay),
+                    *(self.name, url, _reason(e), delay),
                 )
                 await asyncio.sleep(delay)
                 continue
@@ -174,8 +174,10 @@ class VenueProvider(ABC):
                 # already closed the connection. It costs a reconnect, never the feed; the
                 # offending bytes are gone, so the DLQ keeps what picows said of them.
                 self._counters.inc("protocol_errors", self.name)
-                log.warning("%s: WebSocket protocol error (%s); reconnecting", self.name, e)
-                self.dead_letter(b"", new_trace_id(), "protocol_error", f"{type(e).__name__}: {e}")
+                log.warning(
+                    "%s: WebSocket protocol error (%s); reconnecting", self.name, _reason(e)
+                )
+                self.dead_letter(b"", new_trace_id(), "protocol_error", _reason(e))
             finally:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,338 @@
+"""Hostile config files (issue 8, item 7): whatever a file holds, loading it is a
+GatewayConfig or a ConfigError whose every line starts with the file's path and names the
+field when there is one, soon; never a traceback, a hang or an exploding structure.
+``tradegw run --config`` exits 2 with that one line."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tradegw.cli import EXIT_BAD_CONFIG, main
+from tradegw.config import GatewayConfig, load_config, safe_yaml
+from tradegw.config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS
+from tradegw.errors import ConfigError
+
+# The limit catches a hang, not a slow machine: no test here takes more than a few seconds.
+pytestmark = pytest.mark.timeout(30)
+
+QUICK_S = 2.0
+"""Longest a load of a small hostile file may take (milliseconds are typical); the few
+tests of files at the caps allow more."""
+
+Content = str | bytes
+
+
+def write(directory: Path, content: Content, name: str = "hostile.yaml") -> Path:
+    """``content`` (text as UTF-8) in ``directory/name``."""
+    path = directory / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def outcome(path: Path, within_s: float = QUICK_S) -> GatewayConfig | str:
+    """The config that ``path`` loads to, or the ConfigError's message; either way within
+    ``within_s``, and every line of a message starts with the path."""
+    start = time.monotonic()
+    try:
+        result: GatewayConfig | str = load_config(path)
+    except ConfigError as e:
+        result = str(e)
+        assert result
+        for line in result.splitlines():
+            assert line.startswith(f"{path}: "), line
+    elapsed = time.monotonic() - start
+    assert elapsed < within_s, f"{elapsed:.2f}s"
+    return result
+
+
+def one_line_error(path: Path) -> str:
+    """The message of the ConfigError that ``path`` is, asserting it is one line."""
+    result = outcome(path)
+    assert isinstance(result, str), "the file loaded"
+    assert "\n" not in result, result
+    return result
+
+
+def field_of(message: str) -> str:
+    """The field a one-line message names."""
+    match = re.search(r": field '([^']*)': ", message)
+    assert match, message
+    return match.group(1)
+
+
+# ---- the file itself: size, encoding, bytes ----
+
+
+def test_a_file_over_the_cap_is_refused_with_its_size(tmp_path: Path) -> None:
+    path = write(tmp_path, "#" * MAX_CONFIG_BYTES + "\n")
+    message = one_line_error(path)
+    assert "too large" in message
+    assert f"{MAX_CONFIG_BYTES + 1} bytes" in message
+    assert f"limit is {MAX_CONFIG_BYTES} bytes" in message
+
+
+def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.yaml"
+    with path.open("wb") as f:
+        f.truncate(64 * 1024**3)  # sparse: 64 GiB that would take minutes to read
+    message = one_line_error(path)
+    assert f"{64 * 1024**3} bytes" in message
+
+
+def test_a_file_at_the_cap_is_read(tmp_path: Path) -> None:
+    text = "# padding\n" * (MAX_CONFIG_BYTES // 10)
+    text += "#" * (MAX_CONFIG_BYTES - len(text) - 1) + "\n"
+    assert len(text) == MAX_CONFIG_BYTES
+    assert outcome(write(tmp_path, text)) == GatewayConfig()
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_stream_is_cut_at_the_cap() -> None:
+    # A device says size 0 up front, so only the bounded read stops it.
+    message = one_line_error(Path("/dev/zero"))
+    assert f"more than {MAX_CONFIG_BYTES} bytes" in message
+
+
+def test_non_utf8_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path, b"telemetry:\n  log_path: caf\xe9.log\n")
+    message = one_line_error(path)
+    assert "not UTF-8 text (byte 26)" in message
+
+
+def test_binary_garbage(tmp_path: Path) -> None:
+    garbage = bytes(range(256)) * 64 + b"\x89PNG\r\n\x1a\n\x00\x00"
+    assert "not UTF-8" in one_line_error(write(tmp_path, garbage))
+
+
+def test_control_characters_in_utf8_name_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "dispatcher:\n  flush_ms: 5\x00\x01\n")
+    message = one_line_error(path)
+    assert "not valid YAML at line 2, column 14" in message
+    assert "#x0000" in message
+
+
+# ---- YAML that would explode, recurse or run code ----
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_billion_laughs(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, BILLION_LAUGHS))
+    assert "aliases expand to more than" in message
+    assert re.search(r"field '[a-i]\[\d\]'", message)
+    assert "at line 5" in message  # *d expands to 9**4 nodes; the fourth level goes over
+
+
+def test_an_alias_inside_its_own_anchor(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, "consumers: &c [{name: a}, *c]\n"))
+    assert "field 'consumers[1]'" in message
+    assert "recursive" in message
+
+
+def test_modest_aliases_and_merge_keys_still_work(tmp_path: Path) -> None:
+    text = (
+        "venues:\n"
+        "  kraken: {reconnect: &r {initial_s: 1, max_s: 8}}\n"
+        "  coinbase: {reconnect: {<<: *r, multiplier: 3}}\n"
+        "  binance: {reconnect: *r}\n"
+    )
+    config = outcome(write(tmp_path, text))
+    assert isinstance(config, GatewayConfig)
+    policies = {name: venue.reconnect for name, venue in config.venues.configured()}
+    assert {name: (p.max_s, p.multiplier) for name, p in policies.items()} == {
+        "binance": (8, 2),
+        "coinbase": (8, 3),
+        "kraken": (8, 2),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("dispatcher: " + "[" * 10_000 + "]" * 10_000 + "\n", id="flow-lists"),
+        pytest.param("dispatcher: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n", id="flow-maps"),
+        # Indentation makes 10k block levels 50 MB, over the size cap: 1000 fit.
+        pytest.param(
+            "".join(" " * i + f"k{i}:\n" for i in range(1000)) + " " * 1000 + "v\n",
+            id="block-maps",
+        ),
+        pytest.param("a:\n" + "- " * 10_000 + "x\n", id="block-lists"),
+    ],
+)
+def test_ten_thousand_levels_deep(tmp_path: Path, text: str) -> None:
+    message = one_line_error(write(tmp_path, text))
+    assert "nest" in message
+    assert "line " in message
+
+
+def test_nesting_is_bounded_at_64_levels() -> None:
+    # The top-level mapping is level 1: 63 nested lists in it reach level 64.
+    assert safe_yaml.parse("a: " + "[" * 63 + "]" * 63) is not None
+    with pytest.raises(safe_yaml.YamlRefused, match="nested deeper than 64 levels"):
+        safe_yaml.parse("a: " + "[" * 64 + "]" * 64)
+    # An alias counts the depth of what it names.
+    deep = "[" * 40 + "]" * 40
+    with pytest.raises(safe_yaml.YamlRefused, match="nests deeper than 64 levels"):
+        safe_yaml.parse(f"a: &a {deep}\nb: {'[' * 30}*a{']' * 30}\n")
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/object/new:os.system ['touch {marker}']",
+        "!!python/object:pathlib.Path {{}}",
+        "!!python/name:os.system",
+        "!!python/tuple [1, 2]",
+        "!!binary aGVsbG8=",
+        "!!set {{a: null}}",
+        "!custom thing",
+        "!<tag:yaml.org,2002:python/object/apply:os.system> ['touch {marker}']",
+    ],
+)
+def test_tags_beyond_plain_data_are_refused_as_unsafe(tmp_path: Path, tagged: str) -> None:
+    marker = tmp_path / "ran"
+    path = write(tmp_path, f"telemetry:\n  log_path: {tagged.format(marker=marker)}\n")
+    message = one_line_error(path)
+    assert "field 'telemetry.log_path'" in message
+    assert "is not allowed (unsafe" in message
+    assert "at line 2, column 13" in message
+    assert not marker.exists()
+
+
+# ---- numbers ----
+
+
+@pytest.mark.parametrize(
+    ("text", "chars"),
+    [
+        pytest.param("1" + "0" * 100_000, 100_001, id="10**100000"),
+        pytest.param("9" * 5000, 5000, id="over-int-max-str-digits"),
+        pytest.param("0x" + "f" * 100_000, 100_002, id="hex"),
+        pytest.param("1" + ":59" * 50_000, 150_001, id="sexagesimal"),
+        pytest.param("-" + "1_000" * 1000, 5001, id="underscores"),
+    ],
+)
+def test_huge_integer_text_is_refused_before_conversion(
+    tmp_path: Path, text: str, chars: int
+) -> None:
+    message = one_line_error(write(tmp_path, f"dispatcher:\n  flush_ms: {text}\n"))
+    assert field_of(message) == "dispatcher.flush_ms"
+    assert f"integer of {chars} characters is out of range" in message
+    assert "at line 2, column 13" in message
+
+
+def test_huge_integer_as_a_key(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, f"venues:\n  {'7' * 200}: 1\n"))
+    assert "field 'venues'" in message
+    assert "out of range" in message
+
+
+# ---- values YAML reads only with help ----
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("2024-13-45", "month must be in 1..12"),
+        ("!!bool maybe", "no such value"),
+        ("!!int twelve", "invalid literal"),
+        ("!!float x", "could not convert"),
+        ("*nowhere", "undefined alias"),
+    ],
+)
+def test_values_yaml_cannot_read(tmp_path: Path, value: str, why: str) -> None:
+    message = one_line_error(write(tmp_path, f"dispatcher:\n  flush_ms: {value}\n"))
+    assert "not valid YAML at line 2, column 13" in message
+    assert why in message
+
+
+def test_a_second_document(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, "dispatcher: {}\n---\ndispatcher: {}\n"))
+    assert "not valid YAML at line 2, column 1" in message
+    assert "expected a single document in the stream, but found another document" in message
+
+
+def test_a_hostile_key_cannot_break_the_line(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, 'dispatcher: {"a\\nb\\rc": 1}\n'))
+    assert "field 'dispatcher.'a\\nb\\rc''" in message
+
+
+def test_a_long_key_is_cut(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, f"dispatcher: {{{'k' * 100_000}: 1}}\n"))
+    assert len(message) < 300
+
+
+def test_many_problems_are_counted_not_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, "consumers: [" + "{kind: x}, " * 5000 + "]\n")
+    lines = str(outcome(path)).splitlines()
+    assert len(lines) == MAX_PROBLEMS + 1
+    assert lines[-1] == f"{path}: ... and {2 * 5000 - MAX_PROBLEMS} more problems"
+
+
+def test_values_are_capped(tmp_path: Path) -> None:
+    count = safe_yaml.MAX_NODES
+    text = "venues: {kraken: {symbols: [" + "a," * count + "]}}"
+    message = str(outcome(write(tmp_path, text), within_s=5.0))
+    assert "\n" not in message
+    assert f"more than {count} values in one file" in message
+    assert field_of(message).startswith("venues.kraken.symbols[")
+
+
+# ---- both YAML parsers refuse the same way ----
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        pytest.param(BILLION_LAUGHS, "aliases expand", id="billion-laughs"),
+        pytest.param("a: &a [*a]\n", "recursive", id="recursive-alias"),
+        pytest.param("a: " + "{b: " * 100 + "1" + "}" * 100, "nested deeper", id="deep"),
+        pytest.param("a: " + "1" * 5000, "out of range", id="huge-int"),
+        pytest.param("a: [" + "1, " * safe_yaml.MAX_NODES + "]", "more than", id="values"),
+        pytest.param("a: !!python/object/apply:os.system [ls]\n", "not allowed", id="tag"),
+        pytest.param("a: 2024-02-30\n", "day is out of range", id="bad-date"),
+        pytest.param("a: \x00\n", "unacceptable character", id="nul"),
+    ],
+)
+def test_both_parsers(pure: bool, text: str, error: str) -> None:
+    if not pure and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml")
+    with pytest.raises(yaml.YAMLError, match=error):
+        safe_yaml.parse(text, pure=pure)
+
+
+# ---- the command ----
+
+HOSTILE: dict[str, Callable[[Path], Content]] = {
+    "oversized": lambda _: "#" * (MAX_CONFIG_BYTES + 1),
+    "billion-laughs": lambda _: BILLION_LAUGHS,
+    "deep": lambda _: "a: " + "[" * 10_000 + "]" * 10_000,
+    "huge-int": lambda _: "dispatcher: {flush_ms: 1" + "0" * 100_000 + "}",
+    "non-utf8": lambda _: b"telemetry: {log_path: caf\xe9.log}\n",
+    "garbage": lambda _: bytes(range(256)),
+    "python-tag": lambda d: f"a: !!python/object/apply:os.system ['touch {d / 'ran'}']",
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_run_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    path = write(tmp_path, HOSTILE[case](tmp_path))
+    assert main(["run", "--config", str(path), "--no-live", "--duration", "0"]) == EXIT_BAD_CONFIG
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"tradegw: bad config: {path}: ")
+    assert err.endswith("\n")
+    assert err.count("\n") == 1, err
+    assert not (tmp_path / "ran").exists()

@@ -5,13 +5,20 @@ field when there is one, soon; never a traceback, a hang or an exploding structu
 
 from __future__ import annotations
 
+import copy
+import itertools
+import math
 import re
 import time
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from tradegw.cli import EXIT_BAD_CONFIG, main
 from tradegw.config import GatewayConfig, load_config, safe_yaml
@@ -236,6 +243,113 @@ def test_huge_integer_as_a_key(tmp_path: Path) -> None:
     assert "out of range" in message
 
 
+def test_a_large_but_convertible_integer_is_a_range_error_of_its_field(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, f"dispatcher: {{flush_ms: {'9' * 100}}}\n"))
+    assert field_of(message) == "dispatcher.flush_ms"
+    assert "less than or equal to 60000" in message
+    assert "(got 99999999" in message
+
+
+@pytest.mark.parametrize("value", [".nan", ".NaN", ".inf", "-.inf", "+.Inf", "1e400", "-1e999"])
+def test_nan_and_infinity(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"venues: {{kraken: {{stale_after_s: {value}}}}}\n")
+    message = one_line_error(path)
+    assert field_of(message) == "venues.kraken.stale_after_s"
+    assert "finite number" in message
+
+
+FieldPath = tuple[int | str, ...]
+
+
+def _fields(model: type[BaseModel], path: FieldPath) -> Iterator[tuple[FieldPath, type]]:
+    for name, info in model.model_fields.items():
+        yield from _walk(info.annotation, (*path, name))
+
+
+def _walk(tp: Any, path: FieldPath) -> Iterator[tuple[FieldPath, type]]:
+    """Every int and float field under ``tp``, with its path (lists through item 0)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            yield from _walk(arg, path)
+    elif origin is typing.Annotated:
+        yield from _walk(typing.get_args(tp)[0], path)
+    elif origin is list:
+        yield from _walk(typing.get_args(tp)[0], (*path, 0))
+    elif isinstance(tp, type) and issubclass(tp, BaseModel):
+        yield from _fields(tp, path)
+    elif tp in (int, float):
+        yield path, tp
+
+
+NUMERIC_FIELDS = sorted(set(_walk(GatewayConfig, ())), key=lambda f: str(f[0]))
+# What a list item needs besides the number under test to be valid on its own.
+_ITEM = {"consumers": {"name": "c"}, "faults": {"kind": "stall", "rate": 0.5}}
+
+
+def _doc(path: FieldPath, value: object) -> dict[str, Any]:
+    """A config with ``value`` at ``path`` and only what that needs around it."""
+    doc: dict[str, Any] = {}
+    node: Any = doc
+    for i, (step, after) in enumerate(itertools.pairwise(path)):
+        if isinstance(after, int):
+            item = copy.deepcopy(_ITEM.get(str(step), {}))
+            node[step] = [item] if i + 2 < len(path) else []
+            node = node[step]
+        elif isinstance(step, int):
+            node = node[step]
+        else:
+            node = node.setdefault(step, {})
+    if isinstance(path[-1], int):
+        node.append(value)
+    else:
+        node[path[-1]] = value
+    return doc
+
+
+def _field_text(path: FieldPath) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def test_the_field_walk_finds_every_section() -> None:
+    found = {_field_text(path) for path, _ in NUMERIC_FIELDS}
+    for expected in (
+        "dispatcher.lateness_ms",
+        "consumers[0].delay_ms",
+        "venues.binance.rest.weight_per_minute",
+        "venues.kraken.reconnect.multiplier",
+        "simulators.coinbase.rest_burst",
+        "simulators.binance.faults.faults[0].at_seconds[0]",
+        "simulators.kraken.pairs",
+        "simulators.kraken.seed",
+    ):
+        assert expected in found
+    assert len(found) >= 100
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), NUMERIC_FIELDS, ids=[_field_text(p) for p, _ in NUMERIC_FIELDS]
+)
+def test_every_number_is_finite_and_bounded(tmp_path: Path, path: FieldPath, kind: type) -> None:
+    field = _field_text(path)
+    huge: list[object] = [10**30, -(10**30)] if kind is int else [1e300, -1e300]
+    hostile = huge + ([math.nan, math.inf, -math.inf] if kind is float else [])
+    for value in hostile:
+        config = write(tmp_path, yaml.safe_dump(_doc(path, value)))
+        message = one_line_error(config)
+        # A list item out of range may be refused by its item's own check (a negative
+        # at_seconds by the fault spec): the field named is then a prefix of the path.
+        assert field.startswith(field_of(message)), (value, message)
+        if isinstance(value, float) and not math.isfinite(value):
+            assert "finite number" in message
+
+
+def test_a_nul_in_a_path_is_refused(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, 'telemetry: {log_path: "a\\0b.log"}\n'))
+    assert field_of(message) == "telemetry.log_path"
+    assert "NUL" in message
+
+
 # ---- values YAML reads only with help ----
 
 
@@ -278,6 +392,16 @@ def test_many_problems_are_counted_not_listed(tmp_path: Path) -> None:
     assert lines[-1] == f"{path}: ... and {2 * 5000 - MAX_PROBLEMS} more problems"
 
 
+def test_as_many_consumers_as_a_file_can_hold_validate_quickly(tmp_path: Path) -> None:
+    # Three values each (mapping, key, name): 30k is about the most under the value cap.
+    # Unique names are checked in one pass; the quadratic check took ten seconds here.
+    text = "consumers:\n" + "".join(f"- {{name: c{i}}}\n" for i in range(30_000))
+    # About a second on a busy two-core machine; the bound leaves room for a slower one.
+    config = outcome(write(tmp_path, text), within_s=5.0)
+    assert isinstance(config, GatewayConfig)
+    assert len(config.consumers) == 30_000
+
+
 def test_values_are_capped(tmp_path: Path) -> None:
     count = safe_yaml.MAX_NODES
     text = "venues: {kraken: {symbols: [" + "a," * count + "]}}"
@@ -318,9 +442,12 @@ HOSTILE: dict[str, Callable[[Path], Content]] = {
     "billion-laughs": lambda _: BILLION_LAUGHS,
     "deep": lambda _: "a: " + "[" * 10_000 + "]" * 10_000,
     "huge-int": lambda _: "dispatcher: {flush_ms: 1" + "0" * 100_000 + "}",
+    "nan": lambda _: "consumers: [{name: a, delay_ms: .nan}]",
+    "inf": lambda _: "venues: {kraken: {reconnect: {max_s: .inf}}}",
     "non-utf8": lambda _: b"telemetry: {log_path: caf\xe9.log}\n",
     "garbage": lambda _: bytes(range(256)),
     "python-tag": lambda d: f"a: !!python/object/apply:os.system ['touch {d / 'ran'}']",
+    "nul-path": lambda _: 'telemetry: {log_path: "x\\0"}',
 }
 
 

@@ -13,15 +13,18 @@ import time
 import types
 import typing
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tradegw.cli import EXIT_BAD_CONFIG, main
-from tradegw.config import GatewayConfig, load_config, safe_yaml
+from tradegw.config import DEFAULT_CONFIG, GatewayConfig, load_config, safe_yaml
 from tradegw.config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS
 from tradegw.errors import ConfigError
 
@@ -463,3 +466,143 @@ def test_run_exits_2_with_one_line(
     assert err.endswith("\n")
     assert err.count("\n") == 1, err
     assert not (tmp_path / "ran").exists()
+
+
+# ---- fuzz ----
+
+_FUZZ = settings(
+    max_examples=200,
+    deadline=timedelta(seconds=QUICK_S),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for a fuzz test's file, rewritten for every example."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+_YAML_CHARS = [
+    *"[]{}:,-?&*!|>'\"#%@`\n\t .0123456789aeflnrstux_<=~+",
+    "\u00e9",
+    "\x00",
+    "\x85",
+    "\ufeff",
+    "\U0001f600",
+]
+_yamlish = st.text(alphabet=st.sampled_from(_YAML_CHARS), max_size=400)
+
+
+@pytest.mark.timeout(60)
+@_FUZZ
+@given(
+    content=st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=500),
+        _yamlish,
+        # Valid config lines with noise spliced in, so the fuzz gets past the parser.
+        st.tuples(st.sampled_from(DEFAULT_CONFIG.read_text().splitlines()), _yamlish).map(
+            lambda pair: f"dispatcher:\n  flush_ms: 5\n{pair[1]}{pair[0]}\n"
+        ),
+    )
+)
+def test_fuzz_any_bytes(fuzz_dir: Path, content: Content) -> None:
+    outcome(write(fuzz_dir, content))
+
+
+class _Digits(str):
+    """Integer text too long for ``int()`` (over 4300 digits), dumped as a plain integer."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Digits, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:int", str(text))
+)
+
+DEFAULT_DOC: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
+def _places(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every value (leaf or not) under ``node``."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        yield (*path, key)
+        if isinstance(value, dict | list):
+            yield from _places(value, (*path, key))
+
+
+def _get(doc: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        doc = doc[step]
+    return doc
+
+
+PLACES = list(_places(DEFAULT_DOC))
+KEY_PLACES = [p for p in PLACES if isinstance(_get(DEFAULT_DOC, p[:-1]), dict)]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_hostile_value = st.one_of(
+    st.integers(),
+    st.sampled_from([0, -1, 2**31, 2**32, 2**63, 2**64, -(2**63) - 1, 10**30, 10**4000]),
+    st.integers(4301, 150_000).map(lambda n: _Digits("9" * n)),
+    st.floats(),
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1e-300, -0.0]),
+    st.from_regex(r"-?[0-9]{1,40}(\.[0-9]{0,20})?([eE][-+]?[0-9]{1,4})?", fullmatch=True),
+    st.text(max_size=40),
+    st.integers(1000, 150_000).map(lambda n: "x" * n),
+    st.none(),
+    st.booleans(),
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=12,
+    ),
+    st.integers(30, 120).map(_nested),
+)
+_hostile_key = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["a\nb", "", " ", "<<", "?", "*x", "&y", "k" * 2000]),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+)
+
+
+def _mutate(doc: dict[str, Any], data: st.DataObject) -> None:
+    """One hostile change to ``doc``: a value, a key, or a subtree shared by two places
+    (which the dumper writes as an anchor and an alias)."""
+    what = data.draw(st.sampled_from(["value", "value", "key", "alias"]))
+    places = KEY_PLACES if what == "key" else PLACES
+    path = data.draw(st.sampled_from(places))
+    try:
+        parent = _get(doc, path[:-1])
+        if what == "value":
+            parent[path[-1]] = data.draw(_hostile_value)
+        elif what == "key":
+            parent[data.draw(_hostile_key)] = parent.pop(path[-1])
+        else:
+            parent[path[-1]] = _get(doc, data.draw(st.sampled_from(PLACES)))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass  # an earlier change removed or replaced the place
+
+
+@pytest.mark.timeout(60)
+@_FUZZ
+@given(data=st.data())
+def test_fuzz_the_default_config(fuzz_dir: Path, data: st.DataObject) -> None:
+    doc = copy.deepcopy(DEFAULT_DOC)
+    for _ in range(data.draw(st.integers(1, 4))):
+        _mutate(doc, data)
+    text = yaml.dump(doc, Dumper=_Dumper, allow_unicode=data.draw(st.booleans()))
+    outcome(write(fuzz_dir, text))

@@ -3,61 +3,168 @@
 from __future__ import annotations
 
 import os
+import reprlib
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from tradegw.config import safe_yaml
 from tradegw.config.models import GatewayConfig
 from tradegw.errors import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
-"""The embedded default: the Kraken simulator and three demo consumers, no network."""
+"""The embedded default: the three venue simulators and three demo consumers, no network."""
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest config file read. The embedded default is 4 KiB; what a file may hold is bounded
+by :data:`tradegw.config.safe_yaml.MAX_NODES` values, and this cap bounds the rest (comments,
+long strings) before any of it is parsed."""
+
+MAX_PROBLEMS = 20
+"""Validation problems listed one per line; the rest are counted in one more line."""
+
+_MAX_PART = 40
+_MAX_LINE = 400
+
+
+def _part(part: int | str) -> str:
+    """One step of a field path as text: a key that is long or not printable (it came from
+    the file) is shown quoted and cut, so that it cannot break or flood the line."""
+    if isinstance(part, str) and (len(part) > _MAX_PART or not part.isprintable() or not part):
+        return repr(part[:_MAX_PART]) + ("..." if len(part) > _MAX_PART else "")
+    return str(part)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        step = _part(part)
+        out += f"[{step}]" if isinstance(part, int) else (f".{step}" if out else step)
+    if len(out) > 2 * _MAX_PART:
+        out = out[:_MAX_PART] + "..." + out[-_MAX_PART:]
     return out or "(top level)"
 
 
+# Bounded at every level, so that showing a value a validator refused never walks or
+# prints more than a screenful of it, however big it is.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist = 3, 4, 6
+_REPR.maxstring, _REPR.maxother = 80, 80
+
+
 def _shown(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond the 4300 digits Python converts to text
+        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else "?"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks escaped and cut to a readable length."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 3] + "..."
+
+
+def _read_text(p: Path) -> str:
+    """The file's text, refusing more than ``MAX_CONFIG_BYTES`` before reading it all."""
+    try:
+        st = p.stat()
+        # A regular file says its size up front; a pipe or device says 0, so the read
+        # below is bounded too, and also covers a file that grew since the stat.
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{p}: config file too large: {st.st_size} bytes, "
+                f"the limit is {MAX_CONFIG_BYTES} bytes"
+            )
+        with p.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config: {e.strerror or e}") from e
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{p}: config file too large: more than {MAX_CONFIG_BYTES} bytes, "
+            f"the limit is {MAX_CONFIG_BYTES} bytes"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}): {e.reason}") from e
+
+
+def _at(line: int | None, column: int | None) -> str:
+    return f" at line {line}, column {column}" if line is not None else ""
+
+
+def _parse(p: Path, text: str) -> Any:
+    """The YAML data of ``text``; every way it can fail is one ConfigError line."""
+    try:
+        return safe_yaml.parse(text)
+    except safe_yaml.YamlRefused as e:
+        field = f"field '{_field_path(e.path)}': " if e.path else ""
+        raise ConfigError(_one_line(f"{p}: {field}{e.problem}{_at(e.line, e.column)}")) from e
+    except yaml.reader.ReaderError as e:
+        # Its position counts bytes under libyaml and characters otherwise; the character
+        # itself is exact, and the first one in the text is the one the reader stopped at.
+        at = text.find(chr(e.character)) if isinstance(e.character, int) else -1
+        line = text.count("\n", 0, at) + 1 if at >= 0 else None
+        column = at - text.rfind("\n", 0, at) if at >= 0 else None
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        problem = f"unacceptable character {char}: {e.reason}"
+        raise ConfigError(_one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        # The context says what was being read ("while parsing a flow sequence"), the
+        # problem what went wrong there; either may be missing.
+        problem = ", ".join(part for part in (e.context, e.problem) if part) or type(e).__name__
+        raise ConfigError(_one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
+    except yaml.YAMLError as e:
+        raise ConfigError(_one_line(f"{p}: not valid YAML: {e}")) from e
+    except RecursionError as e:  # the depth bound should come first; this is the backstop
+        raise ConfigError(f"{p}: not valid YAML: nested too deeply") from e
+
+
+def _validate(p: Path, raw: dict[Any, Any]) -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as e:
+        errors = e.errors(include_url=False, include_context=False)
+        lines = [
+            _one_line(
+                f"{p}: field '{_field_path(err['loc'])}': {err['msg']}"
+                + (f" (got {_shown(err['input'])})" if err["type"] != "missing" else "")
+            )
+            for err in errors[:MAX_PROBLEMS]
+        ]
+        if len(errors) > MAX_PROBLEMS:
+            lines.append(f"{p}: ... and {len(errors) - MAX_PROBLEMS} more problems")
+        raise ConfigError("\n".join(lines)) from e
+    except RecursionError as e:  # the YAML depth bound should prevent it; the backstop
+        raise ConfigError(f"{p}: nested too deeply to validate") from e
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     """Loads and validates a YAML config (the embedded default when ``path`` is None).
 
+    Whatever the file holds, the outcome is a config or a ConfigError, soon: the file is
+    capped at ``MAX_CONFIG_BYTES``, the YAML is read by :mod:`tradegw.config.safe_yaml`
+    (no alias explosion, bounded nesting and integers, plain data only) and every number is
+    checked against its field's bounds (finite floats only).
+
     Raises:
-        ConfigError: the file is missing, unreadable, not YAML or invalid; the message names
-            the file, the field and the reason, one problem per line.
+        ConfigError: the file is missing, unreadable, too large, not YAML or invalid; the
+            message names the file, the field (when there is one) and the reason, one
+            problem per line.
     """
     p = Path(path) if path is not None else DEFAULT_CONFIG
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}): {e.reason}") from e
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from e
+    raw = _parse(p, _read_text(p))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: the top level must be a mapping, got {type(raw).__name__}")
-    try:
-        return GatewayConfig.model_validate(raw)
-    except ValidationError as e:
-        lines = [
-            f"{p}: field '{_field_path(err['loc'])}': {err['msg']}"
-            + (f" (got {_shown(err['input'])})" if err["type"] != "missing" else "")
-            for err in e.errors()
-        ]
-        raise ConfigError("\n".join(lines)) from e
+    return _validate(p, raw)

@@ -3,6 +3,7 @@ silently ignored setting."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, create_model, field_validator
@@ -78,9 +79,11 @@ SimulatorsConfig: type[SimulatorTable] = create_model(
 class DispatcherConfig(StrictModel):
     """Ordering and fan-out."""
 
-    lateness_ms: int = Field(150, ge=0)
-    flush_ms: int = Field(50, gt=0)
-    max_events: int = Field(200, gt=0)
+    # The native ReorderBuffer keeps these as u64 nanoseconds and a usize; a minute of
+    # lateness is already far more than any venue's reordering.
+    lateness_ms: int = Field(150, ge=0, le=60_000)
+    flush_ms: int = Field(50, gt=0, le=60_000)
+    max_events: int = Field(200, gt=0, le=1_000_000)
 
 
 class ConsumerConfig(StrictModel):
@@ -92,10 +95,13 @@ class ConsumerConfig(StrictModel):
     symbols: list[str] | None = Field(None, description="canonical symbols; None = all")
     types: list[EventTypeName] | None = Field(None, description="None = all types")
     max_pending: int = Field(
-        10_000, gt=0, description="queued events beyond which book diffs become a snapshot"
+        10_000,
+        gt=0,
+        le=10_000_000,
+        description="queued events beyond which book diffs become a snapshot",
     )
     delay_ms: float = Field(
-        0.0, ge=0, description="artificial per-event work (demo of a slow consumer)"
+        0.0, ge=0, le=60_000, description="artificial per-event work (demo of a slow consumer)"
     )
 
     @field_validator("venues")
@@ -113,6 +119,14 @@ class TelemetryConfig(StrictModel):
     dlq_path: str | None = Field("tradegw-dlq.jsonl", description="None keeps the DLQ in memory")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_path: str | None = None
+
+    @field_validator("dlq_path", "log_path")
+    @classmethod
+    def _no_nul(cls, path: str | None) -> str | None:
+        # No OS can name such a file: opening it would be a ValueError traceback at start-up.
+        if path is not None and "\0" in path:
+            raise ValueError("a path cannot contain a NUL character")
+        return path
 
 
 class GatewayConfig(StrictModel):
@@ -133,8 +147,8 @@ class GatewayConfig(StrictModel):
     @field_validator("consumers")
     @classmethod
     def _unique_consumers(cls, consumers: list[ConsumerConfig]) -> list[ConsumerConfig]:
-        names = [c.name for c in consumers]
-        dup = {n for n in names if names.count(n) > 1}
+        # Counted in one pass: a file may list many thousands of consumers.
+        dup = {n for n, k in Counter(c.name for c in consumers).items() if k > 1}
         if dup:
             raise ValueError(f"consumer names must be unique, repeated: {sorted(dup)}")
         return consumers

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tradegw.sim.faults import FaultPlan
 
+MAX_PAIRS = 10_000
+"""Pairs of one run: each costs a book and its warm-up steps before the simulator serves."""
+
 PlanT = TypeVar("PlanT", bound=FaultPlan)
 ConfigT = TypeVar("ConfigT", bound="SimConfig")
 
@@ -18,10 +21,11 @@ class SimConfig(BaseModel):
     """Everything that shapes a run. Ports 0 pick free ports.
 
     A venue's config subclasses this (adding its own fields, or a :class:`FaultPlan` subclass
-    with its own fault kinds as the type of ``faults``).
+    with its own fault kinds as the type of ``faults``). Floats are finite and every number
+    has an upper bound, so that no setting overflows a timer or makes start-up endless.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     ws_port: int = Field(default=0, ge=0, le=65535)
@@ -34,14 +38,17 @@ class SimConfig(BaseModel):
     rate: float = Field(
         default=1000.0,
         ge=0.0,
+        le=1e6,
         description="target data messages per second over all subscribed pairs (0 = frozen)",
     )
-    seed: int = 1
+    seed: int = Field(default=1, ge=-(2**63), le=2**63 - 1)
     book_levels: int = Field(
         default=300, ge=10, le=5000, description="levels per side of full books"
     )
-    warmup_steps: int = Field(default=100, ge=0, description="market steps per pair before serving")
-    heartbeat_interval: float = Field(default=1.0, gt=0.0)
+    warmup_steps: int = Field(
+        default=100, ge=0, le=10_000, description="market steps per pair before serving"
+    )
+    heartbeat_interval: float = Field(default=1.0, gt=0.0, le=3600.0)
     faults: FaultPlan = Field(default_factory=FaultPlan)
     stamp_send_ns: bool = Field(
         default=False,
@@ -50,6 +57,7 @@ class SimConfig(BaseModel):
     max_write_buffer: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
+        le=2**32,
         description="bytes queued for a client beyond which it is cut off as too slow",
     )
 
@@ -58,8 +66,12 @@ class SimConfig(BaseModel):
     def _pairs_valid(cls, value: int | list[str]) -> int | list[str]:
         if isinstance(value, int) and value < 1:
             raise ValueError("pairs must be at least 1")
+        if isinstance(value, int) and value > MAX_PAIRS:
+            raise ValueError(f"pairs must be at most {MAX_PAIRS}")
         if isinstance(value, list) and not value:
             raise ValueError("pairs must not be empty")
+        if isinstance(value, list) and len(value) > MAX_PAIRS:
+            raise ValueError(f"pairs must list at most {MAX_PAIRS} symbols")
         return value
 
 

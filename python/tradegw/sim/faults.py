@@ -45,7 +45,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, Literal, Protocol, get_args
+from typing import Annotated, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -69,6 +69,9 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FaultScope = Literal["ws", "http"]
 """What a kind's ``after_messages`` counts: WebSocket data frames or REST requests."""
 
+_YEAR = 365 * 86_400.0
+_MAX_COUNT = 2**63 - 1
+
 _CONNECTION_KINDS = frozenset({"stall", "disconnect", "bad_json"})
 _HTTP_KINDS = frozenset({"http_429", "http_5xx"})
 
@@ -80,18 +83,22 @@ class FaultSpec(BaseModel):
     venues add kinds of their own.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    at_seconds: list[float] = Field(default_factory=list)
-    after_messages: list[int] = Field(default_factory=list)
-    duration: float = Field(default=1.0, gt=0.0, description="stall length in seconds")
+    # Only ever compared with a clock or a counter, so no size is harmful; bounded anyway (a
+    # year, 2**63) so that every number a config holds has a range.
+    at_seconds: list[Annotated[float, Field(le=_YEAR)]] = Field(default_factory=list)
+    after_messages: list[Annotated[int, Field(le=_MAX_COUNT)]] = Field(default_factory=list)
+    duration: float = Field(default=1.0, gt=0.0, le=3600.0, description="stall length in seconds")
     status: int = Field(default=503, ge=500, le=599, description="HTTP status for http_5xx")
     symbols: list[str] | None = Field(
         default=None, description="only frames of these venue symbols are eligible (WebSocket)"
     )
-    max_count: int | None = Field(default=None, ge=1, description="stop after this many injections")
+    max_count: int | None = Field(
+        default=None, ge=1, le=_MAX_COUNT, description="stop after this many injections"
+    )
 
     @model_validator(mode="after")
     def _has_trigger(self) -> FaultSpec:

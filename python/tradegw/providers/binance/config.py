@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tradegw.providers.base.config import RestPolicy, VenueConfig
+from tradegw.providers.base.config import DAY, HOUR, RestPolicy, VenueConfig
 
 Channel = Literal["depth", "trade", "aggTrade", "bookTicker", "ticker", "kline"]
 ALL_CHANNELS: tuple[Channel, ...] = ("depth", "trade", "bookTicker", "ticker", "kline")
@@ -18,7 +18,10 @@ class BinanceRestPolicy(RestPolicy):
     config setting only some fields (``rest: {timeout_s: 3}``) keeps the 6000 per minute."""
 
     weight_per_minute: float = Field(
-        6000.0, gt=0, description="REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)"
+        6000.0,
+        ge=1.0,
+        le=1e6,
+        description="REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)",
     )
 
 
@@ -43,12 +46,16 @@ class BinanceVenueConfig(VenueConfig):
     depth_speed: Literal["100ms", "1000ms"] = "100ms"
     kline_interval: Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1m"
     max_connection_age_s: float = Field(
-        23.5 * 3600,
+        23.5 * HOUR,
         gt=0,
+        le=DAY,
         description="reconnect before the venue's 24 h cut (a planned reconnect, not a surprise)",
     )
     stale_after_s: float = Field(
-        30.0, gt=0, description="market streams carry no heartbeat; server pings come every 20 s"
+        30.0,
+        gt=0,
+        le=HOUR,
+        description="market streams carry no heartbeat; server pings come every 20 s",
     )
     rest: BinanceRestPolicy = Field(default_factory=BinanceRestPolicy)
 

@@ -17,7 +17,10 @@ class CoinbaseRestPolicy(RestPolicy):
     setting only some fields (``rest: {timeout_s: 3}``) keeps it."""
 
     weight_per_minute: float = Field(
-        600.0, gt=0, description="public endpoints: about 10 requests per second per IP"
+        600.0,
+        ge=1.0,
+        le=1e6,
+        description="public endpoints: about 10 requests per second per IP",
     )
 
 

@@ -8,6 +8,9 @@ from pydantic import Field
 from tradegw.sim.binance.faults import BinanceFaultPlan
 from tradegw.sim.config import SimConfig
 
+HOUR = 3600.0
+DAY = 86_400.0
+
 
 class BinanceSimConfig(SimConfig):
     """Everything that shapes a Binance run (see :class:`SimConfig`). Pairs are Binance
@@ -20,17 +23,24 @@ class BinanceSimConfig(SimConfig):
     )
     faults: BinanceFaultPlan = Field(default_factory=BinanceFaultPlan)
     ping_interval_s: float = Field(
-        default=20.0, gt=0.0, description="a protocol ping to every client this often"
+        default=20.0, gt=0.0, le=HOUR, description="a protocol ping to every client this often"
     )
     pong_timeout_s: float = Field(
-        default=60.0, gt=0.0, description="a ping not answered (payload echoed) this long ends it"
+        default=60.0,
+        gt=0.0,
+        le=HOUR,
+        description="a ping not answered (payload echoed) this long ends it",
     )
     connection_lifetime_s: float = Field(
-        default=24 * 3600.0, gt=0.0, description="the server closes every connection at this age"
+        default=DAY,
+        gt=0.0,
+        le=7 * DAY,
+        description="the server closes every connection at this age",
     )
     shutdown_grace_s: float = Field(
         default=1.0,
         ge=0.0,
+        le=HOUR,
         description="between a serverShutdown event and the close that follows it",
     )
     shutdown_notice_at_lifetime: bool = Field(
@@ -38,20 +48,30 @@ class BinanceSimConfig(SimConfig):
         description="announce the lifetime cut with serverShutdown (shutdown_grace_s before it)",
     )
     max_incoming_per_s: int = Field(
-        default=5, ge=1, description="client messages per second beyond which it is cut off"
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="client messages per second beyond which it is cut off",
     )
-    max_streams: int = Field(default=1024, ge=1, description="streams per connection")
+    max_streams: int = Field(default=1024, ge=1, le=1_000_000, description="streams per connection")
     weight_limit: int = Field(
-        default=6000, ge=1, description="REST request weight per IP per window (REQUEST_WEIGHT)"
+        default=6000,
+        ge=1,
+        le=1_000_000_000,
+        description="REST request weight per IP per window (REQUEST_WEIGHT)",
     )
     weight_window_s: float = Field(
-        default=60.0, gt=0.0, description="the weight window (Binance: one minute)"
+        default=60.0, gt=0.0, le=DAY, description="the weight window (Binance: one minute)"
     )
     ban_s: float = Field(
-        default=120.0, gt=0.0, description="length of the 418 ban for requests during a back-off"
+        default=120.0,
+        gt=0.0,
+        le=DAY,
+        description="length of the 418 ban for requests during a back-off",
     )
     snapshot_retain_s: float = Field(
         default=5.0,
         gt=0.0,
+        le=HOUR,
         description="how often a depth snapshot is kept per pair for the stale_snapshot fault",
     )

@@ -7,6 +7,8 @@ from pydantic import Field
 from tradegw.sim.coinbase.faults import CoinbaseFaultPlan
 from tradegw.sim.config import SimConfig
 
+DAY = 86_400.0
+
 
 class CoinbaseSimConfig(SimConfig):
     """Everything that shapes a Coinbase run (see :class:`SimConfig`). Pairs are product ids.
@@ -24,23 +26,29 @@ class CoinbaseSimConfig(SimConfig):
     subscribe_deadline_s: float = Field(
         default=5.0,
         ge=0.0,
+        le=DAY,
         description="close a connection that has not subscribed this long after connecting "
         "(0 = never)",
     )
     idle_timeout_s: float = Field(
         default=90.0,
         ge=0.0,
+        le=DAY,
         description="close a connection that was sent nothing for this long, unless it "
         "subscribed to heartbeats (0 = never)",
     )
     ticker_batch_interval_s: float = Field(
-        default=5.0, gt=0.0, description="period of the ticker_batch channel"
+        default=5.0, gt=0.0, le=3600.0, description="period of the ticker_batch channel"
     )
     rest_rate_limit: float = Field(
         default=10.0,
         ge=0.0,
+        le=1e6,
         description="public REST requests per second per client address (0 = unlimited)",
     )
     rest_burst: int = Field(
-        default=10, ge=1, description="REST requests a client may make at once before pacing"
+        default=10,
+        ge=1,
+        le=1_000_000,
+        description="REST requests a client may make at once before pacing",
     )

@@ -606,3 +606,16 @@ def test_fuzz_the_default_config(fuzz_dir: Path, data: st.DataObject) -> None:
         _mutate(doc, data)
     text = yaml.dump(doc, Dumper=_Dumper, allow_unicode=data.draw(st.booleans()))
     outcome(write(fuzz_dir, text))
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_a_key_written_twice_is_refused_not_last_wins(tmp_path: Path, pure: bool) -> None:
+    with pytest.raises(yaml.YAMLError, match="'flush_ms' appears twice"):
+        safe_yaml.parse("dispatcher:\n  flush_ms: 1\n  flush_ms: 2\n", pure=pure)
+    # A merge key's keys may be overridden: that is what merging is for.
+    data = safe_yaml.parse("a: &p {x: 1, y: 2}\nb:\n  <<: *p\n  x: 3\n", pure=pure)
+    assert data["b"] == {"x": 3, "y": 2}
+    path = tmp_path / "dup.yaml"
+    path.write_text("dispatcher:\n  flush_ms: 1\n  flush_ms: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"dup\.yaml: .*appears twice"):
+        load_config(path)

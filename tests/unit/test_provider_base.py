@@ -350,3 +350,14 @@ def test_an_exception_is_said_in_one_line_that_is_never_empty() -> None:
     assert _reason(OSError("refused\nsecond line")) == "OSError: refused"
     assert _reason(ValueError("   ")) == "ValueError"
     assert len(_reason(ValueError("x" * 10_000))) < 400
+
+
+def test_backoff_survives_a_long_outage_at_its_ceiling() -> None:
+    from tradegw.providers.base.config import ReconnectPolicy
+    from tradegw.providers.base.session import Backoff
+
+    policy = ReconnectPolicy(initial_s=0.25, max_s=30.0, multiplier=2.0, jitter=0.2)
+    backoff = Backoff(policy, random.Random(1))
+    delays = [backoff.next_delay() for _ in range(5000)]  # days of failed attempts
+    assert max(delays) <= 30.0 * 1.2
+    assert min(delays[-100:]) >= 30.0 * 0.8

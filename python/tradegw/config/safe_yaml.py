@@ -30,7 +30,7 @@ import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent, NodeEvent
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -196,6 +196,19 @@ class _CheckedComposer(Composer, SafeConstructor, Resolver):
                     node.start_mark,
                 )
         return node
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping as PyYAML builds it, except that a key written twice is an error: the
+        config models make a mistake an error, and last-wins would hide one."""
+        seen: set[str] = set()
+        for key, _ in node.value:
+            if isinstance(key, ScalarNode) and key.tag != _CORE + "merge":
+                if key.value in seen:
+                    raise ConstructorError(
+                        None, None, f"key {key.value[:40]!r} appears twice", key.start_mark
+                    )
+                seen.add(key.value)
+        return super().construct_mapping(node, deep)
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         """Constructs ``node`` as PyYAML does; a value its constructor cannot read (a

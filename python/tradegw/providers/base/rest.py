@@ -89,7 +89,7 @@ class RestClient:
                             "%s REST %s: HTTP %s; retry in %.2fs", self.venue, path, status, wait
                         )
                         await asyncio.sleep(wait)
-                        delay *= 2
+                        delay = min(delay * 2, policy.max_retry_after_s)
                         continue
                     body = await resp.read()
             except (aiohttp.ClientError, TimeoutError) as e:
@@ -103,7 +103,8 @@ class RestClient:
                     policy.attempts,
                 )
                 await asyncio.sleep(delay * (1 + self._rng.uniform(-0.2, 0.2)))
-                delay *= 2
+                # Doubling, but never past what a venue's own Retry-After may ask for.
+                delay = min(delay * 2, policy.max_retry_after_s)
                 continue
             if status >= 400:
                 self._counters.inc("rest_errors", self.venue, str(status))

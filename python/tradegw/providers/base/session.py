@@ -75,8 +75,11 @@ class Backoff:
     def next_delay(self) -> float:
         """The delay before the next attempt (and counts the attempt)."""
         p = self.policy
+        # The exponent stops growing once the delay has reached max_s: after a long outage
+        # (hundreds of attempts) multiplier**attempt would overflow a float.
         delay = min(p.max_s, p.initial_s * p.multiplier**self.attempt)
-        self.attempt += 1
+        if delay < p.max_s:
+            self.attempt += 1
         return float(delay * (1 + self._rng.uniform(-p.jitter, p.jitter)))
 
     def reset(self) -> None:

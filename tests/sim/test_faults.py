@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -87,6 +88,17 @@ def test_specs_and_plans_are_validated(tmp_path: Path) -> None:
     assert load_fault_plan(path).faults == []
     path.write_text("just text")
     with pytest.raises(ValueError, match="expected a list of faults"):
+        load_fault_plan(path)
+    # As untrusted as a config file: bounded aliases and size.
+    names = "abcdefghi"
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in itertools.pairwise(names)
+    )
+    path.write_text(laughs)
+    with pytest.raises(ValueError, match="aliases expand"):
+        load_fault_plan(path)
+    path.write_bytes(b"#" * (2 * 1024 * 1024))
+    with pytest.raises(ValueError, match="larger than"):
         load_fault_plan(path)
 
 

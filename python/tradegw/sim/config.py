@@ -90,6 +90,9 @@ def resolve_config(
     return config_type.model_validate({**config.model_dump(), **overrides})
 
 
+_MAX_FAULT_FILE = 1024 * 1024
+
+
 def read_fault_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a fault plan YAML file: ``{faults: [...]}`` or just the list.
 
@@ -97,9 +100,17 @@ def read_fault_file(path: str | Path) -> dict[str, Any]:
         OSError: the file cannot be read.
         ValueError: it is not YAML (``yaml.YAMLError`` is re-raised as ``ValueError``).
     """
+    # The gateway's bounded YAML reader (imported here: the config package imports this
+    # module): a fault file is as untrusted as a config file.
+    from tradegw.config.safe_yaml import parse
+
+    with Path(path).open("rb") as f:
+        data = f.read(_MAX_FAULT_FILE + 1)
+    if len(data) > _MAX_FAULT_FILE:
+        raise ValueError(f"{path}: fault file larger than {_MAX_FAULT_FILE} bytes")
     try:
-        raw: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        raw: Any = parse(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: {exc}") from exc
     if raw is None:
         return {"faults": []}

@@ -127,6 +127,7 @@ class Outcome:
     summary: dict[str, object] | None = None
     summary_error: str = ""
     leftovers: list[int] = field(default_factory=list)
+    files_left: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """Everything this seed got wrong, empty when all is well."""
@@ -147,6 +148,8 @@ class Outcome:
                 out.append("events counted before the gateway started")
         if self.leftovers:
             out.append(f"processes left: {self.leftovers}")
+        if self.files_left:
+            out.append(f"temporary files left: {self.files_left}")
         return out
 
 
@@ -161,6 +164,9 @@ def _one_seed(seed: int, tmp_path: Path, config: Path) -> Outcome:
     if second_after_s is not None:
         outcome.signals.append(f"{sig.name}+{second_after_s * 1000:.0f}ms")
     summary_path = tmp_path / f"summary-{seed}.json"
+    # The simulators' config files go here, so that any left behind is seen.
+    tmpdir = tmp_path / f"tmp-{seed}"
+    tmpdir.mkdir()
     token = f"tradegw-signals-{seed}-{uuid.uuid4().hex}"
     argv = ["run", "--config", str(config), "--duration", "30", "--no-live"]
     argv += ["--summary-json", str(summary_path)]
@@ -170,7 +176,7 @@ def _one_seed(seed: int, tmp_path: Path, config: Path) -> Outcome:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "TRADEGW_SIGNALS_TEST": token},
+        env={**os.environ, "TRADEGW_SIGNALS_TEST": token, "TMPDIR": str(tmpdir)},
         cwd=tmp_path,
     )
     lines: list[tuple[float, bytes]] = []
@@ -201,6 +207,7 @@ def _one_seed(seed: int, tmp_path: Path, config: Path) -> Outcome:
             time.sleep(0.002)
         outcome.exit_s = time.monotonic() - sent
         outcome.leftovers = _processes_carrying(token)
+        outcome.files_left = sorted(f.name for f in tmpdir.iterdir())
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -227,7 +234,7 @@ def _one_seed(seed: int, tmp_path: Path, config: Path) -> Outcome:
 def test_a_signal_at_any_moment_of_start_up_ends_the_run_cleanly(tmp_path: Path) -> None:
     """Per seed, SIGINT or SIGTERM (and sometimes a second one during the shutdown) at a
     random moment of the first 3 s: the run ends within 2 s, status 0, no traceback, a
-    summary that parses, and no process of the run left."""
+    summary that parses, and no process or temporary file of the run left."""
     config = tmp_path / "small.yaml"
     config.write_text(SMALL_CONFIG, encoding="utf-8")
     outcomes = [_one_seed(seed, tmp_path, config) for seed in SEEDS]
@@ -288,7 +295,9 @@ def test_simulators_die_with_a_gateway_killed_outright(tmp_path: Path, small_con
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "TRADEGW_SIGNALS_TEST": token},
+        # A gateway killed outright cannot remove its simulators' config files: in tmp_path
+        # they go with it.
+        env={**os.environ, "TRADEGW_SIGNALS_TEST": token, "TMPDIR": str(tmp_path)},
         cwd=tmp_path,
     )
     try:

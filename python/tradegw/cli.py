@@ -2,7 +2,23 @@
 
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
-demo consumers, no network). Exit status 0 on a clean run, 2 on a bad config.
+demo consumers, no network).
+
+SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
+the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
+the simulator children are reaped, the summary is written and printed. A second signal
+kills the simulators at once instead of granting them a grace period.
+
+Exit status:
+
+- 0: the run ended, at ``--duration`` or on SIGINT/SIGTERM. A signal is the ordinary way to
+  end an open-ended run, so it is not an error: its summary is as valid as any other (a run
+  stopped before its gateway existed has every figure zero). A shell sees the difference on
+  the output, not the status.
+- 1: the run failed on an unexpected error: one line on stderr (the traceback goes to the
+  log at ERROR when ``telemetry.log_path`` is set, at DEBUG otherwise), the summary written
+  all the same.
+- 2: a bad config (one line per problem on stderr, nothing run).
 """
 
 from __future__ import annotations
@@ -12,17 +28,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-
-from tradegw.config import DEFAULT_CONFIG, load_config
-from tradegw.errors import ConfigError
-from tradegw.telemetry.logs import configure_logging
+# Nothing heavy above this line: the signal handlers go in at the top of main(), and every
+# import before them is time in which Ctrl-C would still raise KeyboardInterrupt.
+from tradegw.stopping import StopRequest
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tradegw.config import DEFAULT_CONFIG
+
     parser = argparse.ArgumentParser(prog="tradegw", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the gateway (default: simulators, no network)")
@@ -35,7 +52,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tradegw`` console script."""
+    """Entry point of the ``tradegw`` console script; returns the exit status.
+
+    From its first line on, SIGINT and SIGTERM request a stop (see the module docstring).
+    Called with ``argv`` (tests, embedding), it puts the caller's handlers back on return; as
+    the program (``argv`` None) it ignores both from then on, so that one arriving while the
+    interpreter exits cannot kill it with the run already over.
+    """
+    stop_request = StopRequest()
+    stop_request.install()
+    try:
+        return _main(argv, stop_request)
+    finally:
+        if argv is None:
+            stop_request.ignore()
+        else:
+            stop_request.restore()
+
+
+def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
+    import orjson
+
+    from tradegw.config import load_config
+    from tradegw.errors import ConfigError
+    from tradegw.telemetry.logs import configure_logging
+
     args = _parser().parse_args(argv)
     if args.command == "schema":
         from tradegw.schema import json_schema
@@ -50,14 +91,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.telemetry)
     import uvloop
 
-    from tradegw.runner import run
+    from tradegw.runner import RunFailed, run
 
     live = not args.no_live and sys.stdout.isatty()
-    summary = uvloop.run(
-        run(config, duration_s=args.duration, summary_path=args.summary_json, live=live)
-    )
+    try:
+        summary = uvloop.run(
+            run(
+                config,
+                duration_s=args.duration,
+                summary_path=args.summary_json,
+                live=live,
+                stop_request=stop_request,
+            )
+        )
+    except Exception as e:
+        cause = e.__cause__ if isinstance(e, RunFailed) and e.__cause__ is not None else e
+        _report_failure(cause, log_is_stderr=config.telemetry.log_path is None)
+        return EXIT_FAILED
     print(_summary_text(summary))
     return EXIT_OK
+
+
+def _report_failure(exc: BaseException, *, log_is_stderr: bool) -> None:
+    """One line on stderr, the traceback to the log: at ERROR in a log file, at DEBUG when the
+    log is stderr itself (the user gets the one line unless they asked for DEBUG)."""
+    import logging
+
+    line = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    level = logging.DEBUG if log_is_stderr else logging.ERROR
+    logging.getLogger("tradegw").log(level, "run failed: %s", line, exc_info=exc)
+    print(f"tradegw: run failed: {line}", file=sys.stderr)
 
 
 def _summary_text(s: dict[str, object]) -> str:

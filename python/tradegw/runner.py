@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from tradegw.consumers.subscription import Subscription
 from tradegw.gateway import Gateway
 from tradegw.schema import EVENT_TYPES
 from tradegw.sim.process import SimulatorProcess
-from tradegw.telemetry import LatencyHistogram
+from tradegw.stopping import StopRequest
+from tradegw.telemetry import LatencyHistogram, Telemetry
 from tradegw.telemetry.redact import redact_strings, redact_url
 
 log = logging.getLogger("tradegw.run")
@@ -177,6 +178,122 @@ def _books_match(gw: Gateway, consumers: list[DemoConsumer], venue: str) -> bool
     return True
 
 
+SIM_GRACE_S = 0.5
+"""How long a simulator has to exit on SIGTERM before it is killed. They exit in milliseconds;
+the bound keeps the whole stop well within 2 s even when one does not."""
+
+GATEWAY_STOP_S = 1.0
+"""The most the gateway, consumers and console get to stop before the simulators are stopped
+all the same."""
+
+
+class RunFailed(Exception):
+    """The run ended on an unexpected exception, its ``__cause__``. Everything it started was
+    stopped and :attr:`summary` built (and written, where asked) all the same."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__("the run failed")
+        self.summary = summary
+
+
+class _Started:
+    """What one run has started so far, so that every way out stops exactly that."""
+
+    def __init__(self, config: GatewayConfig, say: Callable[[str], None]) -> None:
+        self.config = config
+        self.say = say
+        self.sims: list[SimulatorProcess] = []
+        self.gw: Gateway | None = None
+        self.consumers: list[DemoConsumer] = []
+        self.console: LiveConsole | None = None
+        self.started: float | None = None
+        """When the gateway started (monotonic seconds); the run's figures count from here."""
+
+    async def run(self, live: bool, duration_s: float | None) -> None:
+        """Starts the simulators, the gateway, the consumers and the console, then waits
+        ``duration_s`` (forever when None). Only ever ended by cancellation or an exception;
+        every step until then awaits, so a cancel lands promptly at any point."""
+        urls: dict[str, str] = {}
+        rest_urls: dict[str, str] = {}
+        for venue, section in self.config.venues.configured():
+            if not section.enabled or section.ws_url != "sim":
+                continue
+            sim = SimulatorProcess(venue, self.config.simulators.get(venue))
+            # Tracked before it starts: a stop while it starts must still reach its child.
+            self.sims.append(sim)
+            await sim.start()
+            urls[venue] = sim.ws_url
+            rest_urls[venue] = sim.rest_url
+            shown = f"{redact_url(sim.ws_url)} (REST {redact_url(sim.rest_url)})"
+            self.say(f"started the {venue} simulator in a child process: {shown}")
+        loop = asyncio.get_running_loop()
+        self.gw = Gateway(self.config, urls=urls, rest_urls=rest_urls)
+        self.started = time.monotonic()
+        await self.gw.start()
+        self.consumers = _make_consumers(self.gw, self.config)
+        for c in self.consumers:
+            c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
+        self.console = LiveConsole(self.gw, self.consumers, self.started, enabled=live)
+        self.console.start()
+        if duration_s is None:
+            await loop.create_future()
+        else:
+            await asyncio.sleep(duration_s)
+
+    def kill_simulators(self) -> None:
+        """SIGKILLs every simulator child now (they are reaped by :meth:`stop`)."""
+        for sim in self.sims:
+            sim.kill()
+
+    async def stop(self) -> None:
+        """Stops what started, newest first; the simulators whatever happened before."""
+        try:
+            async with asyncio.timeout(GATEWAY_STOP_S):
+                await self._stop_gateway()
+        except TimeoutError:
+            log.warning("the gateway took over %.1f s to stop; stopping the rest", GATEWAY_STOP_S)
+        finally:
+            await asyncio.gather(*(sim.stop(SIM_GRACE_S) for sim in self.sims))
+
+    async def _stop_gateway(self) -> None:
+        if self.console is not None:
+            self.console.stop()
+        if self.gw is not None:
+            await self.gw.stop()
+        for c in self.consumers:
+            if c.task is not None:
+                c.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await c.task
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Awaits ``work`` until it ends or ``stop`` is set, whichever comes first; a stop cancels
+    it and waits for its cleanup. Re-raises its exception."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        task.cancel()
+        await asyncio.wait({task})
+    if not task.cancelled():
+        task.result()
+
+
+def _unstarted_gateway(config: GatewayConfig) -> Gateway:
+    """A gateway that never starts, for the summary of a run stopped before its own existed:
+    the same venues and keys, every figure zero. Its simulator venues get a URL that is never
+    dialled, and its telemetry keeps no DLQ file."""
+    never_dialled = {
+        venue: "ws://127.0.0.1:0"
+        for venue, section in config.venues.configured()
+        if section.enabled and section.ws_url == "sim"
+    }
+    return Gateway(config, urls=never_dialled, telemetry=Telemetry())
+
+
 async def run(
     config: GatewayConfig,
     *,
@@ -184,57 +301,70 @@ async def run(
     summary_path: Path | None = None,
     live: bool = True,
     say: Callable[[str], None] = print,
+    stop_request: StopRequest | None = None,
 ) -> dict[str, Any]:
-    """Runs until ``duration_s`` passes or SIGINT/SIGTERM; returns the summary."""
-    sims: list[SimulatorProcess] = []
-    urls: dict[str, str] = {}
-    rest_urls: dict[str, str] = {}
-    for venue, section in config.venues.configured():
-        if not section.enabled or section.ws_url != "sim":
-            continue
-        sim = SimulatorProcess(venue, config.simulators.get(venue))
-        await sim.start()
-        sims.append(sim)
-        urls[venue] = sim.ws_url
-        rest_urls[venue] = sim.rest_url
-        shown = f"{redact_url(sim.ws_url)} (REST {redact_url(sim.rest_url)})"
-        say(f"started the {venue} simulator in a child process: {shown}")
+    """Runs until ``duration_s`` passes or SIGINT/SIGTERM arrives, at any moment of start-up
+    included; returns the summary, written to ``summary_path`` too.
 
-    stop = asyncio.Event()
+    Every way out stops whatever had started, the simulator children last (killed when they
+    do not exit within :data:`SIM_GRACE_S`; at once on a second signal). ``stop_request`` is
+    one the caller installed already (``tradegw.cli.main`` does so before its imports, and a
+    signal it counted before this call stops the run before anything starts); without it the
+    run installs its own for its duration.
+
+    Raises:
+        RunFailed: an unexpected exception ended the run (or its summary could not be
+            built or written); the summary was written all the same where possible.
+    """
+    own_request = stop_request is None
+    request = stop_request or StopRequest()
+    if own_request:
+        request.install()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = asyncio.Event()
+    started = _Started(config, say)
 
-    gw = Gateway(config, urls=urls, rest_urls=rest_urls)
-    consumers: list[DemoConsumer] = []
-    started = time.monotonic()
-    console: LiveConsole | None = None
+    def on_signal(count: int) -> None:
+        if not stop.is_set():
+            log.info("stopping on %s", signal.Signals(request.signals[-1]).name)
+        stop.set()
+        if count > 1:
+            # Asked twice: no more grace for the simulators.
+            started.kill_simulators()
+
+    def from_handler(count: int) -> None:
+        # Inside the signal handler, between any two bytecodes: only hand over to the loop.
+        loop.call_soon_threadsafe(on_signal, count)
+
+    forget = request.listen(from_handler)
+    if request.count:
+        on_signal(request.count)  # signals from before this run listened
+    failure: Exception | None = None
     try:
-        await gw.start()
-        consumers = _make_consumers(gw, config)
-        for c in consumers:
-            c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
-        console = LiveConsole(gw, consumers, started, enabled=live)
-        console.start()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), duration_s)
+        try:
+            if not stop.is_set():
+                await _until_stopped(started.run(live, duration_s), stop)
+        finally:
+            await started.stop()
+    except Exception as e:
+        failure = e
     finally:
-        if console is not None:
-            console.stop()
-        await gw.stop()
-        for c in consumers:
-            if c.task is not None:
-                c.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await c.task
-        for sim in sims:
-            await sim.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
-    summary = redact_strings(summarize(gw, consumers, time.monotonic() - started))
+        forget()
+        if own_request:
+            request.restore()
+    elapsed = time.monotonic() - started.started if started.started is not None else 0.0
+    try:
+        gw = started.gw or _unstarted_gateway(config)
+        summary = redact_strings(summarize(gw, started.consumers, elapsed))
+    except Exception as e:
+        failure = failure or e
+        summary = redact_strings({"duration_s": round(elapsed, 3), "error": f"no summary: {e!r}"})
     if summary_path is not None:
-        # A few hundred bytes once at exit: not worth a thread.
-        summary_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")  # noqa: ASYNC240
+        try:
+            # A few hundred bytes once at exit: not worth a thread.
+            summary_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")  # noqa: ASYNC240
+        except OSError as e:
+            failure = failure or e
+    if failure is not None:
+        raise RunFailed(summary) from failure
     return summary

@@ -105,11 +105,10 @@ async def test_one_bad_item_rejects_that_item_not_the_frame(facts: VenueFacts) -
         attack = FlankWithBadCopies(facts, target)
         await _attack_for(rig, attack, 3.0)
         assert len(attack.kept) >= 5
-        await asyncio.sleep(0.5)
-        delivered = {t.trade_id for t in rig.trades_of(target)}
-        assert set(attack.kept) <= delivered
+        kept = set(attack.kept)
+        assert await wait_for(lambda: kept <= {t.trade_id for t in rig.trades_of(target)}, 5)
+        assert await wait_for(lambda: rig.gw.telemetry.dlq.count >= 2 * len(kept), 5)
         assert rig.invalid_fields() == []
-        assert rig.gw.telemetry.dlq.count >= 2 * len(attack.kept)
 
 
 @ALL
@@ -179,7 +178,8 @@ async def test_megabyte_values_are_rejected_bounded_in_memory_and_on_disk(
         # The bound stated in the README: 20+ MiB of hostile values grow RSS by < 32 MiB.
         assert rss_growth < 32 << 20, rss_growth
         dlq = rig.gw.telemetry.dlq
-        assert dlq.count >= attack.sent
+        # The last frames may still be on their way through the proxy.
+        assert await wait_for(lambda: dlq.count >= attack.sent, 5), (dlq.count, attack.sent)
         assert all(len(e["raw"]) <= 4096 and e["truncated"] for e in dlq.recent)
         assert all(len(e["detail"]) <= 1024 for e in dlq.recent)
         lines = dlq_file.read_bytes().splitlines()

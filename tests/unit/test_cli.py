@@ -75,3 +75,14 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         main([])
     assert info.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_python_dash_m_tradegw_is_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tradegw", "schema"], capture_output=True, timeout=50, check=True
+    )
+    assert b'"BookSnapshot"' in out.stdout

@@ -489,3 +489,72 @@ async def test_slow_consumer_still_ends_with_the_right_book() -> None:
     assert sub.stats.snapshots_for_backlog > 0  # it did fall behind
     for s in symbols:
         assert mine.top(s) == feed.ref.book(s).top(1000)
+
+
+# ---- batches ----
+
+
+async def test_batches_deliver_the_same_events_in_the_same_order_and_end_on_close() -> None:
+    d = make_dispatcher()
+    sub = d.subscribe()
+    sent = [trade(trade_id=str(i)) for i in range(300)]  # several internal pops
+    for ev in sent:
+        d.publish(ev)
+    sub.close()
+    batches = [b async for b in sub.batches(max_events=128)]
+    assert [len(b) for b in batches] == [128, 128, 44]
+    assert [ev for b in batches for ev in b] == sent
+    assert sub.stats.delivered == 300
+
+
+async def test_a_burst_reaches_a_waiting_batch_consumer_as_one_batch() -> None:
+    d = make_dispatcher()
+    sub = d.subscribe()
+    got: list[list[Event]] = []
+
+    async def consume() -> None:
+        async for batch in sub.batches():
+            got.append(batch)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0)  # the consumer now waits
+    for burst in range(3):
+        for i in range(50):  # one socket read's worth, published in one go
+            d.publish(trade(trade_id=f"{burst}-{i}"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    sub.close()
+    await asyncio.wait_for(task, 5)
+    assert [len(b) for b in got] == [50, 50, 50]
+
+
+async def test_slow_batch_consumer_still_ends_with_the_right_book() -> None:
+    d = make_dispatcher()
+    feed = BookFeed(d)
+    sub = d.subscribe(max_pending=8, types=["BookSnapshot", "BookUpdate", "BookStatus"])
+    rng = random.Random(11)
+    feed.snapshot("BTC-USD")
+    mine = ConsumerBooks()
+
+    async def consume() -> None:
+        async for batch in sub.batches(max_events=3):
+            for ev in batch:
+                mine.apply(ev)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(consume())
+    for _ in range(200):
+        for _ in range(rng.randint(1, 12)):
+            price = rng.choice([rng.randint(60, 100), rng.randint(200, 240)])
+            feed.update("BTC-USD", [bid(price, rng.choice([0, 1, 2]))], ask=price >= 200)
+        await asyncio.sleep(0)
+    sub.close()
+    await asyncio.wait_for(task, 10)
+    assert sub.stats.snapshots_for_backlog > 0
+    assert mine.top("BTC-USD") == feed.ref.book("BTC-USD").top(1000)
+
+
+def test_batches_need_a_positive_size() -> None:
+    sub = make_dispatcher().subscribe()
+    with pytest.raises(ValueError, match="positive"):
+        sub.batches(max_events=0)

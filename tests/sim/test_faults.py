@@ -167,3 +167,24 @@ def test_connection_faults_by_message_and_by_time() -> None:
     injector.tick(others)
     assert [t.events for t in others] == [["abort"], ["abort"]]
     assert injector.counts["disconnect"] == 2
+
+
+@pytest.mark.timeout(60)
+def test_the_simulator_reads_fault_files_without_the_native_core(tmp_path: Path) -> None:
+    """The simulators stay independent of ``tradegw._core`` (they check it): reading a fault
+    file must not drag in the gateway's config package, which needs the core."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "faults.yaml"
+    path.write_text("- kind: drop\n  rate: 0.01\n")
+    code = (
+        "import sys; sys.modules['tradegw._core'] = None\n"
+        "from tradegw.sim.config import load_fault_plan\n"
+        f"print(load_fault_plan({str(path)!r}).faults[0].kind)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=50, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "drop"

@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from tradegw import safe_yaml
 from tradegw.cli import EXIT_BAD_CONFIG, main
-from tradegw.config import DEFAULT_CONFIG, GatewayConfig, load_config, safe_yaml
+from tradegw.config import DEFAULT_CONFIG, GatewayConfig, load_config
 from tradegw.config.loader import MAX_CONFIG_BYTES, MAX_PROBLEMS
 from tradegw.errors import ConfigError
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tradegw.config import safe_yaml
+from tradegw import safe_yaml
 from tradegw.config.models import GatewayConfig
 from tradegw.errors import ConfigError
 
@@ -21,7 +21,7 @@ DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 
 MAX_CONFIG_BYTES = 1024 * 1024
 """Largest config file read. The embedded default is 4 KiB; what a file may hold is bounded
-by :data:`tradegw.config.safe_yaml.MAX_NODES` values, and this cap bounds the rest (comments,
+by :data:`tradegw.safe_yaml.MAX_NODES` values, and this cap bounds the rest (comments,
 long strings) before any of it is parsed."""
 
 MAX_PROBLEMS = 20
@@ -152,7 +152,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
     """Loads and validates a YAML config (the embedded default when ``path`` is None).
 
     Whatever the file holds, the outcome is a config or a ConfigError, soon: the file is
-    capped at ``MAX_CONFIG_BYTES``, the YAML is read by :mod:`tradegw.config.safe_yaml`
+    capped at ``MAX_CONFIG_BYTES``, the YAML is read by :mod:`tradegw.safe_yaml`
     (no alias explosion, bounded nesting and integers, plain data only) and every number is
     checked against its field's bounds (finite floats only).
 

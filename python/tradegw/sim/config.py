@@ -8,6 +8,7 @@ from typing import Any, TypeVar, overload
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tradegw.safe_yaml import parse
 from tradegw.sim.faults import FaultPlan
 
 MAX_PAIRS = 10_000
@@ -100,10 +101,6 @@ def read_fault_file(path: str | Path) -> dict[str, Any]:
         OSError: the file cannot be read.
         ValueError: it is not YAML (``yaml.YAMLError`` is re-raised as ``ValueError``).
     """
-    # The gateway's bounded YAML reader (imported here: the config package imports this
-    # module): a fault file is as untrusted as a config file.
-    from tradegw.config.safe_yaml import parse
-
     with Path(path).open("rb") as f:
         data = f.read(_MAX_FAULT_FILE + 1)
     if len(data) > _MAX_FAULT_FILE:

@@ -13,6 +13,7 @@ signal at the first moment the gateway can answer for it, the most import-heavy 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -93,6 +94,17 @@ def _handlers_installed(pid: int) -> bool:
         if line.startswith("SigCgt:"):
             return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
     return False
+
+
+def _kill_all(proc: subprocess.Popen[bytes], token: str) -> None:
+    """Kills the gateway if it still runs and whatever it left behind, so that nothing a
+    test started outlives it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pid in _processes_carrying(token):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _processes_carrying(token: str) -> list[int]:
@@ -209,12 +221,7 @@ def _one_seed(seed: int, tmp_path: Path, config: Path) -> Outcome:
         outcome.leftovers = _processes_carrying(token)
         outcome.files_left = sorted(f.name for f in tmpdir.iterdir())
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        # Whatever the gateway left behind must not outlive the test either.
-        for pid in _processes_carrying(token):
-            os.kill(pid, signal.SIGKILL)
+        _kill_all(proc, token)
     reader.join(5)
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -312,11 +319,7 @@ def test_simulators_die_with_a_gateway_killed_outright(tmp_path: Path, small_con
             time.sleep(0.02)
         assert _processes_carrying(token) == []
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in _processes_carrying(token):
-            os.kill(pid, signal.SIGKILL)
+        _kill_all(proc, token)
         if proc.stdout is not None:
             proc.stdout.close()
 

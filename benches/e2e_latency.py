@@ -631,10 +631,17 @@ async def run_floor(params: RunParams) -> dict[str, Any]:
     samples = Samples()
     for reader in readers:
         samples.extend(reader.samples)
+    frames = sum(r.frames for r in readers)
+    reader_pct = cpu_pct["gateway_cpu_pct"]
     return {
         "rate_target": params.rate,
         "window_s": round(window, 3),
-        "frames_per_s": round(sum(r.frames for r in readers) / window, 1),
+        "frames_per_s": round(frames / window, 1),
+        # What reading the socket costs at all (loop, syscalls, picows, the stamp): the part
+        # of the gateway's CPU per frame that no gateway work can remove.
+        "reader_cpu_us_per_frame": round(reader_pct / 100 * window / frames * 1e6, 2)
+        if frames and reader_pct is not None
+        else None,
         "socket_to_reader_us": samples.summary_us(),
         "negative_latencies": samples.negative,
         "sim_cpu_pct": cpu_pct["sim_cpu_pct"],
@@ -708,6 +715,10 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
             (
                 "floor: socket→reader p99.9 / max µs",
                 [_pair(r["floor"]["socket_to_reader_us"], "p999", "max") for r in runs],
+            ),
+            (
+                "floor: bare reader CPU µs per frame",
+                [r["floor"]["reader_cpu_us_per_frame"] for r in runs],
             ),
             (
                 "floor: CPU % sim / other processes",

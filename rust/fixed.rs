@@ -56,6 +56,63 @@ fn invalid(text: &str, reason: &str) -> CoreError {
     }
 }
 
+/// Integer digits (leading zeros aside) of any price or quantity a venue may hand us: a
+/// quadrillion is far above any spot price, trade or 24-hour volume.
+pub const MAX_INTEGER_DIGITS: usize = 15;
+
+/// Longest decimal text accepted at all (leading zeros and padding included).
+pub const MAX_DECIMAL_LEN: usize = 64;
+
+/// Whether `text` is a plain unsigned decimal as venues quote prices and quantities:
+/// ASCII digits with at most one `.` that has digits on both sides, no sign, exponent or
+/// space; at most [`MAX_DECIMAL_LEN`] bytes and [`MAX_INTEGER_DIGITS`] integer digits
+/// after leading zeros; with `places`, no significant decimal beyond it (trailing zeros do
+/// not count: Binance writes `45000.40000000` for a 0.01 tick); with `positive`, not zero.
+///
+/// The check every trade and ticker field goes through, so it reads the bytes once and
+/// allocates nothing.
+pub fn is_plain_decimal(text: &[u8], places: Option<u8>, positive: bool) -> bool {
+    if text.is_empty() || text.len() > MAX_DECIMAL_LEN {
+        return false;
+    }
+    let mut dot: Option<usize> = None;
+    let mut first_significant: Option<usize> = None;
+    let mut last_nonzero_decimal: Option<usize> = None;
+    let mut nonzero = false;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                if b != b'0' {
+                    nonzero = true;
+                    if dot.is_none() && first_significant.is_none() {
+                        first_significant = Some(i);
+                    }
+                    if dot.is_some() {
+                        last_nonzero_decimal = Some(i);
+                    }
+                }
+            }
+            b'.' if dot.is_none() && i > 0 => dot = Some(i),
+            _ => return false,
+        }
+    }
+    let int_end = dot.unwrap_or(text.len());
+    if dot == Some(text.len() - 1) {
+        return false; // "1." has no digits after the point
+    }
+    if let Some(first) = first_significant {
+        if int_end - first > MAX_INTEGER_DIGITS {
+            return false;
+        }
+    }
+    if let (Some(p), Some(d), Some(last)) = (places, dot, last_nonzero_decimal) {
+        if last - d > usize::from(p) {
+            return false;
+        }
+    }
+    !positive || nonzero
+}
+
 /// Parses decimal text into a non-negative fixed-point integer at `precision` decimals.
 ///
 /// Accepts an optional leading `+`, digits with an optional `.`, and an optional exponent
@@ -249,6 +306,61 @@ impl DigitBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_decimals_are_what_venues_quote() {
+        for ok in [
+            "0",
+            "0.35130000",
+            "79944.1",
+            "999999999999999",
+            "000000000000000000001",
+        ] {
+            assert!(is_plain_decimal(ok.as_bytes(), None, false), "{ok}");
+        }
+        let long_fraction = format!("0.{}", "1".repeat(62));
+        assert!(is_plain_decimal(long_fraction.as_bytes(), None, false));
+        let too_long = format!("0.{}", "1".repeat(63));
+        assert!(!is_plain_decimal(too_long.as_bytes(), None, false));
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1e5",
+            "1.",
+            ".5",
+            " 1",
+            "1 ",
+            "NaN",
+            "inf",
+            "1.2.3",
+            "1,5",
+            "1000000000000000",
+            "\u{661}",
+            "\u{ff11}",
+        ] {
+            assert!(!is_plain_decimal(bad.as_bytes(), None, false), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn places_count_significant_decimals_only() {
+        assert!(is_plain_decimal(b"45000.40000000", Some(2), false));
+        assert!(is_plain_decimal(b"45000.41", Some(2), false));
+        assert!(!is_plain_decimal(b"45000.415", Some(2), false));
+        assert!(is_plain_decimal(b"12", Some(0), false));
+        assert!(is_plain_decimal(b"12.0", Some(0), false));
+        assert!(!is_plain_decimal(b"12.5", Some(0), false));
+    }
+
+    #[test]
+    fn positive_refuses_zero_in_any_spelling() {
+        for zero in ["0", "0.000", "00.0"] {
+            assert!(is_plain_decimal(zero.as_bytes(), None, false));
+            assert!(!is_plain_decimal(zero.as_bytes(), None, true), "{zero}");
+        }
+        assert!(is_plain_decimal(b"0.001", Some(3), true));
+    }
 
     fn ok(text: &str, p: u8) -> i64 {
         parse_fixed(text, p).unwrap_or_else(|e| panic!("{text}: {e}"))

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, final, overload
 
 __all__ = [
+    "MAX_INTEGER_DIGITS",
     "BookAssembler",
     "Coalescer",
     "OrderBook",
@@ -18,6 +19,7 @@ __all__ = [
     "TokenBucket",
     "__version__",
     "crc32",
+    "decimal_ok",
     "kraken_checksum",
     "loads_exact",
 ]
@@ -234,6 +236,16 @@ def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
 
 def crc32(data: bytes) -> int:
     """CRC32 (IEEE 802.3 polynomial, the same as :func:`zlib.crc32`) of ``data``."""
+
+MAX_INTEGER_DIGITS: int
+"""Integer digits (leading zeros aside) of any price or quantity :func:`decimal_ok` takes."""
+
+def decimal_ok(raw: object, places: int = -1, positive: bool = False) -> bool:
+    """Whether ``raw`` is a ``str`` holding a plain unsigned decimal as venues quote prices and
+    quantities: ASCII digits with at most one ``.`` that has digits on both sides, no sign,
+    exponent or space, at most 64 characters and :data:`MAX_INTEGER_DIGITS` integer digits
+    after leading zeros; with ``places`` >= 0, no significant decimal beyond it (trailing
+    zeros do not count); with ``positive``, not zero."""
 
 def loads_exact(data: bytes) -> Any:
     """Parses a JSON document like :func:`json.loads`, except that every number is returned

@@ -8,6 +8,7 @@ mod book;
 mod bucket;
 mod checksum;
 mod coalescer;
+mod decimal;
 mod errors;
 mod json;
 mod levels;
@@ -24,6 +25,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
     m.add_function(wrap_pyfunction!(json::loads_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(decimal::decimal_ok, m)?)?;
+    m.add("MAX_INTEGER_DIGITS", crate::fixed::MAX_INTEGER_DIGITS)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

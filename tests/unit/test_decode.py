@@ -268,3 +268,44 @@ def test_decimal_text_positive_refuses_zero(text: str) -> None:
 def test_decimal_text_refuses_anything_else(raw: object) -> None:
     with pytest.raises(FrameError, match="price is not a decimal string"):
         decimal_text(raw, "price")
+
+
+def _plain_decimal_reference(text: str, places: int | None, positive: bool) -> bool:
+    """The rule of ``_core.decimal_ok`` written out in Python, to check the native one."""
+    import re
+
+    if len(text) > 64 or not re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text):
+        return False
+    whole, _, frac = text.partition(".")
+    if len(whole.lstrip("0")) > 15:
+        return False
+    if places is not None and len(frac.rstrip("0")) > places:
+        return False
+    return not positive or bool(text.strip("0."))
+
+
+@given(
+    st.text(alphabet="0123456789.-+e \u0661", max_size=24)
+    | st.from_regex(r"0{0,3}[0-9]{1,17}(\.[0-9]{1,12})?", fullmatch=True),
+    st.none() | st.integers(0, 10),
+    st.booleans(),
+)
+def test_native_decimal_check_agrees_with_the_written_rule(
+    text: str, places: int | None, positive: bool
+) -> None:
+    from tradegw._core import decimal_ok
+
+    expected = _plain_decimal_reference(text, places, positive)
+    assert decimal_ok(text, -1 if places is None else places, positive) is expected
+    if expected:
+        assert decimal_text(text, "x", places=places, positive=positive) == text
+    else:
+        with pytest.raises(FrameError):
+            decimal_text(text, "x", places=places, positive=positive)
+
+
+def test_native_decimal_check_takes_only_str() -> None:
+    from tradegw._core import decimal_ok
+
+    for raw in (1, 1.5, b"1", None, ["1"], "\ud800"):
+        assert decimal_ok(raw) is False

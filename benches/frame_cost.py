@@ -1,5 +1,7 @@
-"""CPU per frame inside the gateway, without sockets: a Kraken simulator's frames, captured
-once, replayed straight into a fresh provider with a dispatcher and consumers.
+"""CPU per frame inside the gateway, without sockets: a venue simulator's frames, captured
+once, replayed straight into a fresh provider with a dispatcher and consumers (Kraken and
+Coinbase, whose books sync from the WebSocket alone; Binance's need REST snapshots in between,
+which a synchronous replay cannot serve).
 
 The end-to-end bench (``e2e_latency.py``) measures what a user sees, but on a shared 2-core VM
 its CPU-per-frame figure moves by ±15 % from run to run, too much to tell a 2 µs lever from
@@ -9,7 +11,8 @@ decode, validation, book apply and checksum, event build, ordering, routing, que
 consumers taking every event with ``get_nowait``. Only the socket read and the event loop are
 left out. The best of several rounds is reported, per frame and per kind of frame.
 
-    .venv/bin/python benches/frame_cost.py --symbols 50 --seconds 4 --rounds 7 --consumers 3
+    .venv/bin/python benches/frame_cost.py --venue kraken --by-kind
+    .venv/bin/python benches/frame_cost.py --venue coinbase --by-kind
 """
 
 from __future__ import annotations
@@ -24,63 +27,88 @@ from typing import Any
 
 from tradegw.config import GatewayConfig
 from tradegw.gateway import Gateway
-from tradegw.providers.base import decode_exact
-from tradegw.sim.kraken.config import KrakenSimConfig
-from tradegw.sim.kraken.server import KrakenSimulator
+from tradegw.providers.base import decode, decode_exact
 from tradegw.sim.registry import load_venue
 
+CHANNELS = {
+    "kraken": ("book", "trade", "ticker", "ohlc"),
+    "coinbase": ("l2_data", "market_trades", "ticker", "candles"),
+}
+"""The market-data channels of each venue, as their frames name them."""
 
-def _names(count: int) -> list[str]:
-    """The simulator's first ``count`` pairs."""
-    spec = load_venue("kraken")
+
+def _names(venue: str, count: int) -> list[str]:
+    """The simulator's first ``count`` symbols."""
+    spec = load_venue(venue)
     return spec.simulator_type(spec.config_type(pairs=count, warmup_steps=0)).symbols
 
 
-def _gateway(symbols: list[str], url: str) -> Gateway:
+def _gateway(venue: str, symbols: list[str], url: str, rest_url: str) -> Gateway:
     config = GatewayConfig.model_validate(
         {
-            "venues": {"kraken": {"symbols": symbols, "book_depth": 10}},
+            "venues": {venue: {"symbols": symbols, "book_depth": 10}},
             "telemetry": {"dlq_path": None},
         }
     )
-    return Gateway(config, urls={"kraken": url}, rest_urls={"kraken": ""})
+    return Gateway(config, urls={venue: url}, rest_urls={venue: rest_url})
 
 
-async def capture(symbols: int, rate: float, seconds: float, seed: int = 1) -> list[bytes]:
-    """Every frame the gateway received from a Kraken simulator over ``seconds``, from the
-    connection's first frame on."""
-    names = _names(symbols)
-    sim = KrakenSimulator(KrakenSimConfig(pairs=names, rate=rate, seed=seed))
-    await sim.start()
-    gw = _gateway(list(names), sim.ws_url)
-    provider = gw.providers["kraken"]
-    frames: list[bytes] = []
-    handle = provider._on_frame
+class Capture:
+    """A simulator whose frames to one gateway were recorded; it stays up (paused) so that
+    each replay's provider can load its reference data over REST as it would live."""
 
-    def record(payload: bytes, ingest_ts: int) -> None:
-        frames.append(payload)
-        handle(payload, ingest_ts)
+    def __init__(self, venue: str, symbols: int, rate: float, seed: int = 1) -> None:
+        self.venue = venue
+        self.names = _names(venue, symbols)
+        spec = load_venue(venue)
+        self.sim = spec.simulator_type(spec.config_type(pairs=self.names, rate=rate, seed=seed))
+        self.frames: list[bytes] = []
 
-    provider._on_frame = record  # type: ignore[method-assign]
-    try:
-        await gw.start()
-        await asyncio.sleep(seconds)
-    finally:
-        await gw.stop()
-        await sim.stop()
-    return frames
+    @property
+    def rest_url(self) -> str:
+        # Kraken's adapter runs without REST (its instrument channel gives the precisions).
+        return "" if self.venue == "kraken" else self.sim.rest_url
+
+    async def record(self, seconds: float) -> None:
+        """Starts the simulator and records ``seconds`` of what a gateway receives, from the
+        connection's first frame on; then pauses the market (its REST stays up for the
+        replays, which must run on the same event loop)."""
+        await self.sim.start()
+        gw = _gateway(self.venue, self.names, self.sim.ws_url, self.rest_url)
+        provider = gw.providers[self.venue]
+        handle = provider._on_frame
+
+        def record(payload: bytes, ingest_ts: int) -> None:
+            self.frames.append(payload)
+            handle(payload, ingest_ts)
+
+        provider._on_frame = record  # type: ignore[method-assign]
+        try:
+            await gw.start()
+            await asyncio.sleep(seconds)
+        finally:
+            await gw.stop()
+            self.sim.pause()
+
+    async def provider_for_replay(self, *, fan_out: bool) -> tuple[Gateway, Any]:
+        """A fresh gateway and its provider with the venue's reference data loaded."""
+        gw = _gateway(self.venue, self.names, "ws://127.0.0.1:1", self.rest_url)
+        provider = gw.providers[self.venue]
+        await provider.load_reference_data()
+        await provider.close()
+        if not fan_out:
+            provider._dispatcher = _NoDispatch()
+        return gw, provider
 
 
-def replay(
-    frames: list[bytes], symbols: list[str], consumers: int, *, fan_out: bool = True
+async def replay(
+    cap: Capture, frames: list[bytes], consumers: int, *, fan_out: bool = True
 ) -> tuple[float, Gateway]:
     """Seconds to push ``frames`` through a fresh provider, consumers draining as they go.
     Without ``fan_out`` the provider's events stop at a no-op dispatcher: what the venue
     adapter itself costs."""
-    gw = _gateway(symbols, "ws://127.0.0.1:1")
-    provider = gw.providers["kraken"]
-    if not fan_out:
-        provider._dispatcher = _NoDispatch()  # type: ignore[assignment]
+    gw, provider = await cap.provider_for_replay(fan_out=fan_out)
+    # Timed from here on: nothing below awaits, the loop never runs in between.
     subs = [gw.subscribe(name=f"c{i}", max_pending=1_000_000) for i in range(consumers)]
     on_frame = provider._on_frame
     now = time.time_ns()
@@ -103,42 +131,45 @@ class _NoDispatch:
         pass
 
 
-def decode_only(frames: list[bytes]) -> float:
-    """Seconds to decode every frame (the exact-number JSON decoder) and nothing else."""
+def decode_only(venue: str, frames: list[bytes]) -> float:
+    """Seconds to decode every frame with the venue's decoder (Kraken's exact-number JSON,
+    orjson for Coinbase) and nothing else."""
+    decoder = decode_exact if venue == "kraken" else decode
     t0 = time.perf_counter()
     for payload in frames:
-        decode_exact(payload)
+        decoder(payload)
     return time.perf_counter() - t0
 
 
 def kind(payload: bytes) -> str:
-    """The channel of a Kraken v2 frame, from its first bytes."""
+    """The channel a frame names in its first bytes (both venues put it first)."""
     head = payload[:40]
-    for name in ("book", "trade", "ticker", "ohlc", "heartbeat", "instrument", "status"):
-        if b'"channel":"' + name.encode() + b'"' in head:
-            return name
-    return "other"
+    at = head.find(b'"channel":"')
+    if at < 0:
+        return "other"
+    name = head[at + 11 :].split(b'"', 1)[0]
+    return name.decode("ascii", "replace")
 
 
-def run(symbols: int, rate: float, seconds: float, rounds: int, consumers: int) -> dict[str, Any]:
-    """Captures once, replays ``rounds`` times per stage; the best round of each, in µs per
-    frame: decoding alone, the venue adapter (events built, not dispatched), then with the
-    dispatcher and 0, 1 and ``consumers`` consumers."""
-    frames = asyncio.run(capture(symbols, rate, seconds))
-    names = _names(symbols)
+async def run(cap: Capture, rounds: int, consumers: int) -> dict[str, Any]:
+    """Replays ``rounds`` times per stage; the best round of each, in µs per frame: decoding
+    alone, the venue adapter (events built, not dispatched), then with the dispatcher and 0,
+    1 and ``consumers`` consumers."""
+    frames = cap.frames
     n = len(frames)
 
-    def best(fn: Any) -> float:
-        return round(min(fn() for _ in range(rounds)) / n * 1e6, 2)
+    async def best(consumers: int, *, fan_out: bool = True) -> float:
+        times = [(await replay(cap, frames, consumers, fan_out=fan_out))[0] for _ in range(rounds)]
+        return round(min(times) / n * 1e6, 2)
 
     stages = {
-        "decode": best(lambda: decode_only(frames)),
-        "adapter": best(lambda: replay(frames, names, 0, fan_out=False)[0]),
-        "dispatch, 0 consumers": best(lambda: replay(frames, names, 0)[0]),
-        "1 consumer": best(lambda: replay(frames, names, 1)[0]),
-        f"{consumers} consumers": best(lambda: replay(frames, names, consumers)[0]),
+        "decode": round(min(decode_only(cap.venue, frames) for _ in range(rounds)) / n * 1e6, 2),
+        "adapter": await best(0, fan_out=False),
+        "dispatch, 0 consumers": await best(0),
+        "1 consumer": await best(1),
+        f"{consumers} consumers": await best(consumers),
     }
-    _, gw = replay(frames, names, consumers)
+    _, gw = await replay(cap, frames, consumers)
     counters = gw.telemetry.counters
     kinds: dict[str, int] = {}
     for payload in frames:
@@ -149,60 +180,70 @@ def run(symbols: int, rate: float, seconds: float, rounds: int, consumers: int) 
         "kinds": kinds,
         "us_per_frame": stages,
         "checksum_ok": counters.get("checksum_ok"),
-        "checksum_failed": counters.get("checksum_failed"),
+        "sequence_gaps": counters.get("sequence_gaps"),
+        "resyncs": counters.get("resyncs"),
         "dlq": gw.telemetry.dlq.count,
         "events": counters.get("events"),
     }
 
 
-def by_kind(frames: list[bytes], names: list[str], rounds: int) -> dict[str, dict[str, float]]:
-    """µs per frame of each channel: decoding alone, the adapter, and with the dispatcher and
-    one consumer (each replay holds the instrument snapshot and that channel's frames)."""
-    base = [f for f in frames if kind(f) in ("instrument", "status")]
+async def by_kind(cap: Capture, rounds: int) -> dict[str, dict[str, float]]:
+    """µs per frame of each Kraken channel: decoding alone, the adapter, and with the
+    dispatcher and one consumer (each replay holds the instrument snapshot and that channel's
+    frames). Kraken only: Coinbase numbers every frame of a connection, so a replay of one
+    channel's frames would be one sequence gap after another."""
+    base = [f for f in cap.frames if kind(f) in ("instrument", "status")]
     out = {}
-    for channel in ("book", "trade", "ticker", "ohlc"):
-        only = [f for f in frames if kind(f) == channel]
+    for channel in CHANNELS["kraken"]:
+        only = [f for f in cap.frames if kind(f) == channel]
         if not only:
             continue
         replayed = base + only
         n = len(only)
+
+        adapter = [(await replay(cap, replayed, 0, fan_out=False))[0] for _ in range(rounds)]
+        one = [(await replay(cap, replayed, 1))[0] for _ in range(rounds)]
         out[channel] = {
-            "decode": round(min(decode_only(only) for _ in range(rounds)) / n * 1e6, 2),
-            "adapter": round(
-                min(replay(replayed, names, 0, fan_out=False)[0] for _ in range(rounds)) / n * 1e6,
-                2,
-            ),
-            "1 consumer": round(
-                min(replay(replayed, names, 1)[0] for _ in range(rounds)) / n * 1e6, 2
-            ),
+            "decode": round(min(decode_only("kraken", only) for _ in range(rounds)) / n * 1e6, 2),
+            "adapter": round(min(adapter) / n * 1e6, 2),
+            "1 consumer": round(min(one) / n * 1e6, 2),
         }
     return out
+
+
+async def _main(args: argparse.Namespace) -> None:
+    cap = Capture(args.venue, args.symbols, args.rate)
+    await cap.record(args.seconds)
+    try:
+        r = await run(cap, args.rounds, args.consumers)
+        print(
+            f"{args.venue}, {args.symbols} symbols: {r['frames']} frames {r['kinds']}; "
+            f"{r['events']} events, checksums ok {r['checksum_ok']}, sequence gaps "
+            f"{r['sequence_gaps']}, resyncs {r['resyncs']}, dlq {r['dlq']}"
+        )
+        print(f"µs per frame, best of {args.rounds} (each stage includes the ones above it):")
+        for stage, us in r["us_per_frame"].items():
+            print(f"  {stage:24} {us:6.2f}")
+        if args.by_kind and args.venue == "kraken":
+            print("µs per frame of each channel: decode / adapter / with dispatch and 1 consumer")
+            for channel, figures in (await by_kind(cap, args.rounds)).items():
+                print(f"  {channel:8} " + " / ".join(f"{v:6.2f}" for v in figures.values()))
+    finally:
+        await cap.sim.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Prints the figures of one capture and its replays."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--venue", choices=tuple(CHANNELS), default="kraken")
     p.add_argument("--symbols", type=int, default=50)
     p.add_argument("--rate", type=float, default=5000.0, help="simulator msgs/s while capturing")
     p.add_argument("--seconds", type=float, default=4.0, help="capture length")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--consumers", type=int, default=3)
-    p.add_argument("--by-kind", action="store_true", help="also the cost of each channel")
+    p.add_argument("--by-kind", action="store_true", help="also each channel's cost (Kraken)")
     args = p.parse_args(argv)
-    r = run(args.symbols, args.rate, args.seconds, args.rounds, args.consumers)
-    print(
-        f"kraken, {args.symbols} symbols: {r['frames']} frames {r['kinds']}; {r['events']} "
-        f"events, checksums ok {r['checksum_ok']} failed {r['checksum_failed']}, "
-        f"dlq {r['dlq']}"
-    )
-    print(f"µs per frame, best of {args.rounds} (each stage includes the ones above it):")
-    for stage, us in r["us_per_frame"].items():
-        print(f"  {stage:24} {us:6.2f}")
-    if args.by_kind:
-        frames = asyncio.run(capture(args.symbols, args.rate, args.seconds))
-        print("µs per frame of each channel: decode / adapter / with dispatch and 1 consumer")
-        for channel, figures in by_kind(frames, _names(args.symbols), args.rounds).items():
-            print(f"  {channel:8} " + " / ".join(f"{v:6.2f}" for v in figures.values()))
+    asyncio.run(_main(args))
     return 0
 
 

@@ -273,9 +273,44 @@ impl OrderBook {
     }
 }
 
+/// The levels that turn one view of a side (its best levels, best first, as last published)
+/// into another: each price of `before` that is gone from `after` with quantity 0, then each
+/// level of `after` that is new or whose quantity changed. Removals come first so that even a
+/// consumer applying level by level and truncating after each never drops a level it needs.
+/// A consumer that applies them to its copy of `before` and keeps the best `after.len()`
+/// levels holds `after`.
+pub fn view_changes(before: &[(i64, i64)], after: &[(i64, i64)], out: &mut Vec<(i64, i64)>) {
+    out.clear();
+    for &(price, _) in before {
+        if !after.iter().any(|&(p, _)| p == price) {
+            out.push((price, 0));
+        }
+    }
+    for &(price, qty) in after {
+        if !before.iter().any(|&(p, q)| p == price && q == qty) {
+            out.push((price, qty));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn view_changes_carry_what_turns_one_view_into_the_next() {
+        let before = [(105, 1), (104, 2), (103, 3)];
+        let after = [(106, 5), (105, 1), (104, 7)];
+        let mut out = Vec::new();
+        view_changes(&before, &after, &mut out);
+        assert_eq!(out, vec![(103, 0), (106, 5), (104, 7)]);
+        view_changes(&after, &after, &mut out);
+        assert!(out.is_empty());
+        view_changes(&[], &after, &mut out);
+        assert_eq!(out, after.to_vec());
+        view_changes(&after, &[], &mut out);
+        assert_eq!(out, vec![(106, 0), (105, 0), (104, 0)]);
+    }
 
     fn book(depth: Option<i64>) -> OrderBook {
         OrderBook::new(2, 3, depth).unwrap()

@@ -141,6 +141,15 @@ class OrderBook:
         """The best ask as ``(price, qty)`` text at the book's precision, or None."""
     def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """The best ``n`` levels: ``(bids descending, asks ascending)`` at the precision."""
+    def mark_top(self, n: int) -> None:
+        """Remembers the best ``n`` levels of each side as the view consumers hold (after a
+        snapshot was published from ``top(n)``), for the next :meth:`top_changes`."""
+    def top_changes(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The levels that changed within the best ``n`` of each side since the last
+        :meth:`mark_top` or :meth:`top_changes`: levels that left the best ``n`` with quantity
+        ``"0"``, then new or changed levels — what a consumer holding that view applies (and
+        truncates to ``n``) to hold the current one. Remembers the current best ``n`` as the
+        new view. Two empty lists when nothing within the best ``n`` changed."""
     def is_crossed(self) -> bool:
         """True when the best bid is at or above the best ask."""
     def checksum_kraken(self) -> int:

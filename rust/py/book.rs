@@ -4,13 +4,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::levels::parse_levels;
-use crate::book::OrderBook;
+use crate::book::{view_changes, OrderBook};
 use crate::fixed::render;
 
 /// L2 order book on fixed-point integers (see the stub for the full contract).
 #[pyclass(name = "OrderBook", module = "tradegw._core")]
 pub struct PyOrderBook {
     pub book: OrderBook,
+    // The best levels of each side as last handed out by `top_changes` or `mark_top`.
+    view_bids: Vec<(i64, i64)>,
+    view_asks: Vec<(i64, i64)>,
     // Reused parse buffers: levels are parsed in full before any is applied, so a bad level
     // leaves the book untouched, without allocating on every call.
     pub scratch_bids: Vec<(i64, i64)>,
@@ -21,6 +24,8 @@ impl PyOrderBook {
     pub fn from_book(book: OrderBook) -> Self {
         PyOrderBook {
             book,
+            view_bids: Vec::new(),
+            view_asks: Vec::new(),
             scratch_bids: Vec::new(),
             scratch_asks: Vec::new(),
         }
@@ -41,6 +46,24 @@ impl PyOrderBook {
         self.scratch_bids = sb;
         self.scratch_asks = sa;
         result
+    }
+
+    /// Levels as `(price, qty)` text; a removal's quantity is `"0"`, as in a venue's diff.
+    fn changes_list<'py>(
+        &self,
+        py: Python<'py>,
+        levels: &[(i64, i64)],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for &(price, qty) in levels {
+            if qty == 0 {
+                let price = render(price, self.book.price_precision());
+                out.append(PyTuple::new(py, [price, "0".to_owned()])?)?;
+            } else {
+                out.append(self.level_tuple(py, (price, qty))?)?;
+            }
+        }
+        Ok(out)
     }
 
     fn level_tuple<'py>(
@@ -113,6 +136,35 @@ impl PyOrderBook {
         for l in self.book.asks_best_first().take(n) {
             asks.append(self.level_tuple(py, l)?)?;
         }
+        Ok((bids, asks))
+    }
+
+    /// Remembers the best `n` levels of each side as the view consumers hold (after a
+    /// snapshot was published from `top(n)`), for the next `top_changes(n)`.
+    fn mark_top(&mut self, n: usize) {
+        self.view_bids = self.book.bids_best_first().take(n).collect();
+        self.view_asks = self.book.asks_best_first().take(n).collect();
+    }
+
+    /// The levels that changed within the best `n` of each side since the last `mark_top`
+    /// or `top_changes`: levels that left the best `n` with quantity `"0"`, then new or
+    /// changed levels — what a consumer holding that view applies (and truncates to `n`) to
+    /// hold the current one. Remembers the current best `n` as the new view. Two empty lists
+    /// when nothing within the best `n` changed.
+    fn top_changes<'py>(
+        &mut self,
+        py: Python<'py>,
+        n: usize,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let bids_now: Vec<(i64, i64)> = self.book.bids_best_first().take(n).collect();
+        let asks_now: Vec<(i64, i64)> = self.book.asks_best_first().take(n).collect();
+        let mut changed = Vec::new();
+        view_changes(&self.view_bids, &bids_now, &mut changed);
+        let bids = self.changes_list(py, &changed)?;
+        view_changes(&self.view_asks, &asks_now, &mut changed);
+        let asks = self.changes_list(py, &changed)?;
+        self.view_bids = bids_now;
+        self.view_asks = asks_now;
         Ok((bids, asks))
     }
 

@@ -25,7 +25,6 @@ from tradegw.providers.base import (
     RestError,
     RestUnavailable,
     TrackedBook,
-    view_diff,
 )
 from tradegw.providers.kraken import KrakenProvider, KrakenVenueConfig
 from tradegw.sim.kraken import KrakenSimConfig, KrakenSimulator
@@ -209,25 +208,34 @@ _sides = st.dictionaries(_prices, st.integers(1, 5), max_size=25)
 
 
 @given(
-    bids=_sides, asks=_sides, changes=st.lists(st.tuples(st.booleans(), _prices, st.integers(0, 5)))
+    bids=_sides,
+    asks=_sides,
+    rounds=st.lists(
+        st.lists(st.tuples(st.booleans(), _prices, st.integers(0, 5)), max_size=6), max_size=6
+    ),
 )
-def test_view_diff_turns_the_old_view_into_the_new_one(
-    bids: dict[int, int], asks: dict[int, int], changes: list[tuple[bool, int, int]]
+def test_top_changes_turn_the_consumers_view_into_the_books_top(
+    bids: dict[int, int], asks: dict[int, int], rounds: list[list[tuple[bool, int, int]]]
 ) -> None:
     depth = 5
     full = OrderBook(0, 0)
     # Bids below 100, asks above: never crossed, whatever the changes.
     full.apply_snapshot([(str(p), str(q)) for p, q in bids.items()], [])
     full.apply([], [(str(100 + p), str(q)) for p, q in asks.items()])
-    before = full.top(depth)
-    for is_bid, p, q in changes:
-        price = str(p) if is_bid else str(100 + p)
-        full.apply([(price, str(q))] if is_bid else [], [] if is_bid else [(price, str(q))])
-    after = full.top(depth)
     consumer = OrderBook(0, 0, depth)
-    consumer.apply_snapshot(*before)
-    consumer.apply(*view_diff(before, after))
-    assert consumer.top(depth) == after
+    consumer.apply_snapshot(*full.top(depth))  # a snapshot event...
+    full.mark_top(depth)  # ...and the view it gave the consumer
+    for changes in rounds:
+        for is_bid, p, q in changes:
+            price = str(p) if is_bid else str(100 + p)
+            full.apply([(price, str(q))] if is_bid else [], [] if is_bid else [(price, str(q))])
+        before = consumer.top(depth)
+        bids_changed, asks_changed = full.top_changes(depth)
+        consumer.apply(bids_changed, asks_changed)
+        assert consumer.top(depth) == full.top(depth)
+        # Nothing is sent when the top did not move.
+        assert (not bids_changed and not asks_changed) == (before == full.top(depth))
+    assert full.top_changes(depth) == ([], [])
 
 
 # ---- supervision ----

@@ -2,14 +2,14 @@
 
 - :mod:`.provider` — :class:`VenueProvider`: the supervised session loop, book health, the
   frame catch-all and DLQ, event numbering; venues fill in its hooks.
-- :mod:`.books` — :class:`TrackedBook` (an assembler and its health) and :func:`view_diff`.
+- :mod:`.books` — :class:`TrackedBook` (an assembler and its health).
 - :mod:`.session` — the socket listener, connecting with bounded waits, :class:`Backoff`.
 - :mod:`.rest` — :class:`RestClient`: retries, ``Retry-After``, request weights.
 - :mod:`.decode` — exact JSON, integer and timestamp fields, :class:`FrameError`.
 - :mod:`.config` — :class:`VenueConfig`, the settings every venue has.
 """
 
-from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
+from tradegw.providers.base.books import SnapshotToken, TrackedBook
 from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, StrictModel, VenueConfig
 from tradegw.providers.base.decode import (
     FrameError,
@@ -44,5 +44,4 @@ __all__ = [
     "decode_exact",
     "signed_decimal_text",
     "timestamp_ns",
-    "view_diff",
 ]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from picows import WSError, WSMsgType, WSTransport
 
 from tradegw.errors import BookError
-from tradegw.providers.base.books import SnapshotToken, TrackedBook, view_diff
+from tradegw.providers.base.books import SnapshotToken, TrackedBook
 from tradegw.providers.base.config import VenueConfig
 from tradegw.providers.base.decode import FrameError
 from tradegw.providers.base.rest import RestError
@@ -433,10 +433,9 @@ class VenueProvider(ABC):
         trace_id: str,
     ) -> None:
         if self.full_book_diffs:
-            view = book.asm.book.top(self.config.book_depth)
-            if book.view is not None:
-                bids, asks = view_diff(book.view, view)
-            book.view = view
+            # What changed within the published depth since the last event of this book,
+            # worked out natively against the view the consumers hold.
+            bids, asks = book.asm.book.top_changes(self.config.book_depth)
             if not bids and not asks:
                 return  # nothing changed within the published depth
         self.publish(
@@ -466,7 +465,8 @@ class VenueProvider(ABC):
         if was != "synced":
             self._publish_status(book, ingest_ts, trace_id)
         snap = self._snapshot_event(book, checksum, exchange_ts, ingest_ts, trace_id)
-        book.view = (snap.bids, snap.asks)
+        if self.full_book_diffs:
+            book.asm.book.mark_top(self.config.book_depth)
         self.publish(snap)
 
     def _snapshot_event(

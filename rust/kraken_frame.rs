@@ -23,26 +23,28 @@
 //! Book levels are returned as their exact texts; whether a level's price and quantity fit
 //! the book is the assembler's check, as before.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::CoreError;
 use crate::fixed::{check_precision, is_plain_decimal};
 use crate::json_exact::{parse, Sink};
 
-/// A parsed JSON value with numbers as their exact text.
+/// A parsed JSON value with numbers as their exact text, borrowing from the document what it
+/// can (numbers, strings without escapes).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+    Num(&'a str),
+    Str(Cow<'a, str>),
+    Arr(Vec<Json<'a>>),
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// An object's member (the last one of that name, as a dict would keep it).
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
             Json::Obj(items) => items.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -52,7 +54,8 @@ impl Json {
     /// The text of a number or a string (the exact reader's Python form of both).
     pub fn text(&self) -> Option<&str> {
         match self {
-            Json::Num(s) | Json::Str(s) => Some(s),
+            Json::Num(s) => Some(s),
+            Json::Str(s) => Some(s),
             _ => None,
         }
     }
@@ -62,7 +65,8 @@ impl Json {
         match self {
             Json::Null => "None".to_owned(),
             Json::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-            Json::Num(s) | Json::Str(s) => format!("{:?}", clip(s, 40)),
+            Json::Num(s) => format!("{:?}", clip(s, 40)),
+            Json::Str(s) => format!("{:?}", clip(s, 40)),
             Json::Arr(_) => "a list".to_owned(),
             Json::Obj(_) => "an object".to_owned(),
         }
@@ -78,25 +82,28 @@ fn clip(s: &str, chars: usize) -> &str {
 
 struct TreeSink;
 
-impl Sink for TreeSink {
-    type Value = Json;
+impl<'a> Sink<'a> for TreeSink {
+    type Value = Json<'a>;
     type Error = CoreError;
-    fn null(&mut self) -> Result<Json, CoreError> {
+    fn null(&mut self) -> Result<Json<'a>, CoreError> {
         Ok(Json::Null)
     }
-    fn boolean(&mut self, v: bool) -> Result<Json, CoreError> {
+    fn boolean(&mut self, v: bool) -> Result<Json<'a>, CoreError> {
         Ok(Json::Bool(v))
     }
-    fn number(&mut self, text: &str) -> Result<Json, CoreError> {
-        Ok(Json::Num(text.to_owned()))
+    fn number(&mut self, text: &'a str) -> Result<Json<'a>, CoreError> {
+        Ok(Json::Num(text))
     }
-    fn string(&mut self, s: &str) -> Result<Json, CoreError> {
-        Ok(Json::Str(s.to_owned()))
+    fn string(&mut self, s: &str) -> Result<Json<'a>, CoreError> {
+        Ok(Json::Str(Cow::Owned(s.to_owned())))
     }
-    fn array(&mut self, items: Vec<Json>) -> Result<Json, CoreError> {
+    fn input_string(&mut self, s: &'a str) -> Result<Json<'a>, CoreError> {
+        Ok(Json::Str(Cow::Borrowed(s)))
+    }
+    fn array(&mut self, items: Vec<Json<'a>>) -> Result<Json<'a>, CoreError> {
         Ok(Json::Arr(items))
     }
-    fn object(&mut self, items: Vec<(Json, Json)>) -> Result<Json, CoreError> {
+    fn object(&mut self, items: Vec<(Json<'a>, Json<'a>)>) -> Result<Json<'a>, CoreError> {
         items
             .into_iter()
             .map(|(k, v)| match k {
@@ -108,25 +115,25 @@ impl Sink for TreeSink {
     }
 }
 
-/// Parses one JSON document into a [`Json`] tree.
-pub fn parse_tree(input: &[u8]) -> Result<Json, CoreError> {
-    parse(input, &mut TreeSink)
+/// Parses one frame into a [`Json`] tree ("not JSON: ..." when it is not).
+pub fn parse_tree(input: &[u8]) -> Result<Json<'_>, CoreError> {
+    parse(input, &mut TreeSink).map_err(|e| CoreError::Value(format!("not JSON: {e}")))
 }
 
 /// One `book` item: the exact level texts, ready for the assembler.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BookItem {
-    pub symbol: String,
-    pub bids: Vec<(String, String)>,
-    pub asks: Vec<(String, String)>,
+pub struct BookItem<'t> {
+    pub symbol: &'t str,
+    pub bids: Vec<(&'t str, &'t str)>,
+    pub asks: Vec<(&'t str, &'t str)>,
     pub checksum: Option<u32>,
-    pub timestamp: Option<String>,
+    pub timestamp: Option<&'t str>,
 }
 
 /// One slot of a book frame.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BookEntry {
-    Ok(BookItem),
+pub enum BookEntry<'t> {
+    Ok(BookItem<'t>),
     /// A malformed item of a tracked book: that book can no longer be trusted.
     Bad {
         symbol: String,
@@ -138,67 +145,67 @@ pub enum BookEntry {
 
 /// One `trade` item.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TradeItem {
-    pub symbol: String,
+pub struct TradeItem<'t> {
+    pub symbol: &'t str,
     pub trade_id: i64,
-    pub price: String,
-    pub qty: String,
+    pub price: &'t str,
+    pub qty: &'t str,
     pub side: &'static str,
-    pub ord_type: Option<String>,
-    pub timestamp: Option<String>,
+    pub ord_type: Option<&'t str>,
+    pub timestamp: Option<&'t str>,
 }
 
 /// One `ticker` item.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TickerItem {
-    pub symbol: String,
-    pub timestamp: Option<String>,
-    pub bid: String,
-    pub bid_qty: String,
-    pub ask: String,
-    pub ask_qty: String,
-    pub last: Option<String>,
-    pub volume: Option<String>,
-    pub vwap: Option<String>,
-    pub low: Option<String>,
-    pub high: Option<String>,
-    pub change: Option<String>,
-    pub change_pct: Option<String>,
+pub struct TickerItem<'t> {
+    pub symbol: &'t str,
+    pub timestamp: Option<&'t str>,
+    pub bid: &'t str,
+    pub bid_qty: &'t str,
+    pub ask: &'t str,
+    pub ask_qty: &'t str,
+    pub last: Option<&'t str>,
+    pub volume: Option<&'t str>,
+    pub vwap: Option<&'t str>,
+    pub low: Option<&'t str>,
+    pub high: Option<&'t str>,
+    pub change: Option<&'t str>,
+    pub change_pct: Option<&'t str>,
 }
 
 /// One `ohlc` item. `interval` and `trades` are checked integer texts (`-?[0-9]+`, any size).
 #[derive(Debug, Clone, PartialEq)]
-pub struct OhlcItem {
-    pub symbol: String,
-    pub timestamp: Option<String>,
-    pub interval_begin: String,
-    pub interval: String,
-    pub open: String,
-    pub high: String,
-    pub low: String,
-    pub close: String,
-    pub volume: String,
-    pub vwap: Option<String>,
-    pub trades: Option<String>,
+pub struct OhlcItem<'t> {
+    pub symbol: &'t str,
+    pub timestamp: Option<&'t str>,
+    pub interval_begin: &'t str,
+    pub interval: &'t str,
+    pub open: &'t str,
+    pub high: &'t str,
+    pub low: &'t str,
+    pub close: &'t str,
+    pub volume: &'t str,
+    pub vwap: Option<&'t str>,
+    pub trades: Option<&'t str>,
 }
 
 /// The items of a frame, one slot each, in frame order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Items {
-    Book(Vec<BookEntry>),
-    Trade(Vec<Result<TradeItem, String>>),
-    Ticker(Vec<Result<TickerItem, String>>),
-    Ohlc(Vec<Result<OhlcItem, String>>),
+pub enum Items<'t> {
+    Book(Vec<BookEntry<'t>>),
+    Trade(Vec<Result<TradeItem<'t>, String>>),
+    Ticker(Vec<Result<TickerItem<'t>, String>>),
+    Ohlc(Vec<Result<OhlcItem<'t>, String>>),
 }
 
 /// A decoded market-data frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Frame {
+pub struct Frame<'t> {
     /// `type` is `"snapshot"`.
     pub snapshot: bool,
-    pub items: Items,
+    pub items: Items<'t>,
     /// The top-level `sim_send_ns` text the simulators add for latency benches, if any.
-    pub stamp: Option<String>,
+    pub stamp: Option<&'t str>,
 }
 
 /// Trade ids are 64-bit counters at the venue: anything from 2^63 on is not one.
@@ -237,14 +244,14 @@ impl KrakenFrameDecoder {
         self.precision.get(symbol).copied()
     }
 
-    /// Decodes one frame: `Ok(None)` when it is not a market-data frame.
-    pub fn decode(&self, payload: &[u8]) -> Result<Option<Frame>, CoreError> {
-        let msg = parse_tree(payload).map_err(|e| CoreError::Value(format!("not JSON: {e}")))?;
+    /// Reads one frame parsed with [`parse_tree`]: `Ok(None)` when it is not a market-data
+    /// frame. The items borrow their texts from `msg`.
+    pub fn decode<'t>(&self, msg: &'t Json<'_>) -> Result<Option<Frame<'t>>, CoreError> {
         if !matches!(msg, Json::Obj(_)) {
             return Err(CoreError::Value("frame is not a JSON object".to_owned()));
         }
         let channel = match msg.get("channel") {
-            Some(Json::Str(c)) => c.as_str(),
+            Some(Json::Str(c)) => c.as_ref(),
             _ => return Ok(None),
         };
         let kind = msg.get("type").and_then(Json::text);
@@ -285,10 +292,7 @@ impl KrakenFrameDecoder {
             ),
             _ => return Ok(None),
         };
-        let stamp = msg
-            .get("sim_send_ns")
-            .and_then(Json::text)
-            .map(str::to_owned);
+        let stamp = msg.get("sim_send_ns").and_then(Json::text);
         Ok(Some(Frame {
             snapshot,
             items,
@@ -297,7 +301,7 @@ impl KrakenFrameDecoder {
     }
 
     /// The symbol of an item and its decimals, or why the item names no tracked book.
-    fn symbol_of<'a>(&self, item: &'a Json, what: &str) -> ItemResult<(&'a str, u8, u8)> {
+    fn symbol_of<'t>(&self, item: &'t Json, what: &str) -> ItemResult<(&'t str, u8, u8)> {
         if !matches!(item, Json::Obj(_)) {
             return Err(format!("{what} item is not an object"));
         }
@@ -311,12 +315,12 @@ impl KrakenFrameDecoder {
         Err(format!("{what} for an unsubscribed symbol {shown}"))
     }
 
-    fn book_item(&self, item: &Json) -> BookEntry {
+    fn book_item<'t>(&self, item: &'t Json) -> BookEntry<'t> {
         let symbol = match self.symbol_of(item, "book") {
             Ok((symbol, _, _)) => symbol,
             Err(e) => return BookEntry::Unknown(e),
         };
-        let checked = || -> ItemResult<BookItem> {
+        let checked = || -> ItemResult<BookItem<'t>> {
             let bids = levels(item.get("bids"), "bids")?;
             let asks = levels(item.get("asks"), "asks")?;
             let checksum = match item.get("checksum") {
@@ -324,7 +328,7 @@ impl KrakenFrameDecoder {
                 Some(v) => Some(checksum(v)?),
             };
             Ok(BookItem {
-                symbol: symbol.to_owned(),
+                symbol,
                 bids,
                 asks,
                 checksum,
@@ -340,7 +344,7 @@ impl KrakenFrameDecoder {
         }
     }
 
-    fn trade_item(&self, t: &Json) -> ItemResult<TradeItem> {
+    fn trade_item<'t>(&self, t: &'t Json) -> ItemResult<TradeItem<'t>> {
         let (symbol, pp, qp) = self.symbol_of(t, "trade")?;
         let id_text = required(t, "trade_id")?;
         let trade_id = match int_text(id_text, "trade_id")? {
@@ -355,12 +359,12 @@ impl KrakenFrameDecoder {
         let ord_type = match t.get("ord_type") {
             None | Some(Json::Null) => None,
             Some(v) => match v.text() {
-                Some(s) if s.chars().count() <= MAX_ORD_TYPE => Some(s.to_owned()),
+                Some(s) if s.chars().count() <= MAX_ORD_TYPE => Some(s),
                 _ => return Err(format!("trade ord_type {}", v.describe())),
             },
         };
         Ok(TradeItem {
-            symbol: symbol.to_owned(),
+            symbol,
             trade_id,
             price: decimal(required(t, "price")?, "price", Some(pp), true)?,
             qty: decimal(required(t, "qty")?, "qty", Some(qp), true)?,
@@ -370,14 +374,14 @@ impl KrakenFrameDecoder {
         })
     }
 
-    fn ticker_item(&self, t: &Json) -> ItemResult<TickerItem> {
+    fn ticker_item<'t>(&self, t: &'t Json) -> ItemResult<TickerItem<'t>> {
         let (symbol, pp, qp) = self.symbol_of(t, "ticker")?;
         let req = |key: &str, places: Option<u8>, positive: bool| {
             decimal(required(t, key)?, key, places, positive)
         };
         let opt = |key: &str, places: Option<u8>| optional(t.get(key), key, places);
         Ok(TickerItem {
-            symbol: symbol.to_owned(),
+            symbol,
             timestamp: timestamp(t.get("timestamp"), "timestamp")?,
             bid: req("bid", Some(pp), true)?,
             bid_qty: req("bid_qty", Some(qp), false)?,
@@ -393,7 +397,7 @@ impl KrakenFrameDecoder {
         })
     }
 
-    fn ohlc_item(&self, c: &Json) -> ItemResult<OhlcItem> {
+    fn ohlc_item<'t>(&self, c: &'t Json) -> ItemResult<OhlcItem<'t>> {
         let (symbol, pp, _) = self.symbol_of(c, "ohlc")?;
         let interval_begin =
             match timestamp(Some(required(c, "interval_begin")?), "interval_begin")? {
@@ -408,14 +412,14 @@ impl KrakenFrameDecoder {
             None => None,
             Some(v) => {
                 int_text(v, "trades")?;
-                v.text().map(str::to_owned)
+                v.text()
             }
         };
         Ok(OhlcItem {
-            symbol: symbol.to_owned(),
+            symbol,
             timestamp,
             interval_begin,
-            interval: interval.text().unwrap_or_default().to_owned(),
+            interval: interval.text().unwrap_or_default(),
             open: price("open")?,
             high: price("high")?,
             low: price("low")?,
@@ -427,11 +431,14 @@ impl KrakenFrameDecoder {
     }
 }
 
-fn need_data<'a>(channel: &str, data: Option<&'a [Json]>) -> Result<&'a [Json], CoreError> {
+fn need_data<'t, 'a>(
+    channel: &str,
+    data: Option<&'t [Json<'a>]>,
+) -> Result<&'t [Json<'a>], CoreError> {
     data.ok_or_else(|| CoreError::Value(format!("{channel:?} frame without a data list")))
 }
 
-fn required<'a>(item: &'a Json, key: &str) -> ItemResult<&'a Json> {
+fn required<'t, 'a>(item: &'t Json<'a>, key: &str) -> ItemResult<&'t Json<'a>> {
     item.get(key).ok_or_else(|| format!("{key} is missing"))
 }
 
@@ -441,12 +448,17 @@ fn clip_num(v: &Json) -> String {
 }
 
 /// A price or quantity: a plain decimal text (see [`is_plain_decimal`]).
-fn decimal(v: &Json, what: &str, places: Option<u8>, positive: bool) -> ItemResult<String> {
+fn decimal<'t>(v: &'t Json, what: &str, places: Option<u8>, positive: bool) -> ItemResult<&'t str> {
     let Some(text) = v.text() else {
         return Err(format!("{what} is not a decimal: {}", v.describe()));
     };
+    check_decimal(text, what, places, positive)?;
+    Ok(text)
+}
+
+fn check_decimal(text: &str, what: &str, places: Option<u8>, positive: bool) -> ItemResult<()> {
     if is_plain_decimal(text.as_bytes(), places, positive) {
-        return Ok(text.to_owned());
+        return Ok(());
     }
     // Only a refusal is explained, so the accepting path reads the bytes once.
     let shown = clip(text, 40);
@@ -468,7 +480,11 @@ fn decimal(v: &Json, what: &str, places: Option<u8>, positive: bool) -> ItemResu
 }
 
 /// An optional decimal: absent or `null` is `None`.
-fn optional(v: Option<&Json>, what: &str, places: Option<u8>) -> ItemResult<Option<String>> {
+fn optional<'t>(
+    v: Option<&'t Json>,
+    what: &str,
+    places: Option<u8>,
+) -> ItemResult<Option<&'t str>> {
     match v {
         None | Some(Json::Null) => Ok(None),
         Some(v) => decimal(v, what, places, false).map(Some),
@@ -476,13 +492,13 @@ fn optional(v: Option<&Json>, what: &str, places: Option<u8>) -> ItemResult<Opti
 }
 
 /// An optional decimal that may have a leading `-` (changes, percentages).
-fn optional_signed(v: Option<&Json>, what: &str) -> ItemResult<Option<String>> {
+fn optional_signed<'t>(v: Option<&'t Json>, what: &str) -> ItemResult<Option<&'t str>> {
     match v {
         None | Some(Json::Null) => Ok(None),
-        Some(v) => match v.text().and_then(|s| s.strip_prefix('-')) {
-            Some(rest) => {
-                decimal(&Json::Str(rest.to_owned()), what, None, false)?;
-                Ok(v.text().map(str::to_owned))
+        Some(v) => match v.text() {
+            Some(text) => {
+                check_decimal(text.strip_prefix('-').unwrap_or(text), what, None, false)?;
+                Ok(Some(text))
             }
             None => decimal(v, what, None, false).map(Some),
         },
@@ -524,18 +540,18 @@ fn checksum(v: &Json) -> ItemResult<u32> {
 }
 
 /// A timestamp's text; absent or `null` is `None`.
-fn timestamp(v: Option<&Json>, what: &str) -> ItemResult<Option<String>> {
+fn timestamp<'t>(v: Option<&'t Json>, what: &str) -> ItemResult<Option<&'t str>> {
     match v {
         None | Some(Json::Null) => Ok(None),
         Some(v) => match v.text() {
-            Some(s) => Ok(Some(s.to_owned())),
+            Some(s) => Ok(Some(s)),
             None => Err(format!("{what} is not a string: {}", v.describe())),
         },
     }
 }
 
 /// `[{"price": n, "qty": n}, ...]` → `[("n", "n"), ...]`; an absent side is empty.
-fn levels(raw: Option<&Json>, side: &str) -> ItemResult<Vec<(String, String)>> {
+fn levels<'t>(raw: Option<&'t Json>, side: &str) -> ItemResult<Vec<(&'t str, &'t str)>> {
     let list = match raw {
         None => return Ok(Vec::new()),
         Some(Json::Arr(list)) => list,
@@ -547,7 +563,7 @@ fn levels(raw: Option<&Json>, side: &str) -> ItemResult<Vec<(String, String)>> {
                 return Err(format!("{side} level without price/qty"));
             };
             match (p.text(), q.text()) {
-                (Some(p), Some(q)) => Ok((p.to_owned(), q.to_owned())),
+                (Some(p), Some(q)) => Ok((p, q)),
                 _ => Err(format!("{side} level price/qty are not numbers")),
             }
         })
@@ -565,11 +581,19 @@ mod tests {
         d
     }
 
-    fn frame(s: &str) -> Frame {
-        decoder().decode(s.as_bytes()).unwrap().unwrap()
+    /// Parses and decodes with `d`; the document and its tree live as long as the test
+    /// (leaked: a few kilobytes per test run).
+    fn decode_with(d: &KrakenFrameDecoder, s: &str) -> Result<Option<Frame<'static>>, CoreError> {
+        let doc: &'static str = Box::leak(s.to_owned().into_boxed_str());
+        let tree: &'static Json<'static> = Box::leak(Box::new(parse_tree(doc.as_bytes())?));
+        d.decode(tree)
     }
 
-    fn trades(s: &str) -> Vec<Result<TradeItem, String>> {
+    fn frame(s: &str) -> Frame<'static> {
+        decode_with(&decoder(), s).unwrap().unwrap()
+    }
+
+    fn trades(s: &str) -> Vec<Result<TradeItem<'static>, String>> {
         match frame(s).items {
             Items::Trade(items) => items,
             other => panic!("not trades: {other:?}"),
@@ -577,7 +601,7 @@ mod tests {
     }
 
     /// One trade item with `field` replaced by the raw JSON `value` (or removed when None).
-    fn trade_with(field: &str, value: Option<&str>) -> Result<TradeItem, String> {
+    fn trade_with(field: &str, value: Option<&str>) -> Result<TradeItem<'static>, String> {
         let mut fields = vec![
             ("symbol", r#""BTC/USD""#),
             ("side", r#""buy""#),
@@ -619,13 +643,13 @@ mod tests {
         assert_eq!(
             t,
             TradeItem {
-                symbol: "BTC/USD".into(),
+                symbol: "BTC/USD",
                 trade_id: 4665846,
-                price: "45000.5".into(),
-                qty: "0.25000000".into(),
+                price: "45000.5",
+                qty: "0.25000000",
                 side: "buy",
-                ord_type: Some("limit".into()),
-                timestamp: Some("2023-09-25T07:48:36.925533Z".into()),
+                ord_type: Some("limit"),
+                timestamp: Some("2023-09-25T07:48:36.925533Z"),
             }
         );
         assert_eq!(trade_with("ord_type", None).unwrap().ord_type, None);
@@ -712,7 +736,7 @@ mod tests {
         assert_eq!(items[3].as_ref().unwrap().price, "0.5147");
     }
 
-    fn tickers(body: &str) -> Result<TickerItem, String> {
+    fn tickers(body: &str) -> Result<TickerItem<'static>, String> {
         let s = format!(r#"{{"channel":"ticker","type":"update","data":[{body}]}}"#);
         match frame(&s).items {
             Items::Ticker(mut items) => items.remove(0),
@@ -729,9 +753,9 @@ mod tests {
         let t = tickers(&format!("{{{TICKER}}}")).unwrap();
         assert_eq!(t.bid, "62807.0");
         assert_eq!(t.bid_qty, "0.00000000"); // not required positive
-        assert_eq!(t.vwap.as_deref(), Some("62000.123456")); // no places check
-        assert_eq!(t.change.as_deref(), Some("-807.5"));
-        assert_eq!(t.change_pct.as_deref(), Some("-1.27"));
+        assert_eq!(t.vwap, Some("62000.123456")); // no places check
+        assert_eq!(t.change, Some("-807.5"));
+        assert_eq!(t.change_pct, Some("-1.27"));
         let bare = tickers(
             r#"{"symbol":"BTC/USD","bid":1.0,"bid_qty":1,"ask":2.0,"ask_qty":1,"last":null}"#,
         )
@@ -789,7 +813,7 @@ mod tests {
         assert_eq!(tickers("[]").unwrap_err(), "ticker item is not an object");
     }
 
-    fn candle(body: &str) -> Result<OhlcItem, String> {
+    fn candle(body: &str) -> Result<OhlcItem<'static>, String> {
         let s = format!(r#"{{"channel":"ohlc","type":"update","data":[{body}],"timestamp":"x"}}"#);
         match frame(&s).items {
             Items::Ohlc(mut items) => items.remove(0),
@@ -808,7 +832,7 @@ mod tests {
         assert_eq!(c.open, "62807.0");
         assert_eq!(c.volume, "1.23456789012"); // no places check on volume
         assert_eq!(c.interval, "1");
-        assert_eq!(c.trades.as_deref(), Some("17"));
+        assert_eq!(c.trades, Some("17"));
         assert_eq!(c.interval_begin, "2023-10-06T17:35:00.000000Z");
         for (bad, why) in [
             (r#""open":62807.05"#, "open has more than 1 decimals"),
@@ -840,7 +864,7 @@ mod tests {
         assert_eq!(big.trades, None);
     }
 
-    fn book(s: &str) -> (bool, Vec<BookEntry>) {
+    fn book(s: &str) -> (bool, Vec<BookEntry<'static>>) {
         let f = frame(s);
         match f.items {
             Items::Book(items) => (f.snapshot, items),
@@ -860,14 +884,11 @@ mod tests {
         assert_eq!(
             items,
             vec![BookEntry::Ok(BookItem {
-                symbol: "MATIC/USD".into(),
-                bids: vec![
-                    ("0.5666".into(), "4831.75496356".into()),
-                    ("0.5665".into(), "6658.22734739".into())
-                ],
-                asks: vec![("0.5668".into(), "4410.79769741".into())],
+                symbol: "MATIC/USD",
+                bids: vec![("0.5666", "4831.75496356"), ("0.5665", "6658.22734739")],
+                asks: vec![("0.5668", "4410.79769741")],
                 checksum: Some(2439117997),
-                timestamp: Some("2023-10-06T17:35:55.440295Z".into()),
+                timestamp: Some("2023-10-06T17:35:55.440295Z"),
             })]
         );
         // Absent sides are empty, no checksum is None; level texts are the assembler's to
@@ -880,7 +901,7 @@ mod tests {
         let BookEntry::Ok(b) = &items[0] else {
             panic!("{items:?}")
         };
-        assert_eq!(b.bids, vec![("1e-05".into(), "0.123456789".into())]);
+        assert_eq!(b.bids, vec![("1e-05", "0.123456789")]);
         assert_eq!((b.asks.len(), b.checksum, &b.timestamp), (0, None, &None));
     }
 
@@ -940,7 +961,7 @@ mod tests {
             r#"{"channel":"ticker","data":null}"#,
             r#"{"channel":"ohlc","data":"x"}"#,
         ] {
-            assert!(d.decode(bad.as_bytes()).is_err(), "{bad}");
+            assert!(decode_with(&d, bad).is_err(), "{bad}");
         }
         for other in [
             r#"{"channel":"heartbeat"}"#,
@@ -951,11 +972,11 @@ mod tests {
             r#"{"channel":5,"data":[]}"#,
             r#"{"hello":1}"#,
         ] {
-            assert_eq!(d.decode(other.as_bytes()).unwrap(), None, "{other}");
+            assert_eq!(decode_with(&d, other).unwrap(), None, "{other}");
         }
         // Trades, tickers and candles take any type (snapshot or not).
         let f = frame(r#"{"channel":"ticker","data":[],"sim_send_ns":123456789}"#);
-        assert_eq!((f.snapshot, f.stamp.as_deref()), (false, Some("123456789")));
+        assert_eq!((f.snapshot, f.stamp), (false, Some("123456789")));
         assert_eq!(f.items, Items::Ticker(vec![]));
     }
 
@@ -967,10 +988,12 @@ mod tests {
         assert_eq!(d.precision("X/Y"), None);
         d.set_precision("BTC/USD", 2, 8).unwrap();
         assert_eq!(d.precision("BTC/USD"), Some((2, 8)));
-        let f = d
-            .decode(br#"{"channel":"trade","data":[{"symbol":"BTC/USD","side":"buy","price":1.25,"qty":1,"trade_id":1}]}"#)
-            .unwrap()
-            .unwrap();
+        let f = decode_with(
+            &d,
+            r#"{"channel":"trade","data":[{"symbol":"BTC/USD","side":"buy","price":1.25,"qty":1,"trade_id":1}]}"#,
+        )
+        .unwrap()
+        .unwrap();
         assert!(matches!(f.items, Items::Trade(ref t) if t[0].is_ok()));
     }
 
@@ -981,5 +1004,12 @@ mod tests {
             "price":1,"qty":1,"trade_id":1}]}"#,
         );
         assert_eq!(t[0].as_ref().unwrap().side, "buy");
+        // Escaped strings are unescaped (and owned) before they are looked up.
+        let t = trades(
+            r#"{"channel":"trade","data":[{"symbol":"BTC\/USD","side":"s\u0065ll",
+            "price":"1\u002e5","qty":1,"trade_id":1}]}"#,
+        );
+        let t = t[0].as_ref().unwrap();
+        assert_eq!((t.symbol, t.side, t.price), ("BTC/USD", "sell", "1.5"));
     }
 }

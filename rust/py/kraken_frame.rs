@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::kraken_frame::{BookEntry, Frame, Items, KrakenFrameDecoder};
+use crate::kraken_frame::{parse_tree, BookEntry, Frame, Items, KrakenFrameDecoder};
 
 /// Decodes Kraken v2 `book`, `trade`, `ticker` and `ohlc` frames (see the stub).
 #[pyclass(name = "KrakenFrameDecoder", module = "tradegw._core")]
@@ -13,9 +13,9 @@ pub struct PyKrakenFrameDecoder {
 }
 
 /// An optional text as `str` or `None`.
-fn opt<'py>(py: Python<'py>, v: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+fn opt<'py>(py: Python<'py>, v: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
     match v {
-        Some(s) => Ok(PyString::new(py, &s).into_any()),
+        Some(s) => Ok(PyString::new(py, s).into_any()),
         None => Ok(py.None().into_bound(py)),
     }
 }
@@ -29,17 +29,17 @@ fn int<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-fn levels<'py>(py: Python<'py>, levels: Vec<(String, String)>) -> PyResult<Bound<'py, PyList>> {
+fn levels<'py>(py: Python<'py>, levels: Vec<(&str, &str)>) -> PyResult<Bound<'py, PyList>> {
     let tuples = levels
         .into_iter()
-        .map(|(p, q)| PyTuple::new(py, [PyString::new(py, &p), PyString::new(py, &q)]))
+        .map(|(p, q)| PyTuple::new(py, [PyString::new(py, p), PyString::new(py, q)]))
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, tuples)
 }
 
 fn items<'py>(
     py: Python<'py>,
-    items: Items,
+    items: Items<'_>,
 ) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyList>)> {
     let list = PyList::empty(py);
     let channel = match items {
@@ -86,12 +86,12 @@ fn items<'py>(
                     Ok(t) => PyTuple::new(
                         py,
                         [
-                            PyString::new(py, &t.symbol).into_any(),
+                            PyString::new(py, t.symbol).into_any(),
                             opt(py, t.timestamp)?,
-                            PyString::new(py, &t.bid).into_any(),
-                            PyString::new(py, &t.bid_qty).into_any(),
-                            PyString::new(py, &t.ask).into_any(),
-                            PyString::new(py, &t.ask_qty).into_any(),
+                            PyString::new(py, t.bid).into_any(),
+                            PyString::new(py, t.bid_qty).into_any(),
+                            PyString::new(py, t.ask).into_any(),
+                            PyString::new(py, t.ask_qty).into_any(),
                             opt(py, t.last)?,
                             opt(py, t.volume)?,
                             opt(py, t.vwap)?,
@@ -114,18 +114,18 @@ fn items<'py>(
                     Ok(c) => PyTuple::new(
                         py,
                         [
-                            PyString::new(py, &c.symbol).into_any(),
+                            PyString::new(py, c.symbol).into_any(),
                             opt(py, c.timestamp)?,
-                            PyString::new(py, &c.interval_begin).into_any(),
-                            int(py, &c.interval)?,
-                            PyString::new(py, &c.open).into_any(),
-                            PyString::new(py, &c.high).into_any(),
-                            PyString::new(py, &c.low).into_any(),
-                            PyString::new(py, &c.close).into_any(),
-                            PyString::new(py, &c.volume).into_any(),
+                            PyString::new(py, c.interval_begin).into_any(),
+                            int(py, c.interval)?,
+                            PyString::new(py, c.open).into_any(),
+                            PyString::new(py, c.high).into_any(),
+                            PyString::new(py, c.low).into_any(),
+                            PyString::new(py, c.close).into_any(),
+                            PyString::new(py, c.volume).into_any(),
                             opt(py, c.vwap)?,
                             match c.trades {
-                                Some(t) => int(py, &t)?,
+                                Some(t) => int(py, t)?,
                                 None => py.None().into_bound(py),
                             },
                         ],
@@ -173,11 +173,12 @@ impl PyKrakenFrameDecoder {
         py: Python<'py>,
         payload: &[u8],
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let tree = parse_tree(payload)?;
         let Some(Frame {
             snapshot,
             items: decoded,
             stamp,
-        }) = self.inner.decode(payload)?
+        }) = self.inner.decode(&tree)?
         else {
             return Ok(None);
         };

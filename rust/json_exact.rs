@@ -8,15 +8,20 @@
 
 use crate::error::CoreError;
 
-/// Builds values while the reader walks the document.
-pub trait Sink {
+/// Builds values while the reader walks the document `'a`.
+pub trait Sink<'a> {
     type Value;
     type Error: From<CoreError>;
     fn null(&mut self) -> Result<Self::Value, Self::Error>;
     fn boolean(&mut self, v: bool) -> Result<Self::Value, Self::Error>;
     /// A number, as the exact text of the document (already validated as a JSON number).
-    fn number(&mut self, text: &str) -> Result<Self::Value, Self::Error>;
+    fn number(&mut self, text: &'a str) -> Result<Self::Value, Self::Error>;
+    /// A string (or object key) that had escapes, unescaped into a scratch buffer.
     fn string(&mut self, s: &str) -> Result<Self::Value, Self::Error>;
+    /// A string (or object key) without escapes: its text in the document, to borrow.
+    fn input_string(&mut self, s: &'a str) -> Result<Self::Value, Self::Error> {
+        self.string(s)
+    }
     fn array(&mut self, items: Vec<Self::Value>) -> Result<Self::Value, Self::Error>;
     fn object(
         &mut self,
@@ -28,7 +33,7 @@ pub trait Sink {
 pub const MAX_DEPTH: usize = 128;
 
 /// Parses one JSON document (surrounding whitespace allowed).
-pub fn parse<S: Sink>(input: &[u8], sink: &mut S) -> Result<S::Value, S::Error> {
+pub fn parse<'a, S: Sink<'a>>(input: &'a [u8], sink: &mut S) -> Result<S::Value, S::Error> {
     let mut r = Reader {
         b: input,
         i: 0,
@@ -65,17 +70,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn value<S: Sink>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
+    fn value<S: Sink<'a>>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         match self.b.get(self.i) {
             Some(b'{') => self.object(sink, depth + 1),
             Some(b'[') => self.array(sink, depth + 1),
-            Some(b'"') => {
-                self.string()?;
-                let s = std::mem::take(&mut self.scratch);
-                let v = sink.string(&s);
-                self.scratch = s;
-                v
-            }
+            Some(b'"') => self.string_value(sink),
             Some(b't') => self.literal(b"true").and_then(|_| sink.boolean(true)),
             Some(b'f') => self.literal(b"false").and_then(|_| sink.boolean(false)),
             Some(b'n') => self.literal(b"null").and_then(|_| sink.null()),
@@ -83,7 +82,8 @@ impl<'a> Reader<'a> {
                 let start = self.i;
                 self.number()?;
                 // Only ASCII digits, signs, '.', 'e' passed the grammar: valid UTF-8.
-                let text = std::str::from_utf8(&self.b[start..self.i])
+                let b: &'a [u8] = self.b;
+                let text = std::str::from_utf8(&b[start..self.i])
                     .map_err(|_| self.err("number is not ASCII"))?;
                 sink.number(text)
             }
@@ -150,10 +150,25 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    /// Reads a string into `self.scratch` (unescaped).
-    fn string(&mut self) -> Result<(), CoreError> {
+    /// Reads a string and hands it to the sink, borrowed when it has no escapes.
+    fn string_value<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+        match self.string()? {
+            Some(s) => sink.input_string(s),
+            None => {
+                let s = std::mem::take(&mut self.scratch);
+                let v = sink.string(&s);
+                self.scratch = s;
+                v
+            }
+        }
+    }
+
+    /// Reads a string: `Some(text)` of the document when it has no escapes, else `None`
+    /// with the unescaped text in `self.scratch`.
+    fn string(&mut self) -> Result<Option<&'a str>, CoreError> {
         self.i += 1; // opening quote
         self.scratch.clear();
+        let mut first = true;
         loop {
             let start = self.i;
             // The common case: a run of plain characters copied in one go.
@@ -163,13 +178,19 @@ impl<'a> Reader<'a> {
                 }
                 self.i += 1;
             }
-            let run = std::str::from_utf8(&self.b[start..self.i])
+            let b: &'a [u8] = self.b;
+            let run = std::str::from_utf8(&b[start..self.i])
                 .map_err(|_| self.err("string is not valid UTF-8"))?;
+            if first && self.b.get(self.i) == Some(&b'"') {
+                self.i += 1;
+                return Ok(Some(run)); // the common case: nothing to unescape, nothing to copy
+            }
+            first = false;
             self.scratch.push_str(run);
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Some(b'\\') => {
                     self.i += 1;
@@ -217,7 +238,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<S: Sink>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
+    fn array<S: Sink<'a>>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         if depth > MAX_DEPTH {
             return Err(self.err("nested too deeply").into());
         }
@@ -243,7 +264,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn object<S: Sink>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
+    fn object<S: Sink<'a>>(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         if depth > MAX_DEPTH {
             return Err(self.err("nested too deeply").into());
         }
@@ -259,11 +280,7 @@ impl<'a> Reader<'a> {
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(self.err("expected a string key").into());
             }
-            self.string()?;
-            let key_text = std::mem::take(&mut self.scratch);
-            let key = sink.string(&key_text);
-            self.scratch = key_text;
-            let key = key?;
+            let key = self.string_value(sink)?;
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(self.err("expected ':'").into());
@@ -301,7 +318,7 @@ mod tests {
 
     struct Tree;
 
-    impl Sink for Tree {
+    impl Sink<'_> for Tree {
         type Value = V;
         type Error = CoreError;
         fn null(&mut self) -> Result<V, CoreError> {

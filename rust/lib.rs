@@ -13,6 +13,7 @@ pub mod coalescer;
 pub mod error;
 pub mod fixed;
 pub mod json_exact;
+pub mod kraken_frame;
 pub mod reorder;
 
 #[cfg(feature = "python")]

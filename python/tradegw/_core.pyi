@@ -14,6 +14,7 @@ __all__ = [
     "MAX_INTEGER_DIGITS",
     "BookAssembler",
     "Coalescer",
+    "KrakenFrameDecoder",
     "OrderBook",
     "ReorderBuffer",
     "TokenBucket",
@@ -236,6 +237,46 @@ class BookAssembler:
     @property
     def last_update_id(self) -> int | None:
         """Binance final update id or Coinbase sequence of the last applied message."""
+
+@final
+class KrakenFrameDecoder:
+    """Reads a whole Kraken v2 ``book``, ``trade``, ``ticker`` or ``ohlc`` frame natively
+    (numbers keep their exact text) and checks every item the way the adapter needs it.
+
+    Items name a symbol tracked with :meth:`set_precision`; prices and quantities are plain
+    decimals (see :func:`decimal_ok`; a JSON string holding one passes too) within the
+    symbol's decimals where they must be; integers are ``-?[0-9]+``. :meth:`decode` returns
+    ``(channel, snapshot, items, stamp)``: ``snapshot`` is ``type == "snapshot"``, ``stamp``
+    the frame's top-level ``sim_send_ns`` text (the simulators' bench stamp) or None, and
+    ``items`` holds one slot per item of ``data``, in order. A malformed item is a ``str``
+    saying why (for ``book``: an item naming no tracked symbol, or not an object), except a
+    malformed book item of a tracked symbol, which is ``(symbol, why)``. Well-formed items:
+
+    - book: ``(symbol, bids, asks, checksum, timestamp)``, levels as ``[(price, qty), ...]``
+      in frame order (their texts are the assembler's to check), ``checksum`` a u32 or None;
+    - trade: ``(symbol, trade_id, price, qty, side, ord_type, timestamp)``, ``trade_id`` in
+      0..2**63, ``price`` and ``qty`` positive, ``side`` ``"buy"``/``"sell"``, ``ord_type``
+      up to 16 characters or None;
+    - ticker: ``(symbol, timestamp, bid, bid_qty, ask, ask_qty, last, volume, vwap, low,
+      high, change, change_pct)``, ``bid`` and ``ask`` positive, the last seven optional,
+      ``change`` and ``change_pct`` with an optional ``-``;
+    - ohlc: ``(symbol, timestamp, interval_begin, interval, open, high, low, close, volume,
+      vwap, trades)``, ``interval`` an int, ``vwap`` and ``trades`` optional.
+
+    Timestamps are passed on as their text (or None when absent or null).
+    """
+
+    def __new__(cls) -> KrakenFrameDecoder: ...
+    def set_precision(self, symbol: str, price_precision: int, qty_precision: int) -> None:
+        """Tracks ``symbol`` with its price and quantity decimals (0..18, else
+        ``ValueError``), replacing earlier ones."""
+    def precision(self, symbol: str) -> tuple[int, int] | None:
+        """The ``(price_precision, qty_precision)`` of a tracked symbol, or None."""
+    def decode(self, payload: bytes) -> tuple[str, bool, list[Any], str | None] | None:
+        """``(channel, snapshot, items, stamp)`` of a market-data frame; None for a frame of
+        another channel (status, heartbeat, instrument) or without one (method replies).
+        ``ValueError`` for a malformed frame: not JSON, not an object, ``data`` not a list,
+        a book frame whose ``type`` is neither ``"snapshot"`` nor ``"update"``."""
 
 def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
     """Kraken's CRC32 over the first 10 asks then the first 10 bids, each ``(price, qty)``

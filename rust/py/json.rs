@@ -9,7 +9,7 @@ struct PySink<'py> {
     py: Python<'py>,
 }
 
-impl<'py> Sink for PySink<'py> {
+impl<'py> Sink<'_> for PySink<'py> {
     type Value = Bound<'py, PyAny>;
     type Error = PyErr;
 

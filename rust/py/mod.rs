@@ -11,6 +11,7 @@ mod coalescer;
 mod decimal;
 mod errors;
 mod json;
+mod kraken_frame;
 mod levels;
 mod reorder;
 
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<coalescer::PyCoalescer>()?;
     m.add_class::<book::PyOrderBook>()?;
     m.add_class::<assembler::PyBookAssembler>()?;
+    m.add_class::<kraken_frame::PyKrakenFrameDecoder>()?;
     m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
     m.add_function(wrap_pyfunction!(json::loads_exact, m)?)?;

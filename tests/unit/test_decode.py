@@ -7,10 +7,12 @@ import calendar
 import re
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tradegw._core import KrakenFrameDecoder
 from tradegw.providers.base.decode import (
     FrameError,
     as_int,
@@ -19,7 +21,7 @@ from tradegw.providers.base.decode import (
     timestamp_ns,
 )
 from tradegw.providers.base.decode import decode_exact as decode
-from tradegw.providers.kraken.decode import canonical_symbol, levels
+from tradegw.providers.kraken.decode import canonical_symbol
 
 JSON_NUMBER = r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?"
 
@@ -102,13 +104,28 @@ def test_deeply_nested_frame_is_a_frame_error() -> None:
         decode(b"[" * 100_000)
 
 
-# ---- levels ----
+# ---- levels (read natively with the book frame) ----
+
+
+def _book_item(bids: object) -> object:
+    """The one item of a Kraken book update whose ``bids`` are ``bids`` (raw JSON bytes or
+    a value to encode), as the native decoder hands it over."""
+    decoder = KrakenFrameDecoder()
+    decoder.set_precision("BTC/USD", 4, 8)
+    raw = bids if isinstance(bids, bytes) else orjson.dumps(bids)
+    frame = decoder.decode(
+        b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":' + raw + b"}]}"
+    )
+    assert frame is not None
+    channel, snapshot, items, _ = frame
+    assert (channel, snapshot, len(items)) == ("book", False, 1)
+    return items[0]
 
 
 def test_levels() -> None:
-    raw = decode(b'[{"price": 0.5666, "qty": 4831.75}, {"price": 0.5667, "qty": 0}]')
-    assert levels(raw, "bids") == [("0.5666", "4831.75"), ("0.5667", "0")]
-    assert levels([], "asks") == []
+    item = _book_item(b'[{"price": 0.5666, "qty": 4831.75}, {"price": 0.5667, "qty": 0}]')
+    assert item == ("BTC/USD", [("0.5666", "4831.75"), ("0.5667", "0")], [], None, None)
+    assert _book_item([]) == ("BTC/USD", [], [], None, None)
 
 
 @pytest.mark.parametrize(
@@ -126,8 +143,11 @@ def test_levels() -> None:
     ],
 )
 def test_bad_levels(raw: object, match: str) -> None:
-    with pytest.raises(FrameError, match=match):
-        levels(raw, "bids")
+    item = _book_item(raw)
+    assert isinstance(item, tuple), item
+    symbol, why = item
+    assert symbol == "BTC/USD"
+    assert re.search(match, why), why
 
 
 # ---- integers ----

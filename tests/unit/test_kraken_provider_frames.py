@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from tests.hostile.attacks import encode, hole, hostile_values
+from tests.hostile.venues import KRAKEN
 from tests.unit._factories import recording_dispatcher
 from tradegw.providers.kraken import KrakenProvider, KrakenVenueConfig
 from tradegw.schema import Event
@@ -156,3 +158,60 @@ def test_trades_tickers_and_candles_of_unsubscribed_symbols_go_to_the_dlq() -> N
     feed(provider, {"channel": "ohlc", "type": "update", "data": [{"symbol": "ETH/USD"}]})
     assert telemetry.dlq.count == 3
     assert [e for e in received if e.event_type in ("Trade", "Ticker", "KlineSummary")] == []
+
+
+def test_hostile_number_tokens_are_each_their_items_loss() -> None:
+    """The tokens the hostile-venue tests spoil prices with, put into one trade, one ticker
+    and one candle item between well-formed neighbours: every spoiled item is refused on its
+    own (in the DLQ with the frame) and every neighbour is published."""
+    provider, received, telemetry = _provider()
+    feed(provider, trades("snapshot", 1))
+    values = hostile_values(KRAKEN)
+    next_id = 2
+    for value in values:
+        for key in ("price", "qty"):
+            frame = trades("update", next_id, next_id + 1, next_id + 2)
+            frame["data"][1][key] = hole(0)
+            feed(provider, encode(frame, [value]))
+            next_id += 3
+        ticker = {
+            "symbol": "BTC/USD",
+            "bid": 45000.5,
+            "bid_qty": 1.5,
+            "ask": 45001.0,
+            "ask_qty": 2,
+            "timestamp": "2023-09-25T07:48:36.925533Z",
+        }
+        candle = {
+            "symbol": "BTC/USD",
+            "open": 1.0,
+            "high": 2.0,
+            "low": 0.5,
+            "close": 1.5,
+            "volume": 10,
+            "interval_begin": "2023-09-25T07:48:00.000000Z",
+            "interval": 1,
+        }
+        for channel, item, key in (("ticker", ticker, "bid"), ("ohlc", candle, "open")):
+            spoiled = {**item, key: hole(0)}
+            msg = {"channel": channel, "type": "update", "data": [item, spoiled, item]}
+            feed(provider, encode(msg, [value]))
+    # Every trade id not spoiled, in order; none of the spoiled ones.
+    expected = [str(i) for i in range(2, next_id) if (i - 2) % 3 != 1]
+    got = [e.trade_id for e in received if e.event_type == "Trade"]  # type: ignore[attr-defined]
+    assert got == expected
+    tickers = [e for e in received if e.event_type == "Ticker"]
+    candles = [e for e in received if e.event_type == "KlineSummary"]
+    assert len(tickers) == 2 * len(values)
+    # A candle's prices may be zero (the adapter checks them as decimals, not as positive):
+    # only the "0" token passes there.
+    assert len(candles) == 2 * len(values) + 1
+    assert {t.bid for t in tickers} == {"45000.5"}  # type: ignore[attr-defined]
+    assert {c.open for c in candles} == {"1.0", "0"}  # type: ignore[attr-defined]
+    # Ticker and candle numbering has no holes: a refused item takes no sequence number.
+    assert [t.seq_provider for t in tickers] == list(range(1, 2 * len(values) + 1))
+    lost = telemetry.dlq.recent
+    assert telemetry.dlq.count == 4 * len(values) - 1
+    assert {e["reason"] for e in lost} == {"malformed"}
+    assert all(e["detail"].split(":")[0] in ("trade", "ticker", "ohlc") for e in lost)
+    assert telemetry.counters.get("duplicate_trades") == 0

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tradegw._core import BookAssembler
+from tradegw._core import BookAssembler, KrakenFrameDecoder
 from tradegw.providers.base import (
     MALFORMED,
     FrameError,
@@ -28,14 +28,12 @@ from tradegw.providers.base import (
     TrackedBook,
     VenueProvider,
     as_int,
-    decimal_text,
     decode_exact,
-    signed_decimal_text,
     timestamp_ns,
 )
-from tradegw.providers.kraken.decode import canonical_symbol, levels
+from tradegw.providers.kraken.decode import canonical_symbol
 from tradegw.providers.kraken.rest import fetch_asset_pairs
-from tradegw.schema import KlineSummary, Side, Ticker, Trade
+from tradegw.schema import KlineSummary, Ticker, Trade
 
 if TYPE_CHECKING:
     from tradegw.providers.kraken.config import KrakenVenueConfig
@@ -44,25 +42,13 @@ log = logging.getLogger("tradegw.providers.kraken")
 
 PROVIDER = "kraken"
 
-_MAX_ID = 1 << 63
-"""Trade ids are 64-bit counters at the venue: anything larger is not one."""
 _MAX_ID_JUMP = 1_000_000
 """How far a live trade's id may run ahead of the last one seen (a busy pair trades tens of
 thousands of times a day, and a reconnect's snapshot re-bases the count)."""
 
 
-class _TradeItem(NamedTuple):
-    symbol: str
-    canonical: str
-    trade_id: int
-    price: str
-    qty: str
-    side: Side
-    ord_type: str | None
-    exchange_ts: int | None
-
-
 _Handler = Callable[[dict[str, Any], int, str, bytes], None]
+_ItemsHandler = Callable[[bool, list[Any], int, str, bytes], None]
 
 
 class KrakenProvider(VenueProvider):
@@ -76,14 +62,18 @@ class KrakenProvider(VenueProvider):
         self.rest_precision: dict[str, tuple[int, int]] = {}
         self._precision: dict[str, tuple[int, int]] = {}
         self._last_trade_id: dict[str, int] = {}
-        self._symbols = frozenset(config.symbols)
         self._last_book_payload = b""
         self._req_id = 0
-        self._handlers: dict[str, _Handler] = {
+        self._decoder = KrakenFrameDecoder()
+        """Reads and checks the market-data frames natively; knows the tracked books'
+        precisions (see :meth:`add_book`)."""
+        self._market: dict[str, _ItemsHandler] = {
             "book": self._on_book,
             "trade": self._on_trade,
             "ticker": self._on_ticker,
             "ohlc": self._on_ohlc,
+        }
+        self._handlers: dict[str, _Handler] = {
             "instrument": self._on_instrument,
             "heartbeat": self._on_heartbeat,
             "status": self._on_status,
@@ -134,6 +124,13 @@ class KrakenProvider(VenueProvider):
     def book_checksum(self, book: TrackedBook) -> int | None:
         return book.asm.book.checksum_kraken()
 
+    def add_book(self, symbol: str, canonical: str, asm: BookAssembler) -> TrackedBook:
+        # The native decoder checks trades and tickers of tracked books only, at their
+        # precisions: it learns of every book added (and of new precisions, _on_instrument).
+        book = super().add_book(symbol, canonical, asm)
+        self._decoder.set_precision(symbol, book.price_places, book.qty_places)
+        return book
+
     # ---- outgoing ----
 
     def _send(self, msg: dict[str, Any]) -> None:
@@ -173,6 +170,22 @@ class KrakenProvider(VenueProvider):
                 self._counters.inc("duplicate_frames", PROVIDER)
                 return
             self._last_book_payload = payload
+        # Book, trade, ticker and candle frames are read and checked natively, item by
+        # item; the others (instrument, status, heartbeat, method replies) go on below.
+        try:
+            frame = self._decoder.decode(payload)
+        except ValueError as e:
+            raise FrameError(str(e)) from e
+        if frame is not None:
+            market, snapshot, items, stamp = frame
+            if self.on_decoded is not None:
+                # No dict of the frame was built: the hook gets what benches read from it.
+                fields: dict[str, Any] = {"channel": market}
+                if stamp is not None:
+                    fields["sim_send_ns"] = stamp
+                self.on_decoded(fields, trace_id)
+            self._market[market](snapshot, items, ingest_ts, trace_id, payload)
+            return
         msg = decode_exact(payload)
         if not isinstance(msg, dict):
             raise FrameError("frame is not a JSON object")
@@ -239,25 +252,32 @@ class KrakenProvider(VenueProvider):
                 book.replace_assembler(
                     BookAssembler("kraken", listed[0], listed[1], self.config.book_depth)
                 )
+                self._decoder.set_precision(symbol, *listed)
         self._subscribe_channels()
 
-    # -- book --
+    # -- book, trades, tickers, candles: items the native decoder checked --
+    #
+    # A slot that is a str is an item the decoder refused: that item is lost (in the DLQ
+    # with the frame), never its neighbours. What needs Python state stays here: event
+    # numbering, the trade-id high-water mark, the books' health.
 
-    def _on_book(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        kind = msg.get("type")
-        data = msg.get("data")
-        if kind not in ("snapshot", "update") or not isinstance(data, list):
-            raise FrameError("book frame without type snapshot/update and a data list")
-        snapshot = kind == "snapshot"
-        for item in data:
-            book = self.book(str(item.get("symbol"))) if isinstance(item, dict) else None
-            if book is None:
-                raise FrameError(f"book data for an unsubscribed symbol: {item!r:.80}")
+    def _item_lost(self, raw: bytes, trace_id: str, what: str, why: str) -> None:
+        self.dead_letter(raw, trace_id, "malformed", f"{what}: FrameError: {why}")
+
+    def _on_book(
+        self, snapshot: bool, items: list[Any], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        for item in items:
+            if item.__class__ is str:
+                # Not one of our books: the frame is not what we subscribed to.
+                raise FrameError(item)
+            book = self._books[item[0]]
+            if len(item) == 2:
+                self.on_book_error(book, raw, trace_id, FrameError(item[1]))
+                continue
+            _, bids, asks, checksum, ts = item
             try:
-                bids = levels(item.get("bids", []), "bids")
-                asks = levels(item.get("asks", []), "asks")
-                checksum = as_int(item["checksum"], "checksum") if "checksum" in item else None
-                exchange_ts = timestamp_ns(item.get("timestamp"))
+                exchange_ts = timestamp_ns(ts)
                 if snapshot:
                     outcome = book.asm.on_snapshot(bids, asks, checksum)
                 else:
@@ -277,171 +297,141 @@ class KrakenProvider(VenueProvider):
                 trace_id=trace_id,
             )
 
-    # -- trades, tickers, candles --
-
-    def _on_trade(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        data = msg.get("data")
-        if not isinstance(data, list):
-            raise FrameError("trade frame without a data list")
-        snapshot = msg.get("type") == "snapshot"
-        trades: list[_TradeItem] = []
-        # One malformed item is that item's loss, not the frame's; and it is checked before
-        # its id is remembered, so it cannot silence the stream.
-        self.each_item(
-            data, lambda t: trades.append(self._trade_item(t, snapshot)), raw, trace_id, "trade"
-        )
+    def _on_trade(
+        self, snapshot: bool, items: list[Any], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        # (symbol, trade_id, price, qty, side, ord_type, exchange_ts) of the trades that are
+        # well-formed; each is checked before its id is remembered, so a malformed one cannot
+        # silence the stream.
+        trades: list[tuple[str, int, str, str, Any, str | None, int | None]] = []
+        for t in items:
+            if t.__class__ is str:
+                self._item_lost(raw, trace_id, "trade", t)
+                continue
+            symbol, trade_id, price, qty, side, ord_type, ts = t
+            last = self._last_trade_id.get(symbol)
+            try:
+                if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
+                    # Ids count the pair's trades one by one; a live update cannot skip
+                    # millions. Remembering it would make every real trade after it look
+                    # like a repeat.
+                    raise FrameError(f"trade_id {trade_id} jumps from {last}")
+                exchange_ts = timestamp_ns(ts)
+            except MALFORMED as e:
+                self.dead_letter(raw, trace_id, "malformed", f"trade: {type(e).__name__}: {e}")
+                continue
+            trades.append((symbol, trade_id, price, qty, side, ord_type, exchange_ts))
+        if not trades:
+            return
         # The last trade id seen per symbol before this frame: a re-subscription's snapshot
         # repeats recent trades (only newer ones are news), and the very first snapshot is
         # history from before we started.
-        known = {t.symbol: self._last_trade_id.get(t.symbol) for t in trades}
+        known = {t[0]: self._last_trade_id.get(t[0]) for t in trades}
         if snapshot:
             for symbol, last in known.items():
-                newest = max(t.trade_id for t in trades if t.symbol == symbol)
+                newest = max(t[1] for t in trades if t[0] == symbol)
                 if last is not None and newest < last:
                     # The venue knows no trade as recent as the one remembered: that id was
                     # bogus (or the venue renumbered). Start over from what it knows now.
                     self._counters.inc("trade_ids_rebased", PROVIDER)
                     log.warning("kraken: %s trade id %d above the venue's %d", symbol, last, newest)
                     self._last_trade_id[symbol] = known[symbol] = newest
-        for t in trades:
-            last = known[t.symbol]
-            self._last_trade_id[t.symbol] = max(t.trade_id, self._last_trade_id.get(t.symbol, 0))
-            if (last is None and snapshot) or (last is not None and t.trade_id <= last):
+        for symbol, trade_id, price, qty, side, ord_type, exchange_ts in trades:
+            last = known[symbol]
+            self._last_trade_id[symbol] = max(trade_id, self._last_trade_id.get(symbol, 0))
+            if (last is None and snapshot) or (last is not None and trade_id <= last):
                 if last is not None:
                     self._counters.inc("duplicate_trades", PROVIDER)
                 continue
             self.publish(
                 Trade(
                     **self.event_fields(
-                        t.symbol, t.canonical, "Trade", t.exchange_ts, ingest_ts, trace_id
+                        symbol,
+                        self._books[symbol].canonical,
+                        "Trade",
+                        exchange_ts,
+                        ingest_ts,
+                        trace_id,
                     ),
-                    price=t.price,
-                    qty=t.qty,
-                    side=t.side,
-                    trade_id=str(t.trade_id),
-                    ord_type=t.ord_type,
+                    price=price,
+                    qty=qty,
+                    side=side,
+                    trade_id=str(trade_id),
+                    ord_type=ord_type,
                 )
             )
 
-    def _trade_item(self, t: Any, snapshot: bool) -> _TradeItem:
-        """One trade, every field checked."""
-        if not isinstance(t, dict):
-            raise FrameError("trade item is not an object")
-        book = self._book_of(t.get("symbol"), "trade")
-        trade_id = as_int(t["trade_id"], "trade_id")
-        if not 0 <= trade_id < _MAX_ID:
-            raise FrameError(f"trade_id out of range: {trade_id}")
-        last = self._last_trade_id.get(book.symbol)
-        if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
-            # Ids count the pair's trades one by one; a live update cannot skip millions.
-            # Remembering it would make every real trade after it look like a repeat.
-            raise FrameError(f"trade_id {trade_id} jumps from {last}")
-        side = t["side"]
-        if side != "buy" and side != "sell":
-            raise FrameError(f"trade side {side!r:.20}")
-        ord_type = t.get("ord_type")
-        if ord_type is not None and (not isinstance(ord_type, str) or len(ord_type) > 16):
-            raise FrameError(f"trade ord_type {ord_type!r:.20}")
-        return _TradeItem(
-            book.symbol,
-            book.canonical,
-            trade_id,
-            decimal_text(t["price"], "price", places=book.price_places, positive=True),
-            decimal_text(t["qty"], "qty", places=book.qty_places, positive=True),
-            side,
-            ord_type,
-            timestamp_ns(t.get("timestamp")),
-        )
-
-    def _book_of(self, symbol: Any, what: str) -> TrackedBook:
-        return self.subscribed(self._configured(symbol, what), what)
-
-    def _configured(self, symbol: Any, what: str) -> str:
-        if not isinstance(symbol, str) or symbol not in self._symbols:
-            raise FrameError(f"{what} for an unsubscribed symbol {symbol!r:.40}")
-        return symbol
-
-    def _on_ticker(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        self.each_item(
-            _data(msg), lambda t: self._ticker(t, ingest_ts, trace_id), raw, trace_id, "ticker"
-        )
-
-    def _ticker(self, t: Any, ingest_ts: int, trace_id: str) -> None:
-        if not isinstance(t, dict):
-            raise FrameError("ticker item is not an object")
-        book = self._book_of(t.get("symbol"), "ticker")
-        pp, qp = book.price_places, book.qty_places
-        self.publish(
-            Ticker(
-                **self.event_fields(
-                    book.symbol,
-                    book.canonical,
-                    "Ticker",
-                    timestamp_ns(t.get("timestamp")),
-                    ingest_ts,
-                    trace_id,
-                ),
-                bid=decimal_text(t["bid"], "bid", places=pp, positive=True),
-                bid_qty=decimal_text(t["bid_qty"], "bid_qty", places=qp),
-                ask=decimal_text(t["ask"], "ask", places=pp, positive=True),
-                ask_qty=decimal_text(t["ask_qty"], "ask_qty", places=qp),
-                last=_opt(t.get("last"), "last", pp),
-                volume=_opt(t.get("volume"), "volume"),
-                vwap=_opt(t.get("vwap"), "vwap"),
-                low=_opt(t.get("low"), "low", pp),
-                high=_opt(t.get("high"), "high", pp),
-                change=_opt_signed(t.get("change"), "change"),
-                change_pct=_opt_signed(t.get("change_pct"), "change_pct"),
+    def _on_ticker(
+        self, snapshot: bool, items: list[Any], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        for t in items:
+            if t.__class__ is str:
+                self._item_lost(raw, trace_id, "ticker", t)
+                continue
+            symbol, ts, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, ch, pct = t
+            try:
+                exchange_ts = timestamp_ns(ts)
+            except MALFORMED as e:
+                self.dead_letter(raw, trace_id, "malformed", f"ticker: {type(e).__name__}: {e}")
+                continue
+            self.publish(
+                Ticker(
+                    **self.event_fields(
+                        symbol,
+                        self._books[symbol].canonical,
+                        "Ticker",
+                        exchange_ts,
+                        ingest_ts,
+                        trace_id,
+                    ),
+                    bid=bid,
+                    bid_qty=bid_qty,
+                    ask=ask,
+                    ask_qty=ask_qty,
+                    last=last,
+                    volume=volume,
+                    vwap=vwap,
+                    low=low,
+                    high=high,
+                    change=ch,
+                    change_pct=pct,
+                )
             )
-        )
 
-    def _on_ohlc(self, msg: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        self.each_item(
-            _data(msg), lambda c: self._candle(c, ingest_ts, trace_id), raw, trace_id, "ohlc"
-        )
-
-    def _candle(self, c: Any, ingest_ts: int, trace_id: str) -> None:
-        if not isinstance(c, dict):
-            raise FrameError("ohlc item is not an object")
-        book = self._book_of(c.get("symbol"), "ohlc")
-        open_ts = timestamp_ns(c["interval_begin"])
-        if open_ts is None:
-            raise FrameError("ohlc without interval_begin")
-        pp = book.price_places
-        self.publish(
-            KlineSummary(
-                **self.event_fields(
-                    book.symbol,
-                    book.canonical,
-                    "KlineSummary",
-                    timestamp_ns(c.get("timestamp")),
-                    ingest_ts,
-                    trace_id,
-                ),
-                interval_s=as_int(c["interval"], "interval") * 60,
-                open_ts=open_ts,
-                open=decimal_text(c["open"], "open", places=pp),
-                high=decimal_text(c["high"], "high", places=pp),
-                low=decimal_text(c["low"], "low", places=pp),
-                close=decimal_text(c["close"], "close", places=pp),
-                volume=decimal_text(c["volume"], "volume"),
-                vwap=_opt(c.get("vwap"), "vwap"),
-                trades=as_int(c["trades"], "trades") if "trades" in c else None,
-                closed=False,
+    def _on_ohlc(
+        self, snapshot: bool, items: list[Any], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        for c in items:
+            if c.__class__ is str:
+                self._item_lost(raw, trace_id, "ohlc", c)
+                continue
+            symbol, ts, begin, interval, open_, high, low, close, volume, vwap, trades = c
+            try:
+                open_ts = timestamp_ns(begin)
+                exchange_ts = timestamp_ns(ts)
+                assert open_ts is not None  # the decoder refused a missing interval_begin
+            except MALFORMED as e:
+                self.dead_letter(raw, trace_id, "malformed", f"ohlc: {type(e).__name__}: {e}")
+                continue
+            self.publish(
+                KlineSummary(
+                    **self.event_fields(
+                        symbol,
+                        self._books[symbol].canonical,
+                        "KlineSummary",
+                        exchange_ts,
+                        ingest_ts,
+                        trace_id,
+                    ),
+                    interval_s=interval * 60,
+                    open_ts=open_ts,
+                    open=open_,
+                    high=high,
+                    low=low,
+                    close=close,
+                    volume=volume,
+                    vwap=vwap,
+                    trades=trades,
+                    closed=False,
+                )
             )
-        )
-
-
-def _data(msg: dict[str, Any]) -> list[Any]:
-    data = msg.get("data")
-    if not isinstance(data, list):
-        raise FrameError(f"{msg.get('channel')!r:.20} frame without a data list")
-    return data
-
-
-def _opt(raw: Any, what: str, places: int | None = None) -> str | None:
-    return None if raw is None else decimal_text(raw, what, places=places)
-
-
-def _opt_signed(raw: Any, what: str) -> str | None:
-    return None if raw is None else signed_decimal_text(raw, what)

@@ -210,15 +210,19 @@ async def test_injected_rest_errors_are_retried_and_the_feed_starts(rigs: Any, k
     assert await _settle(rig, RECOVERY_S) == []
 
 
-@pytest.mark.timeout(40)
+@pytest.mark.timeout(50)
 async def test_request_weight_429_and_418_are_honoured(rigs: Any) -> None:
     # exchangeInfo (20) + one depth (5) fill the window; the next depth is refused with 429
-    # and the retry during the back-off earns a 418 ban. The window is long enough for all
-    # of start-up to fall inside it even on a loaded machine.
+    # and the retry during the back-off earns a 418 ban. The simulator's windows are fixed
+    # slices of the wall clock (as Binance's minutes are): start-up begins just after a
+    # boundary, so that all of it falls inside one window even on a loaded machine (begun
+    # late in a window, the depth requests would land in a fresh one and never be refused).
+    window_s = 6.0
+    await asyncio.sleep(window_s - time.time() % window_s + 0.05)
     rig = await rigs(
         channels=["depth"],
         weight_limit=25,
-        weight_window_s=6.0,
+        weight_window_s=window_s,
         ban_s=1.0,
         rest={"max_retry_after_s": 3.0, "attempts": 8},
     )

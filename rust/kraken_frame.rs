@@ -12,7 +12,7 @@
 //!   numbers and strings over alike, and the Python path never told them apart);
 //! - integers (`trade_id`, `interval`, `trades`, `checksum`) are `-?[0-9]+` texts, in range
 //!   where a range applies;
-//! - timestamps are passed on as text (the adapter parses them with its cached parser).
+//! - timestamps are RFC 3339 text, handed over as ns since the epoch ([`rfc3339_ns`]).
 //!
 //! A malformed *item* is reported in its slot ([`Err`] or [`BookEntry::Bad`]) so that the
 //! adapter can keep the rule "one bad item is that item's loss"; a malformed *frame* (not
@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use crate::error::CoreError;
 use crate::fixed::{check_precision, is_plain_decimal};
 use crate::json_exact::{parse, Sink};
+use crate::timestamp::rfc3339_ns;
 
 /// A parsed JSON value with numbers as their exact text, borrowing from the document what it
 /// can (numbers, strings without escapes).
@@ -127,7 +128,7 @@ pub struct BookItem<'t> {
     pub bids: Vec<(&'t str, &'t str)>,
     pub asks: Vec<(&'t str, &'t str)>,
     pub checksum: Option<u32>,
-    pub timestamp: Option<&'t str>,
+    pub timestamp: Option<i64>,
 }
 
 /// One slot of a book frame.
@@ -152,14 +153,14 @@ pub struct TradeItem<'t> {
     pub qty: &'t str,
     pub side: &'static str,
     pub ord_type: Option<&'t str>,
-    pub timestamp: Option<&'t str>,
+    pub timestamp: Option<i64>,
 }
 
 /// One `ticker` item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TickerItem<'t> {
     pub symbol: &'t str,
-    pub timestamp: Option<&'t str>,
+    pub timestamp: Option<i64>,
     pub bid: &'t str,
     pub bid_qty: &'t str,
     pub ask: &'t str,
@@ -177,8 +178,8 @@ pub struct TickerItem<'t> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OhlcItem<'t> {
     pub symbol: &'t str,
-    pub timestamp: Option<&'t str>,
-    pub interval_begin: &'t str,
+    pub timestamp: Option<i64>,
+    pub interval_begin: i64,
     pub interval: &'t str,
     pub open: &'t str,
     pub high: &'t str,
@@ -401,7 +402,7 @@ impl KrakenFrameDecoder {
         let (symbol, pp, _) = self.symbol_of(c, "ohlc")?;
         let interval_begin =
             match timestamp(Some(required(c, "interval_begin")?), "interval_begin")? {
-                Some(text) => text,
+                Some(ns) => ns,
                 None => return Err("ohlc without interval_begin".to_owned()),
             };
         let timestamp = timestamp(c.get("timestamp"), "timestamp")?;
@@ -539,14 +540,15 @@ fn checksum(v: &Json) -> ItemResult<u32> {
         })
 }
 
-/// A timestamp's text; absent or `null` is `None`.
-fn timestamp<'t>(v: Option<&'t Json>, what: &str) -> ItemResult<Option<&'t str>> {
+/// A timestamp in ns since the epoch; absent or `null` is `None`.
+fn timestamp(v: Option<&Json>, what: &str) -> ItemResult<Option<i64>> {
     match v {
         None | Some(Json::Null) => Ok(None),
-        Some(v) => match v.text() {
-            Some(s) => Ok(Some(s)),
-            None => Err(format!("{what} is not a string: {}", v.describe())),
+        Some(Json::Str(s)) => match rfc3339_ns(s) {
+            Some(ns) => Ok(Some(ns)),
+            None => Err(format!("bad {what} {:?}", clip(s, 40))),
         },
+        Some(v) => Err(format!("{what} is not a string: {}", v.describe())),
     }
 }
 
@@ -649,7 +651,7 @@ mod tests {
                 qty: "0.25000000",
                 side: "buy",
                 ord_type: Some("limit"),
-                timestamp: Some("2023-09-25T07:48:36.925533Z"),
+                timestamp: Some(1_695_628_116_925_533_000),
             }
         );
         assert_eq!(trade_with("ord_type", None).unwrap().ord_type, None);
@@ -833,7 +835,7 @@ mod tests {
         assert_eq!(c.volume, "1.23456789012"); // no places check on volume
         assert_eq!(c.interval, "1");
         assert_eq!(c.trades, Some("17"));
-        assert_eq!(c.interval_begin, "2023-10-06T17:35:00.000000Z");
+        assert_eq!(c.interval_begin, 1_696_613_700_000_000_000);
         for (bad, why) in [
             (r#""open":62807.05"#, "open has more than 1 decimals"),
             (r#""close":null"#, "close is not a decimal"),
@@ -857,7 +859,7 @@ mod tests {
         assert_eq!(err, "interval_begin is missing");
         let big = candle(
             r#"{"symbol":"BTC/USD","open":1.0,"high":1.0,"low":1.0,"close":1.0,"volume":1,
-            "interval_begin":"t","interval":123456789012345678901234567890}"#,
+            "interval_begin":"2023-10-06T17:35:00Z","interval":123456789012345678901234567890}"#,
         )
         .unwrap();
         assert_eq!(big.interval, "123456789012345678901234567890");
@@ -888,7 +890,7 @@ mod tests {
                 bids: vec![("0.5666", "4831.75496356"), ("0.5665", "6658.22734739")],
                 asks: vec![("0.5668", "4410.79769741")],
                 checksum: Some(2439117997),
-                timestamp: Some("2023-10-06T17:35:55.440295Z"),
+                timestamp: Some(1_696_613_755_440_295_000),
             })]
         );
         // Absent sides are empty, no checksum is None; level texts are the assembler's to
@@ -922,8 +924,9 @@ mod tests {
             (r#""checksum":4294967296"#, "unsigned 32-bit"),
             (r#""checksum":null"#, "checksum is not an integer"),
             (r#""checksum":1.5"#, "checksum is not an integer"),
-            (r#""timestamp":7"#, ""),
+            (r#""timestamp":7"#, "timestamp is not a string"),
             (r#""timestamp":[]"#, "timestamp is not a string"),
+            (r#""timestamp":"2023-02-30T00:00:00Z""#, "bad timestamp"),
         ] {
             let s = format!(
                 r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD",{item}}}]}}"#

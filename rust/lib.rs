@@ -15,6 +15,7 @@ pub mod fixed;
 pub mod json_exact;
 pub mod kraken_frame;
 pub mod reorder;
+pub mod timestamp;
 
 #[cfg(feature = "python")]
 mod py;

@@ -263,7 +263,9 @@ class KrakenFrameDecoder:
     - ohlc: ``(symbol, timestamp, interval_begin, interval, open, high, low, close, volume,
       vwap, trades)``, ``interval`` an int, ``vwap`` and ``trades`` optional.
 
-    Timestamps are passed on as their text (or None when absent or null).
+    Timestamps (``timestamp``, ``interval_begin``) are RFC 3339 text read to ns since the
+    epoch (to the nanosecond, a zone ``Z``, ``±hh:mm`` or none for UTC, every field range
+    checked; a malformed one makes its item malformed), or None when absent or null.
     """
 
     def __new__(cls) -> KrakenFrameDecoder: ...

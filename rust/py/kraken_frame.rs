@@ -87,7 +87,7 @@ fn items<'py>(
                         py,
                         [
                             PyString::new(py, t.symbol).into_any(),
-                            opt(py, t.timestamp)?,
+                            t.timestamp.into_bound_py_any(py)?,
                             PyString::new(py, t.bid).into_any(),
                             PyString::new(py, t.bid_qty).into_any(),
                             PyString::new(py, t.ask).into_any(),
@@ -115,8 +115,8 @@ fn items<'py>(
                         py,
                         [
                             PyString::new(py, c.symbol).into_any(),
-                            opt(py, c.timestamp)?,
-                            PyString::new(py, c.interval_begin).into_any(),
+                            c.timestamp.into_bound_py_any(py)?,
+                            c.interval_begin.into_bound_py_any(py)?,
                             int(py, c.interval)?,
                             PyString::new(py, c.open).into_any(),
                             PyString::new(py, c.high).into_any(),

@@ -29,7 +29,6 @@ from tradegw.providers.base import (
     VenueProvider,
     as_int,
     decode_exact,
-    timestamp_ns,
 )
 from tradegw.providers.kraken.decode import canonical_symbol
 from tradegw.providers.kraken.rest import fetch_asset_pairs
@@ -275,9 +274,8 @@ class KrakenProvider(VenueProvider):
             if len(item) == 2:
                 self.on_book_error(book, raw, trace_id, FrameError(item[1]))
                 continue
-            _, bids, asks, checksum, ts = item
+            _, bids, asks, checksum, exchange_ts = item
             try:
-                exchange_ts = timestamp_ns(ts)
                 if snapshot:
                     outcome = book.asm.on_snapshot(bids, asks, checksum)
                 else:
@@ -308,17 +306,12 @@ class KrakenProvider(VenueProvider):
             if t.__class__ is str:
                 self._item_lost(raw, trace_id, "trade", t)
                 continue
-            symbol, trade_id, price, qty, side, ord_type, ts = t
+            symbol, trade_id, price, qty, side, ord_type, exchange_ts = t
             last = self._last_trade_id.get(symbol)
-            try:
-                if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
-                    # Ids count the pair's trades one by one; a live update cannot skip
-                    # millions. Remembering it would make every real trade after it look
-                    # like a repeat.
-                    raise FrameError(f"trade_id {trade_id} jumps from {last}")
-                exchange_ts = timestamp_ns(ts)
-            except MALFORMED as e:
-                self.dead_letter(raw, trace_id, "malformed", f"trade: {type(e).__name__}: {e}")
+            if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
+                # Ids count the pair's trades one by one; a live update cannot skip millions.
+                # Remembering it would make every real trade after it look like a repeat.
+                self._item_lost(raw, trace_id, "trade", f"trade_id {trade_id} jumps from {last}")
                 continue
             trades.append((symbol, trade_id, price, qty, side, ord_type, exchange_ts))
         if not trades:
@@ -368,12 +361,21 @@ class KrakenProvider(VenueProvider):
             if t.__class__ is str:
                 self._item_lost(raw, trace_id, "ticker", t)
                 continue
-            symbol, ts, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, ch, pct = t
-            try:
-                exchange_ts = timestamp_ns(ts)
-            except MALFORMED as e:
-                self.dead_letter(raw, trace_id, "malformed", f"ticker: {type(e).__name__}: {e}")
-                continue
+            (
+                symbol,
+                exchange_ts,
+                bid,
+                bid_qty,
+                ask,
+                ask_qty,
+                last,
+                volume,
+                vwap,
+                low,
+                high,
+                ch,
+                pct,
+            ) = t
             self.publish(
                 Ticker(
                     **self.event_fields(
@@ -405,14 +407,19 @@ class KrakenProvider(VenueProvider):
             if c.__class__ is str:
                 self._item_lost(raw, trace_id, "ohlc", c)
                 continue
-            symbol, ts, begin, interval, open_, high, low, close, volume, vwap, trades = c
-            try:
-                open_ts = timestamp_ns(begin)
-                exchange_ts = timestamp_ns(ts)
-                assert open_ts is not None  # the decoder refused a missing interval_begin
-            except MALFORMED as e:
-                self.dead_letter(raw, trace_id, "malformed", f"ohlc: {type(e).__name__}: {e}")
-                continue
+            (
+                symbol,
+                exchange_ts,
+                open_ts,
+                interval,
+                open_,
+                high,
+                low,
+                close,
+                volume,
+                vwap,
+                trades,
+            ) = c
             self.publish(
                 KlineSummary(
                     **self.event_fields(

@@ -117,7 +117,9 @@ def _report_failure(exc: BaseException, *, log_is_stderr: bool) -> None:
     log is stderr itself (the user gets the one line unless they asked for DEBUG)."""
     import logging
 
-    line = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    from tradegw.errors import one_line
+
+    line = one_line(exc)
     level = logging.DEBUG if log_is_stderr else logging.ERROR
     logging.getLogger("tradegw").log(level, "run failed: %s", line, exc_info=exc)
     print(f"tradegw: run failed: {line}", file=sys.stderr)

@@ -66,3 +66,10 @@ __all__ = [
     "SimulatorError",
     "TradegwError",
 ]
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line that is never empty (a bare ``TimeoutError()`` says nothing):
+    its type and the first line of its message, cut to 300 characters."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__

@@ -352,12 +352,12 @@ def test_a_book_without_updates_is_marked_stale_and_resubscribed() -> None:
 
 
 def test_an_exception_is_said_in_one_line_that_is_never_empty() -> None:
-    from tradegw.providers.base.provider import _reason
+    from tradegw.errors import one_line
 
-    assert _reason(TimeoutError()) == "TimeoutError"
-    assert _reason(OSError("refused\nsecond line")) == "OSError: refused"
-    assert _reason(ValueError("   ")) == "ValueError"
-    assert len(_reason(ValueError("x" * 10_000))) < 400
+    assert one_line(TimeoutError()) == "TimeoutError"
+    assert one_line(OSError("refused\nsecond line")) == "OSError: refused"
+    assert one_line(ValueError("   ")) == "ValueError"
+    assert len(one_line(ValueError("x" * 10_000))) < 400
 
 
 def test_backoff_survives_a_long_outage_at_its_ceiling() -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from picows import WSError, WSMsgType, WSTransport
 
-from tradegw.errors import BookError
+from tradegw.errors import BookError, one_line
 from tradegw.providers.base.books import SnapshotToken, TrackedBook
 from tradegw.providers.base.config import VenueConfig
 from tradegw.providers.base.decode import FrameError
@@ -57,12 +57,6 @@ _TICK_S = 0.25
 MALFORMED = (FrameError, BookError, ValueError, TypeError, KeyError, ArithmeticError)
 """What decoding or applying a frame (or one item of it) raises when the input is not what
 the venue's protocol says: every venue catches exactly this, around a frame or an item."""
-
-
-def _reason(e: BaseException) -> str:
-    """An exception as one line that is never empty (a bare ``TimeoutError()`` says nothing)."""
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__
 
 
 class VenueProvider(ABC):
@@ -126,7 +120,7 @@ class VenueProvider(ABC):
                     raise
                 except Exception as e:
                     self._counters.inc("provider_restarts", self.name)
-                    log.exception("%s: feed failed (%s); restarting", self.name, _reason(e))
+                    log.exception("%s: feed failed (%s); restarting", self.name, one_line(e))
                     self._drop_transport()
                     self._all_resyncing("reconnect")
                     if not self._stopping:
@@ -146,7 +140,7 @@ class VenueProvider(ABC):
                 delay = self._backoff.next_delay()
                 log.error(
                     "%s: waiting for reference data: %s; retry in %.2fs",
-                    *(self.name, _reason(e), delay),
+                    *(self.name, one_line(e), delay),
                 )
                 await asyncio.sleep(delay)
         while not self._stopping:
@@ -159,7 +153,7 @@ class VenueProvider(ABC):
                 delay = self._backoff.next_delay()
                 log.warning(
                     "%s: connect to %s failed (%s); retry in %.2fs",
-                    *(self.name, url, _reason(e), delay),
+                    *(self.name, url, one_line(e), delay),
                 )
                 await asyncio.sleep(delay)
                 continue
@@ -177,9 +171,9 @@ class VenueProvider(ABC):
                 # offending bytes are gone, so the DLQ keeps what picows said of them.
                 self._counters.inc("protocol_errors", self.name)
                 log.warning(
-                    "%s: WebSocket protocol error (%s); reconnecting", self.name, _reason(e)
+                    "%s: WebSocket protocol error (%s); reconnecting", self.name, one_line(e)
                 )
-                self.dead_letter(b"", new_trace_id(), "protocol_error", _reason(e))
+                self.dead_letter(b"", new_trace_id(), "protocol_error", one_line(e))
             finally:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.sim.source_tree import source_tree_env
 from tradegw.sim.cli import add_arguments, config_from_args
 from tradegw.sim.coinbase import SIMULATOR, CoinbaseSimConfig, CoinbaseSimulator
 from tradegw.sim.process import SimulatorProcess
@@ -22,16 +22,11 @@ from tradegw.sim.registry import load_venue
 
 pytestmark = pytest.mark.timeout(20)
 
-PYTHON_SRC = Path(__file__).resolve().parents[2] / "python"
-
 
 async def test_cli_prints_its_urls_serves_and_stops_on_sigint(tmp_path: Path) -> None:
     faults = tmp_path / "faults.yaml"
     faults.write_text("- kind: skip_sequence\n  after_messages: [0]\n  max_count: 1\n")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PYTHON_SRC), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = source_tree_env()
     proc = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "tradegw.sim", "coinbase", "--pairs", "BTC-USD,ETH-BTC"),
         *("--rate", "300", "--faults", str(faults), "--rest-rate-limit", "0"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -13,14 +12,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.sim.source_tree import source_tree_env
 from tradegw.sim.__main__ import main
 from tradegw.sim.cli import add_arguments, config_from_args, serve
 from tradegw.sim.config import SimConfig
 from tradegw.sim.kraken import SIMULATOR, KrakenSimConfig
 
 pytestmark = pytest.mark.timeout(20)
-
-PYTHON_SRC = Path(__file__).resolve().parents[2] / "python"
 
 
 async def _read_urls(proc: asyncio.subprocess.Process) -> dict[str, str]:
@@ -37,10 +35,7 @@ async def _read_urls(proc: asyncio.subprocess.Process) -> dict[str, str]:
 async def test_cli_serves_ws_and_rest_then_stops_on_sigint(tmp_path: Path) -> None:
     faults = tmp_path / "faults.yaml"
     faults.write_text("- kind: http_429\n  after_messages: [1]\n")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PYTHON_SRC), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = source_tree_env()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

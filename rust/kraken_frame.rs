@@ -23,103 +23,14 @@
 //! Book levels are returned as their exact texts; whether a level's price and quantity fit
 //! the book is the assembler's check, as before.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::CoreError;
-use crate::fixed::{check_precision, is_plain_decimal};
-use crate::json_exact::{parse, Sink};
-use crate::timestamp::rfc3339_ns;
-
-/// A parsed JSON value with numbers as their exact text, borrowing from the document what it
-/// can (numbers, strings without escapes).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json<'a> {
-    Null,
-    Bool(bool),
-    Num(&'a str),
-    Str(Cow<'a, str>),
-    Arr(Vec<Json<'a>>),
-    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
-}
-
-impl<'a> Json<'a> {
-    /// An object's member (the last one of that name, as a dict would keep it).
-    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        match self {
-            Json::Obj(items) => items.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The text of a number or a string (the exact reader's Python form of both).
-    pub fn text(&self) -> Option<&str> {
-        match self {
-            Json::Num(s) => Some(s),
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The value, short, for an error message.
-    fn describe(&self) -> String {
-        match self {
-            Json::Null => "None".to_owned(),
-            Json::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-            Json::Num(s) => format!("{:?}", clip(s, 40)),
-            Json::Str(s) => format!("{:?}", clip(s, 40)),
-            Json::Arr(_) => "a list".to_owned(),
-            Json::Obj(_) => "an object".to_owned(),
-        }
-    }
-}
-
-fn clip(s: &str, chars: usize) -> &str {
-    match s.char_indices().nth(chars) {
-        Some((cut, _)) => &s[..cut],
-        None => s,
-    }
-}
-
-struct TreeSink;
-
-impl<'a> Sink<'a> for TreeSink {
-    type Value = Json<'a>;
-    type Error = CoreError;
-    fn null(&mut self) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Null)
-    }
-    fn boolean(&mut self, v: bool) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Bool(v))
-    }
-    fn number(&mut self, text: &'a str) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Num(text))
-    }
-    fn string(&mut self, s: &str) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Str(Cow::Owned(s.to_owned())))
-    }
-    fn input_string(&mut self, s: &'a str) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Str(Cow::Borrowed(s)))
-    }
-    fn array(&mut self, items: Vec<Json<'a>>) -> Result<Json<'a>, CoreError> {
-        Ok(Json::Arr(items))
-    }
-    fn object(&mut self, items: Vec<(Json<'a>, Json<'a>)>) -> Result<Json<'a>, CoreError> {
-        items
-            .into_iter()
-            .map(|(k, v)| match k {
-                Json::Str(k) => Ok((k, v)),
-                _ => Err(CoreError::Value("object key is not a string".to_owned())),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Obj)
-    }
-}
-
-/// Parses one frame into a [`Json`] tree ("not JSON: ..." when it is not).
-pub fn parse_tree(input: &[u8]) -> Result<Json<'_>, CoreError> {
-    parse(input, &mut TreeSink).map_err(|e| CoreError::Value(format!("not JSON: {e}")))
-}
+use crate::fixed::check_precision;
+use crate::frame_field::{
+    clip_num, decimal, int_text, optional, optional_signed, required, timestamp, ItemResult,
+};
+pub use crate::json_tree::{parse_tree, Json};
 
 /// One `book` item: the exact level texts, ready for the assembler.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,8 +124,6 @@ pub struct Frame<'t> {
 const MAX_TRADE_ID: i128 = 1 << 63;
 /// The longest `ord_type` taken (in characters).
 const MAX_ORD_TYPE: usize = 16;
-
-type ItemResult<T> = Result<T, String>;
 
 /// Decodes Kraken v2 market-data frames against the precisions of the tracked symbols.
 #[derive(Debug, Default)]
@@ -439,95 +348,6 @@ fn need_data<'t, 'a>(
     data.ok_or_else(|| CoreError::Value(format!("{channel:?} frame without a data list")))
 }
 
-fn required<'t, 'a>(item: &'t Json<'a>, key: &str) -> ItemResult<&'t Json<'a>> {
-    item.get(key).ok_or_else(|| format!("{key} is missing"))
-}
-
-fn clip_num(v: &Json) -> String {
-    v.text()
-        .map_or_else(|| v.describe(), |s| clip(s, 40).to_owned())
-}
-
-/// A price or quantity: a plain decimal text (see [`is_plain_decimal`]).
-fn decimal<'t>(v: &'t Json, what: &str, places: Option<u8>, positive: bool) -> ItemResult<&'t str> {
-    let Some(text) = v.text() else {
-        return Err(format!("{what} is not a decimal: {}", v.describe()));
-    };
-    check_decimal(text, what, places, positive)?;
-    Ok(text)
-}
-
-fn check_decimal(text: &str, what: &str, places: Option<u8>, positive: bool) -> ItemResult<()> {
-    if is_plain_decimal(text.as_bytes(), places, positive) {
-        return Ok(());
-    }
-    // Only a refusal is explained, so the accepting path reads the bytes once.
-    let shown = clip(text, 40);
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let plain = !text.is_empty()
-        && text.len() <= crate::fixed::MAX_DECIMAL_LEN
-        && !whole.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && (!text.contains('.') || (!frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit())));
-    Err(if !plain {
-        format!("{what} is not a decimal: {shown:?}")
-    } else if whole.trim_start_matches('0').len() > crate::fixed::MAX_INTEGER_DIGITS {
-        format!("{what} is out of range: {shown:?}")
-    } else if let Some(p) = places.filter(|&p| frac.trim_end_matches('0').len() > usize::from(p)) {
-        format!("{what} has more than {p} decimals: {shown:?}")
-    } else {
-        format!("{what} is zero")
-    })
-}
-
-/// An optional decimal: absent or `null` is `None`.
-fn optional<'t>(
-    v: Option<&'t Json>,
-    what: &str,
-    places: Option<u8>,
-) -> ItemResult<Option<&'t str>> {
-    match v {
-        None | Some(Json::Null) => Ok(None),
-        Some(v) => decimal(v, what, places, false).map(Some),
-    }
-}
-
-/// An optional decimal that may have a leading `-` (changes, percentages).
-fn optional_signed<'t>(v: Option<&'t Json>, what: &str) -> ItemResult<Option<&'t str>> {
-    match v {
-        None | Some(Json::Null) => Ok(None),
-        Some(v) => match v.text() {
-            Some(text) => {
-                check_decimal(text.strip_prefix('-').unwrap_or(text), what, None, false)?;
-                Ok(Some(text))
-            }
-            None => decimal(v, what, None, false).map(Some),
-        },
-    }
-}
-
-/// An integer text (`-?[0-9]+`, any length): its value when it fits an `i128`, `None` when
-/// it is larger.
-fn int_text(v: &Json, what: &str) -> ItemResult<Option<i128>> {
-    let text = v
-        .text()
-        .ok_or_else(|| format!("{what} is not an integer: {}", v.describe()))?;
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{what} is not an integer: {:?}", clip(text, 40)));
-    }
-    let mut value: Option<i128> = Some(0);
-    for b in digits.bytes() {
-        value = value
-            .and_then(|v| v.checked_mul(10))
-            .and_then(|v| v.checked_add(i128::from(b - b'0')));
-    }
-    Ok(value.map(|v| if negative { -v } else { v }))
-}
-
 /// A book checksum: an integer that fits an unsigned 32-bit.
 fn checksum(v: &Json) -> ItemResult<u32> {
     int_text(v, "checksum")?
@@ -538,18 +358,6 @@ fn checksum(v: &Json) -> ItemResult<u32> {
                 clip_num(v)
             )
         })
-}
-
-/// A timestamp in ns since the epoch; absent or `null` is `None`.
-fn timestamp(v: Option<&Json>, what: &str) -> ItemResult<Option<i64>> {
-    match v {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::Str(s)) => match rfc3339_ns(s) {
-            Some(ns) => Ok(Some(ns)),
-            None => Err(format!("bad {what} {:?}", clip(s, 40))),
-        },
-        Some(v) => Err(format!("{what} is not a string: {}", v.describe())),
-    }
 }
 
 /// `[{"price": n, "qty": n}, ...]` → `[("n", "n"), ...]`; an absent side is empty.

@@ -88,6 +88,7 @@ class Gateway:
         types: Collection[str] | None = None,
         name: str = "",
         max_pending: int = 10_000,
+        budget: tuple[float, float] | None = None,
         callback: EventCallback | None = None,
     ) -> Subscription:
         """A subscription to events of ``venues`` (e.g. ``["kraken", "coinbase"]``; None =
@@ -95,11 +96,19 @@ class Gateway:
         (event type names; None = all), effective from the next event. The same canonical
         symbol on two venues is two streams, each ordered on its own.
 
+        ``budget`` is ``(events per second, burst)``: past it market data coalesces while
+        the consumer waits for tokens (ExecReports are never held back); None = no budget.
+
         Iterate it with ``async for``, or pass ``callback`` (sync or async), which is then
         called for every event from a task of its own.
         """
         sub = self.dispatcher.subscribe(
-            venues=venues, symbols=symbols, types=types, name=name, max_pending=max_pending
+            venues=venues,
+            symbols=symbols,
+            types=types,
+            name=name,
+            max_pending=max_pending,
+            budget=budget,
         )
         if callback is not None:
             task = asyncio.get_running_loop().create_task(

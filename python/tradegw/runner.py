@@ -72,6 +72,7 @@ def _make_consumers(gw: Gateway, config: GatewayConfig) -> list[DemoConsumer]:
             types=c.types,
             name=c.name,
             max_pending=c.max_pending,
+            budget=c.budget.as_tuple() if c.budget is not None else None,
         )
         out.append(DemoConsumer(c.name, c.kind, sub, kinds[c.kind](), c.delay_ms / 1000))
     return out

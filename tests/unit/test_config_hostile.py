@@ -289,6 +289,8 @@ def _walk(tp: Any, path: FieldPath) -> Iterator[tuple[FieldPath, type]]:
 NUMERIC_FIELDS = sorted(set(_walk(GatewayConfig, ())), key=lambda f: str(f[0]))
 # What a list item needs besides the number under test to be valid on its own.
 _ITEM = {"consumers": {"name": "c"}, "faults": {"kind": "stall", "rate": 0.5}}
+# What a section needs besides the number under test.
+_SECTION = {"budget": {"rate": 10}}
 
 
 def _doc(path: FieldPath, value: object) -> dict[str, Any]:
@@ -303,7 +305,7 @@ def _doc(path: FieldPath, value: object) -> dict[str, Any]:
         elif isinstance(step, int):
             node = node[step]
         else:
-            node = node.setdefault(step, {})
+            node = node.setdefault(step, copy.deepcopy(_SECTION.get(str(step), {})))
     if isinstance(path[-1], int):
         node.append(value)
     else:

@@ -94,12 +94,14 @@ def test_streams_are_ordered_independently() -> None:
     d.publish(trade("BTC-USD", 1, provider="coinbase"))
     d.publish(trade("BTC-USD", 2, provider="coinbase"))
     got = [(e.provider, e.symbol, e.event_type, e.seq_provider) for e in drain(sub)]
+    # ExecReports are queued apart and handed over ahead of the market data queued with
+    # them (no budget holds them back); market data keeps its queue order.
     assert got == [
+        ("kraken", "BTC-USD", "ExecReport", 1),
+        ("kraken", "BTC-USD", "ExecReport", 2),
         ("kraken", "BTC-USD", "Trade", 1),
         ("kraken", "ETH-USD", "Trade", 1),
         ("kraken", "ETH-USD", "Trade", 2),
-        ("kraken", "BTC-USD", "ExecReport", 1),
-        ("kraken", "BTC-USD", "ExecReport", 2),
         ("coinbase", "BTC-USD", "Trade", 1),
         ("coinbase", "BTC-USD", "Trade", 2),
     ]
@@ -181,7 +183,8 @@ def test_routing_by_symbols_and_types() -> None:
     ]
     for ev in events:
         d.publish(ev)
-    assert drain(everything) == events
+    # The ExecReport comes first: it is never queued behind market data.
+    assert drain(everything) == [events[4], *events[:4]]
     assert drain(btc) == [events[0], events[2]]
     assert drain(trades) == [events[0], events[1]]
     assert drain(eth_ticks) == [events[3]]

@@ -8,6 +8,7 @@ venue registry.
 
 from tradegw.config.loader import DEFAULT_CONFIG, load_config
 from tradegw.config.models import (
+    BudgetConfig,
     ConsumerConfig,
     DispatcherConfig,
     GatewayConfig,
@@ -21,6 +22,7 @@ from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, VenueConf
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "BudgetConfig",
     "ConsumerConfig",
     "DispatcherConfig",
     "GatewayConfig",

@@ -84,6 +84,29 @@ class DispatcherConfig(StrictModel):
     lateness_ms: int = Field(150, ge=0, le=60_000)
     flush_ms: int = Field(50, gt=0, le=60_000)
     max_events: int = Field(200, gt=0, le=1_000_000)
+    consumer_slice_ms: float = Field(
+        2.0,
+        gt=0,
+        le=1_000,
+        description="a consumer's time slice: it gives the loop back after this much of "
+        "its own time while more events wait (fair share)",
+    )
+
+
+class BudgetConfig(StrictModel):
+    """A consumer's delivery budget: a token bucket of events (ExecReports need no token)."""
+
+    rate: float = Field(gt=0, le=1e9, description="events per second")
+    burst: float | None = Field(
+        None,
+        ge=1,
+        le=1e9,
+        description="events that may be taken at once (at least one); None = a second's worth",
+    )
+
+    def as_tuple(self) -> tuple[float, float]:
+        """``(rate, burst)`` as :meth:`Gateway.subscribe` takes it."""
+        return (self.rate, self.burst if self.burst is not None else max(1.0, self.rate))
 
 
 class ConsumerConfig(StrictModel):
@@ -103,6 +126,7 @@ class ConsumerConfig(StrictModel):
     delay_ms: float = Field(
         0.0, ge=0, le=60_000, description="artificial per-event work (demo of a slow consumer)"
     )
+    budget: BudgetConfig | None = Field(None, description="None = no budget")
 
     @field_validator("venues")
     @classmethod

@@ -14,7 +14,14 @@ What a slow consumer gets, by event type:
 - ``BookStatus``: always delivered, in order.
 - ``Trade``: never coalesced; past ``4 * max_pending`` queued events, trades spill to the DLQ
   (counted), never silently.
-- ``ExecReport``: never coalesced, throttled or dropped.
+- ``ExecReport``: never coalesced, throttled or dropped; queued apart and handed over ahead
+  of market data (order is per stream, and no other stream is ordered against them).
+
+Two things bound what a consumer takes, so that no consumer can starve another
+(:mod:`tradegw.dispatch.fair_share`): its *budget*, an optional ``_core.TokenBucket`` of
+events per second (over budget, its queue coalesces by the rules above while it waits for
+tokens; ExecReports need none), and its *time slice*: after about ``slice_ns`` of its own
+time with more events waiting, it gives the event loop back for one turn.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tradegw._core import Coalescer
+from tradegw._core import Coalescer, TokenBucket
+from tradegw.dispatch.fair_share import SliceClock
 from tradegw.telemetry.histogram import LatencyHistogram
 
 if TYPE_CHECKING:
@@ -36,6 +44,10 @@ if TYPE_CHECKING:
 _COALESCE_LATEST = frozenset({"Ticker", "KlineSummary"})
 _BATCH = 64
 _TRADE_SPILL_FACTOR = 4
+DEFAULT_SLICE_NS = 2_000_000
+"""A consumer's time slice (2 ms): long enough that a cheap consumer takes thousands of
+events per slice, short enough that three greedy ones still let a socket be read every few
+milliseconds."""
 
 
 class _BookMarker:
@@ -58,6 +70,11 @@ class SubscriptionStats:
     snapshots_for_backlog: int = 0
     spilled: int = 0
     out_of_order: int = 0
+    throttled: int = 0
+    """Times the consumer waited for budget with events queued."""
+    throttled_ns: int = 0
+    since_ns: int = field(default_factory=time.monotonic_ns)
+    """When the subscription was made (CLOCK_MONOTONIC), for rates."""
     by_type: dict[str, int] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
@@ -75,9 +92,16 @@ class Subscription:
         types: Collection[str] | None,
         name: str = "",
         max_pending: int = 10_000,
+        budget: tuple[float, float] | None = None,
+        slice_ns: int = DEFAULT_SLICE_NS,
     ) -> None:
         if max_pending <= 0:
             raise ValueError(f"max_pending must be positive, got {max_pending}")
+        # (events per second, burst); the bucket refuses a rate or burst <= 0.
+        self._bucket = TokenBucket(*budget) if budget is not None else None
+        self.budget = budget
+        self._clock = SliceClock(slice_ns)
+        self._exec: deque[Event] = deque()
         self.name = name
         self.venues = frozenset(venues) if venues is not None else None
         self.symbols = frozenset(symbols) if symbols is not None else None
@@ -149,6 +173,8 @@ class Subscription:
             gen = self._diff_gen.get(book, 0) & 0xFFFF_FFFF
             if queue.push((self._key(*book, etype) << 32) | gen, event, True):
                 self.stats.coalesced += 1
+        elif etype == "ExecReport":
+            self._exec.append(event)
         elif etype == "Trade" and len(queue) >= self.max_pending * _TRADE_SPILL_FACTOR:
             self._spill(event)
             return
@@ -179,30 +205,39 @@ class Subscription:
     # ---- consumer side ----
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._ready)
+        return len(self._queue) + len(self._ready) + len(self._exec)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
     async def __anext__(self) -> Event:
+        # The slice is counted per take, not per event: the path of an event already taken
+        # stays two lines long.
         while True:
             if self._ready:
                 return self._ready.popleft()
-            if len(self._queue):
-                self._take()
+            if self._exec or len(self._queue):
+                clock = self._clock
+                if clock.left <= 0 and clock.spent():
+                    # Slice used up with events waiting: one loop turn for everyone else.
+                    await asyncio.sleep(0)
+                    clock.begin()
+                    continue
+                moved = self._take(clock.left)
+                if moved:
+                    clock.left -= moved
+                else:
+                    await self._wait_for_budget()
                 continue
             if self._closed:
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
 
     def batches(self, max_events: int = 512) -> AsyncIterator[list[Event]]:
         """The same events as ``async for event in sub``, in the same order, as lists of up
-        to ``max_events``: everything queued when the consumer wakes comes in one list, so
-        a burst costs the consumer one wake-up and one loop turn instead of one per event.
+        to ``max_events``: everything queued when the consumer wakes comes in one list (up
+        to its time slice and budget), so a burst costs the consumer one wake-up and one
+        loop turn instead of one per event.
 
         >>> async for batch in sub.batches():
         ...     for event in batch:
@@ -214,9 +249,24 @@ class Subscription:
 
     async def _batches(self, max_events: int) -> AsyncIterator[list[Event]]:
         ready = self._ready
+        clock = self._clock
         while True:
-            while len(ready) < max_events and len(self._queue):
-                self._take()
+            if not ready and (self._exec or len(self._queue)):
+                if clock.left <= 0 and clock.spent():
+                    await asyncio.sleep(0)
+                    clock.begin()
+                    continue
+                # Until a batch has been timed its cost is unknown: the first one is whatever
+                # is queued (a burst in one wake-up), the later ones about a slice.
+                limit = min(max_events, clock.left) if clock.cost_ns else max_events
+                while len(ready) < limit and (self._exec or len(self._queue)):
+                    moved = self._take(limit - len(ready))
+                    if not moved:
+                        break
+                    clock.left -= moved
+                if not ready:
+                    await self._wait_for_budget()
+                    continue
             if ready:
                 if len(ready) <= max_events:
                     batch = list(ready)
@@ -227,22 +277,53 @@ class Subscription:
                 continue
             if self._closed:
                 return
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
+
+    async def _wait(self) -> None:
+        """Sleeps until :meth:`offer` or :meth:`close` wakes the consumer."""
+        self._clock.end()
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        self._clock.begin()
+
+    async def _wait_for_budget(self) -> None:
+        """Sleeps until the budget has a token; meanwhile the queue coalesces."""
+        assert self._bucket is not None
+        self._clock.end()
+        self.stats.throttled += 1
+        started = time.monotonic_ns()
+        await asyncio.sleep(self._bucket.time_until(1.0))
+        self.stats.throttled_ns += time.monotonic_ns() - started
+        self._clock.begin()
 
     def get_nowait(self) -> Event | None:
-        """The next event if one is queued, else None (for polling consumers)."""
-        if not self._ready and len(self._queue):
-            self._take()
+        """The next event if one is queued (and the budget allows it), else None (for
+        polling consumers, who schedule themselves)."""
+        if not self._ready:
+            self._take(_BATCH)
         return self._ready.popleft() if self._ready else None
 
-    def _take(self) -> None:
+    def _take(self, limit: int) -> int:
+        """Moves queued events to the ready list: every ExecReport, then up to ``limit``
+        (at least one, at most a batch) of the rest within the budget. Returns how many
+        were taken from the queues: 0 when nothing could be (out of budget, or nothing
+        queued)."""
+        n = _BATCH if limit >= _BATCH else max(1, limit)
+        bucket = self._bucket
+        if bucket is not None:
+            n = min(n, int(bucket.tokens()))
+        items: list[object] = self._queue.pop(n) if n > 0 else []
+        if bucket is not None and items:
+            bucket.try_acquire(float(len(items)))
+        if self._exec:
+            items[:0] = self._exec
+            self._exec.clear()
         now = time.time_ns()
         stats = self.stats
-        for item in self._queue.pop(_BATCH):
+        for item in items:
             if isinstance(item, _BookMarker):
                 book = (item.provider, item.symbol)
                 self._marked.discard(book)
@@ -268,6 +349,7 @@ class Subscription:
             stats.by_type[event.event_type] = stats.by_type.get(event.event_type, 0) + 1
             stats.latency.record(now - event.ingest_ts)
             self._ready.append(event)
+        return len(items)
 
     def close(self) -> None:
         """Ends the subscription: the iterator finishes once what is queued is consumed."""

@@ -35,6 +35,7 @@ class Dispatcher:
         self.telemetry = telemetry
         self.routing = RoutingTable()
         self._reorder = ReorderBuffer(config.lateness_ms, config.flush_ms, config.max_events)
+        self._slice_ns = round(config.consumer_slice_ms * 1_000_000)
         self._streams: dict[tuple[str, str, str], int] = {}
         self._ingest_seq: dict[int, int] = {}
         self._book_sources: dict[str, BookSource] = {}
@@ -109,8 +110,10 @@ class Dispatcher:
         types: Collection[str] | None = None,
         name: str = "",
         max_pending: int = 10_000,
+        budget: tuple[float, float] | None = None,
     ) -> Subscription:
-        """A new subscription, routed from the next event on."""
+        """A new subscription, routed from the next event on; ``budget`` is ``(events per
+        second, burst)`` or None for none (see :class:`Subscription`)."""
         from tradegw.consumers.subscription import Subscription
 
         sub = Subscription(
@@ -120,6 +123,8 @@ class Dispatcher:
             types=types,
             name=name,
             max_pending=max_pending,
+            budget=budget,
+            slice_ns=self._slice_ns,
         )
         self.routing.add(sub)
         self._subscriptions.add(sub)

@@ -10,6 +10,7 @@ from tradegw.config.loader import DEFAULT_CONFIG, load_config
 from tradegw.config.models import (
     BudgetConfig,
     ConsumerConfig,
+    ControlConfig,
     DispatcherConfig,
     GatewayConfig,
     SimulatorsConfig,
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_CONFIG",
     "BudgetConfig",
     "ConsumerConfig",
+    "ControlConfig",
     "DispatcherConfig",
     "GatewayConfig",
     "ReconnectPolicy",

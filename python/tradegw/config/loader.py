@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import reprlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from tradegw import safe_yaml
 from tradegw.config.models import GatewayConfig
 from tradegw.errors import ConfigError
+from tradegw.problems import field_path, one_line, problem_lines
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 """The embedded default: the three venue simulators and three demo consumers, no network."""
@@ -26,48 +26,6 @@ long strings) before any of it is parsed."""
 
 MAX_PROBLEMS = 20
 """Validation problems listed one per line; the rest are counted in one more line."""
-
-_MAX_PART = 40
-_MAX_LINE = 400
-
-
-def _part(part: int | str) -> str:
-    """One step of a field path as text: a key that is long or not printable (it came from
-    the file) is shown quoted and cut, so that it cannot break or flood the line."""
-    if isinstance(part, str) and (len(part) > _MAX_PART or not part.isprintable() or not part):
-        return repr(part[:_MAX_PART]) + ("..." if len(part) > _MAX_PART else "")
-    return str(part)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        step = _part(part)
-        out += f"[{step}]" if isinstance(part, int) else (f".{step}" if out else step)
-    if len(out) > 2 * _MAX_PART:
-        out = out[:_MAX_PART] + "..." + out[-_MAX_PART:]
-    return out or "(top level)"
-
-
-# Bounded at every level, so that showing a value a validator refused never walks or
-# prints more than a screenful of it, however big it is.
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist = 3, 4, 6
-_REPR.maxstring, _REPR.maxother = 80, 80
-
-
-def _shown(value: Any) -> str:
-    try:
-        text = _REPR.repr(value)
-    except ValueError:  # an int beyond the 4300 digits Python converts to text
-        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else "?"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _one_line(text: str) -> str:
-    """``text`` with line breaks escaped and cut to a readable length."""
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
-    return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 3] + "..."
 
 
 def _read_text(p: Path) -> str:
@@ -105,8 +63,8 @@ def _parse(p: Path, text: str) -> Any:
     try:
         return safe_yaml.parse(text)
     except safe_yaml.YamlRefused as e:
-        field = f"field '{_field_path(e.path)}': " if e.path else ""
-        raise ConfigError(_one_line(f"{p}: {field}{e.problem}{_at(e.line, e.column)}")) from e
+        field = f"field '{field_path(e.path)}': " if e.path else ""
+        raise ConfigError(one_line(f"{p}: {field}{e.problem}{_at(e.line, e.column)}")) from e
     except yaml.reader.ReaderError as e:
         # Its position counts bytes under libyaml and characters otherwise; the character
         # itself is exact, and the first one in the text is the one the reader stopped at.
@@ -115,16 +73,16 @@ def _parse(p: Path, text: str) -> Any:
         column = at - text.rfind("\n", 0, at) if at >= 0 else None
         char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
         problem = f"unacceptable character {char}: {e.reason}"
-        raise ConfigError(_one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
+        raise ConfigError(one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         # The context says what was being read ("while parsing a flow sequence"), the
         # problem what went wrong there; either may be missing.
         problem = ", ".join(part for part in (e.context, e.problem) if part) or type(e).__name__
-        raise ConfigError(_one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
+        raise ConfigError(one_line(f"{p}: not valid YAML{_at(line, column)}: {problem}")) from e
     except yaml.YAMLError as e:
-        raise ConfigError(_one_line(f"{p}: not valid YAML: {e}")) from e
+        raise ConfigError(one_line(f"{p}: not valid YAML: {e}")) from e
     except RecursionError as e:  # the depth bound should come first; this is the backstop
         raise ConfigError(f"{p}: not valid YAML: nested too deeply") from e
 
@@ -133,16 +91,7 @@ def _validate(p: Path, raw: dict[Any, Any]) -> GatewayConfig:
     try:
         return GatewayConfig.model_validate(raw)
     except ValidationError as e:
-        errors = e.errors(include_url=False, include_context=False)
-        lines = [
-            _one_line(
-                f"{p}: field '{_field_path(err['loc'])}': {err['msg']}"
-                + (f" (got {_shown(err['input'])})" if err["type"] != "missing" else "")
-            )
-            for err in errors[:MAX_PROBLEMS]
-        ]
-        if len(errors) > MAX_PROBLEMS:
-            lines.append(f"{p}: ... and {len(errors) - MAX_PROBLEMS} more problems")
+        lines = [f"{p}: {line}" for line in problem_lines(e, MAX_PROBLEMS)]
         raise ConfigError("\n".join(lines)) from e
     except RecursionError as e:  # the YAML depth bound should prevent it; the backstop
         raise ConfigError(f"{p}: nested too deeply to validate") from e

@@ -137,6 +137,43 @@ class ConsumerConfig(StrictModel):
         return venues
 
 
+def _no_nul(path: str | None) -> str | None:
+    # No OS can name such a file: opening it would be a ValueError traceback at start-up.
+    if path is not None and "\0" in path:
+        raise ValueError("a path cannot contain a NUL character")
+    return path
+
+
+TradingMode = Literal["enabled", "disabled", "cancel_only", "reduce_only"]
+"""``enabled``: orders pass; ``disabled``: every order is refused; ``cancel_only``: only
+cancels pass; ``reduce_only``: only orders that reduce a position pass."""
+
+
+class ControlConfig(StrictModel):
+    """The control bus: where its state is kept and where its socket listens."""
+
+    state_path: str | None = Field(
+        None,
+        description="SQLite file of subscriptions, merges and the trading mode, restored on "
+        "start; None keeps them in memory (nothing survives a restart)",
+    )
+    host: str = Field("127.0.0.1", min_length=1, max_length=255)
+    port: int | None = Field(
+        None, ge=0, le=65_535, description="control socket port; 0 = any free one; None = none"
+    )
+    address_path: str | None = Field(
+        None, description="file the socket's host:port is written to (read by tradegw ctl)"
+    )
+    trading_mode: TradingMode = Field(
+        "enabled", description="the trading switch at start, unless the state file holds one"
+    )
+
+    @field_validator("state_path", "address_path")
+    @classmethod
+    def _paths(cls, path: str | None) -> str | None:
+        return _no_nul(path)
+
+
 class TelemetryConfig(StrictModel):
     """Ops outputs."""
 
@@ -146,11 +183,8 @@ class TelemetryConfig(StrictModel):
 
     @field_validator("dlq_path", "log_path")
     @classmethod
-    def _no_nul(cls, path: str | None) -> str | None:
-        # No OS can name such a file: opening it would be a ValueError traceback at start-up.
-        if path is not None and "\0" in path:
-            raise ValueError("a path cannot contain a NUL character")
-        return path
+    def _paths(cls, path: str | None) -> str | None:
+        return _no_nul(path)
 
 
 class GatewayConfig(StrictModel):
@@ -167,6 +201,7 @@ class GatewayConfig(StrictModel):
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
 
     @field_validator("consumers")
     @classmethod

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from tradegw._core import Coalescer, TokenBucket
 from tradegw.dispatch.fair_share import SliceClock
+from tradegw.dispatch.routing import RouteFilter
 from tradegw.telemetry.histogram import LatencyHistogram
 
 if TYPE_CHECKING:
@@ -103,9 +104,9 @@ class Subscription:
         self._clock = SliceClock(slice_ns)
         self._exec: deque[Event] = deque()
         self.name = name
-        self.venues = frozenset(venues) if venues is not None else None
-        self.symbols = frozenset(symbols) if symbols is not None else None
-        self.types = frozenset(types) if types is not None else None
+        self.filters: dict[str, RouteFilter] = {"": RouteFilter.of(venues, symbols, types)}
+        """What this consumer receives: the union of its filters, by subscription id (the
+        one it was made with is ``""``; the control bus adds and removes others)."""
         self.max_pending = max_pending
         self.stats = SubscriptionStats()
         self._dispatcher = dispatcher
@@ -126,13 +127,23 @@ class Subscription:
     # ---- routing ----
 
     def wants(self, provider: str, symbol: str, event_type: str) -> bool:
-        """Whether this subscription takes events of ``provider``'s ``symbol`` and
-        ``event_type`` (each filter None = any)."""
-        return (
-            (self.venues is None or provider in self.venues)
-            and (self.symbols is None or symbol in self.symbols)
-            and (self.types is None or event_type in self.types)
-        )
+        """Whether any of this consumer's filters takes events of ``provider``'s ``symbol``
+        and ``event_type`` (asked once per stream and routing version, not per event)."""
+        return any(f.matches(provider, symbol, event_type) for f in self.filters.values())
+
+    def set_filter(self, subscription_id: str, route: RouteFilter | None) -> None:
+        """Adds or replaces (None: removes) one of this consumer's filters; routing follows
+        from the next event."""
+        if route is None:
+            self.filters.pop(subscription_id, None)
+        else:
+            self.filters[subscription_id] = route
+        self._dispatcher.routing.changed()
+
+    def set_budget(self, budget: tuple[float, float] | None) -> None:
+        """Replaces the consumer's budget (``(events per second, burst)``, None = none)."""
+        self._bucket = TokenBucket(*budget) if budget is not None else None
+        self.budget = budget
 
     def _key(self, provider: str, symbol: str, kind: str) -> int:
         k = (provider, symbol, kind)

@@ -5,6 +5,6 @@ them from their :class:`~tradegw.consumers.Subscription`.
 """
 
 from tradegw.dispatch.dispatcher import BookSource, Dispatcher
-from tradegw.dispatch.routing import RoutingTable
+from tradegw.dispatch.routing import RouteFilter, RoutingTable
 
-__all__ = ["BookSource", "Dispatcher", "RoutingTable"]
+__all__ = ["BookSource", "Dispatcher", "RouteFilter", "RoutingTable"]

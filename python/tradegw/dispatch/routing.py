@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tradegw.consumers.subscription import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFilter:
+    """Which events one subscription of a consumer matches: each of ``venues``, ``symbols``
+    and ``types`` is a set, or None for any."""
+
+    venues: frozenset[str] | None = None
+    symbols: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        venues: Collection[str] | None = None,
+        symbols: Collection[str] | None = None,
+        types: Collection[str] | None = None,
+    ) -> RouteFilter:
+        """A filter from any collections (None = any)."""
+        return cls(
+            frozenset(venues) if venues is not None else None,
+            frozenset(symbols) if symbols is not None else None,
+            frozenset(types) if types is not None else None,
+        )
+
+    def matches(self, provider: str, symbol: str, event_type: str) -> bool:
+        """Whether an event of ``provider``'s ``symbol`` and ``event_type`` passes."""
+        return (
+            (self.venues is None or provider in self.venues)
+            and (self.symbols is None or symbol in self.symbols)
+            and (self.types is None or event_type in self.types)
+        )
 
 
 class RoutingTable:
@@ -35,6 +69,10 @@ class RoutingTable:
         if sub in self._subs:
             self._subs.remove(sub)
             self._changed()
+
+    def changed(self) -> None:
+        """A routed subscription changed what it wants: route again from the next event."""
+        self._changed()
 
     def _changed(self) -> None:
         self.version += 1

@@ -20,7 +20,7 @@ from tradegw.console import LiveConsole
 from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
 from tradegw.consumers.subscription import Subscription
 from tradegw.gateway import Gateway
-from tradegw.schema import EVENT_TYPES
+from tradegw.schema import EVENT_TYPES, MERGED_EVENT_TYPES, ExecReport
 from tradegw.sim.process import SimulatorProcess
 from tradegw.stopping import StopRequest
 from tradegw.telemetry import LatencyHistogram, Telemetry
@@ -28,7 +28,10 @@ from tradegw.telemetry.redact import redact_strings, redact_url
 
 log = logging.getLogger("tradegw.run")
 
-MARKET_DATA_TYPES = tuple(t.__name__ for t in EVENT_TYPES if t.__name__ != "ExecReport")
+MARKET_DATA_TYPES = tuple(
+    t.__name__ for t in EVENT_TYPES if t is not ExecReport and t not in MERGED_EVENT_TYPES
+)
+"""The event types a venue's feed produces (its per-venue counts in the summary)."""
 
 
 @dataclass

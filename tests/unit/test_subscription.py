@@ -21,6 +21,8 @@ from tests.unit._factories import (
     exec_report,
     kline,
     make_dispatcher,
+    merged_bbo,
+    merged_snapshot,
     snapshot_of,
     ticker,
     trade,
@@ -93,6 +95,20 @@ def test_ticker_and_kline_are_latest_wins_in_queue_position() -> None:
     a3 = ticker(bid="3.0")
     d.publish(a3)
     assert drain(sub) == [a3]
+
+
+def test_merged_events_are_latest_wins_per_merge_in_queue_position() -> None:
+    """Two merges of one symbol share (provider, symbol, type): keyed by merge_id, neither
+    replaces the other's pending events."""
+    d = make_dispatcher()
+    sub = d.subscribe(venues=["merged"])
+    a1, a1_bbo = merged_snapshot("a", 1), merged_bbo("a", 1)
+    b1, b1_bbo = merged_snapshot("b", 1), merged_bbo("b", 1)
+    a2, a2_bbo = merged_snapshot("a", 2), merged_bbo("a", 2)
+    for ev in (a1, a1_bbo, b1, b1_bbo, a2, a2_bbo):
+        d.publish(ev)
+    assert drain(sub) == [a2, a2_bbo, b1, b1_bbo]
+    assert sub.stats.coalesced == 2
 
 
 def test_book_snapshot_coalesces_when_no_diff_depends_on_it() -> None:

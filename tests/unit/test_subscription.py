@@ -124,6 +124,22 @@ def test_book_snapshot_coalesces_when_no_diff_depends_on_it() -> None:
     assert sub.stats.coalesced == 1
 
 
+def test_a_pending_snapshot_is_never_replaced_by_another_streams_event() -> None:
+    """The first book's snapshot key is its stream key shifted left by 32 bits plus its diff
+    generation; with stream keys counted from 0 that equalled the key of the second stream
+    (a ticker here), which then replaced the queued snapshot."""
+    d = make_dispatcher()
+    sub = d.subscribe()
+    s1 = book_snapshot(bids=[bid(1)])
+    u1 = book_update(bids=[bid(2)])
+    s2 = book_snapshot(bids=[bid(3)])
+    eth = ticker("ETH-USD")
+    for ev in (s1, u1, s2, eth):
+        d.publish(ev)
+    assert drain(sub) == [s1, u1, s2, eth]
+    assert sub.stats.coalesced == 0
+
+
 def test_book_snapshot_is_appended_when_diffs_are_queued_after_it() -> None:
     d = make_dispatcher()
     sub = d.subscribe()

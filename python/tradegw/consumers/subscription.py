@@ -117,7 +117,10 @@ class Subscription:
         k = (provider, symbol, kind)
         key = self._keys.get(k)
         if key is None:
-            key = self._keys[k] = len(self._keys)
+            # From 1: a snapshot's key is (key << 32) | diff generation, so key 0 would make
+            # the first book's snapshot keys equal the small keys of other events, and a
+            # ticker could replace a pending snapshot.
+            key = self._keys[k] = len(self._keys) + 1
         return key
 
     # ---- producer side (the dispatcher, same event loop) ----

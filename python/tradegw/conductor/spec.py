@@ -71,12 +71,13 @@ class MergeSpec:
     """Levels per side of the consolidated book."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.merge_id, str) or not _MERGE_ID_RE.match(self.merge_id):
-            raise ValueError(f"merge_id must match {MERGE_ID_PATTERN}, got {self.merge_id!r:.80}")
+        # The symbol first: a generated merge_id is made from it.
         if not isinstance(self.symbol, str) or not _SYMBOL_RE.match(self.symbol):
             raise ValueError(
                 f"symbol must be a canonical symbol like BTC-USD, got {self.symbol!r:.80}"
             )
+        if not isinstance(self.merge_id, str) or not _MERGE_ID_RE.match(self.merge_id):
+            raise ValueError(f"merge_id must match {MERGE_ID_PATTERN}, got {self.merge_id!r:.80}")
         object.__setattr__(self, "venues", _venue_set(self.venues))
         window = self.window_s
         if isinstance(window, bool) or not isinstance(window, int | float):

@@ -165,7 +165,28 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         "venues": venues,
         "consumers": per_consumer,
         "reorder": gw.dispatcher.reorder_stats(),
+        "merges": _merges(gw),
     }
+
+
+def _merges(gw: Gateway) -> dict[str, dict[str, Any]]:
+    """Each merge's windows: emitted, suppressed, closed by time (with the timers' lateness)
+    and by count, the share closed on threshold (SC-009) and late fragments left out."""
+    out = {}
+    for spec in gw.conductor.merges():
+        s = gw.conductor.merge_stats(spec.merge_id)
+        out[spec.merge_id] = {
+            "symbol": spec.symbol,
+            "venues": sorted(spec.venues),
+            "emitted": s.emitted,
+            "suppressed_partial": s.suppressed,
+            "late_dropped": s.late_dropped,
+            "closed_by_time": s.closed_by_time,
+            "closed_by_count": s.closed_by_count,
+            "on_threshold": round(s.adherence(), 4),
+            "close_lateness_us": s.close_lateness.summary_us(),
+        }
+    return out
 
 
 def _books_match(gw: Gateway, consumers: list[DemoConsumer], venue: str) -> bool | None:

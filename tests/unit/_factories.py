@@ -298,7 +298,15 @@ class ManualClock:
     """A merge clock moved by hand: :meth:`advance` runs the timers that come due, each at
     its deadline (or, with ``late``, all at the end of the advance, as a busy loop would)."""
 
-    def __init__(self, start: float = 1_000.0, wall_start_ns: int = 1_767_225_600 * 10**9) -> None:
+    def __init__(
+        self,
+        start: float = 1_000.0,
+        wall_start_ns: int = 1_767_225_600 * 10**9,
+        *,
+        early_s: float = 0.0,
+    ) -> None:
+        self.early_s = early_s
+        """How much earlier than asked every timer fires (a loop rounding its timers)."""
         self.now = start
         self._start = start
         self._wall_start_ns = wall_start_ns
@@ -314,7 +322,7 @@ class ManualClock:
 
     def call_at(self, when: float, callback: Callable[[], None]) -> ManualTimer:
         """Schedules ``callback`` at ``when``."""
-        timer = ManualTimer(when, callback)
+        timer = ManualTimer(when - self.early_s, callback)
         self.timers.append(timer)
         return timer
 

@@ -50,8 +50,8 @@ def spec(
 class Rig:
     """An engine publishing into a list, reading books from a dict, on a manual clock."""
 
-    def __init__(self, *specs: MergeSpec) -> None:
-        self.clock = ManualClock()
+    def __init__(self, *specs: MergeSpec, clock: ManualClock | None = None) -> None:
+        self.clock = clock or ManualClock()
         self.published: list[Event] = []
         self.books: dict[tuple[str, str], BookSnapshot | None] = {}
         self.telemetry = Telemetry()
@@ -240,6 +240,20 @@ def test_close_lateness_is_recorded_and_a_late_close_is_off_threshold() -> None:
     assert stats.close_lateness.max == pytest.approx(80_000_000, rel=1e-3)
     assert rig.counter("merge.close_late", "m1") == 1
     assert len(rig.snapshots()) == 2  # late, but still emitted
+
+
+def test_a_timer_that_fires_early_does_not_close_the_window_early() -> None:
+    rig = Rig(spec(window_s=1.0), clock=ManualClock(early_s=0.004))
+    rig.synced_books("coinbase", "kraken")
+    first = rig.fragment("kraken")  # its timer will fire 4 ms early
+    rig.fragment("coinbase")
+    rig.clock.early_s = 0.0
+    rig.clock.advance(0.997)  # it has fired, 4 ms too soon, and been set again
+    assert rig.published == []
+    assert rig.clock.pending() == 1
+    rig.clock.advance(0.003)
+    (snap,) = rig.snapshots()
+    assert snap.window_close_ts - first.ingest_ts == 10**9
 
 
 # ---- late fragments ----

@@ -17,7 +17,10 @@ class Timer(Protocol):
 
 
 class MergeClock(Protocol):
-    """Monotonic time and timers for window deadlines, wall time for event timestamps."""
+    """Monotonic time and timers for window deadlines, wall time for event timestamps.
+
+    A timer may fire a little early (a loop's timers round to its own clock); the engine
+    checks the time when it does."""
 
     def time(self) -> float:
         """Monotonic seconds, on the same clock as :meth:`call_at` deadlines."""
@@ -30,21 +33,25 @@ class MergeClock(Protocol):
 
 
 class LoopClock:
-    """The running event loop's clock and timers, and ``time.time_ns``.
+    """``time.monotonic`` and ``time.time_ns``, with timers on the running event loop.
 
-    The loop is looked up on each call rather than kept, so the engine may be built before
-    the loop runs (the gateway is built outside it)."""
+    Deadlines are kept on ``time.monotonic`` rather than ``loop.time()``: uvloop's loop
+    time moves in whole milliseconds (cached per loop turn), too coarse to measure how late a
+    close ran. Timers are set with ``loop.call_later`` for the time left, so the two clocks
+    never need to agree. The loop is looked up on each call, so the engine may be built
+    before the loop runs (the gateway is built outside it).
+    """
 
     __slots__ = ()
 
     def time(self) -> float:
-        """The running loop's monotonic time."""
-        return asyncio.get_running_loop().time()
+        """``time.monotonic()``."""
+        return time.monotonic()
 
     def wall_ns(self) -> int:
         """``time.time_ns()``."""
         return time.time_ns()
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
-        """``loop.call_at`` on the running loop."""
-        return asyncio.get_running_loop().call_at(when, callback)
+        """``loop.call_later`` on the running loop, for the time until ``when``."""
+        return asyncio.get_running_loop().call_later(max(0.0, when - time.monotonic()), callback)

@@ -225,6 +225,12 @@ class MergeEngine:
     def _on_deadline(self, merge: RunningMerge, window: MergeWindow) -> None:
         if merge.window is not window:
             return  # closed by count or discarded in the same loop turn as the timer fired
+        if self._clock.time() < window.deadline:
+            # Fired early (timer rounding): a window never closes before window_s.
+            window.timer = self._clock.call_at(
+                window.deadline, functools.partial(self._on_deadline, merge, window)
+            )
+            return
         window.timer = None
         self._close(merge, window, "time", None)
 

@@ -49,11 +49,11 @@ def consolidate(books: Mapping[str, BookSnapshot], depth: int) -> ConsolidatedBo
     best_bid = max((Decimal(p) for b in books.values() for p, _ in b.bids[:1]), default=None)
     best_ask = min((Decimal(p) for b in books.values() for p, _ in b.asks[:1]), default=None)
     crossed = best_bid is not None and best_ask is not None and best_bid >= best_ask
-    price_exp = _finest(level[0] for b in books.values() for level in (*b.bids, *b.asks))
-    qty_exp = _finest(level[1] for b in books.values() for level in (*b.bids, *b.asks))
+    price_quantum = _finest(level[0] for b in books.values() for level in (*b.bids, *b.asks))
+    qty_quantum = _finest(level[1] for b in books.values() for level in (*b.bids, *b.asks))
     return ConsolidatedBook(
-        bids=[_level(price, by_venue, price_exp, qty_exp) for price, by_venue in bids],
-        asks=[_level(price, by_venue, price_exp, qty_exp) for price, by_venue in asks],
+        bids=[_level(price, by_venue, price_quantum, qty_quantum) for price, by_venue in bids],
+        asks=[_level(price, by_venue, price_quantum, qty_quantum) for price, by_venue in asks],
         crossed=crossed,
     )
 
@@ -96,11 +96,11 @@ def _plain(value: Decimal, quantum: Decimal) -> str:
 
 
 def _level(
-    price: Decimal, by_venue: dict[str, str], price_exp: Decimal, qty_exp: Decimal
+    price: Decimal, by_venue: dict[str, str], price_quantum: Decimal, qty_quantum: Decimal
 ) -> MergedLevel:
     total = Decimal(0)
     for qty in by_venue.values():
         total = _EXACT.add(total, Decimal(qty))
     return MergedLevel(
-        price=_plain(price, price_exp), qty=_plain(total, qty_exp), venues=dict(by_venue)
+        price=_plain(price, price_quantum), qty=_plain(total, qty_quantum), venues=dict(by_venue)
     )

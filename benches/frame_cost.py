@@ -98,7 +98,7 @@ class Capture:
         await provider.load_reference_data()
         await provider.close()
         if not fan_out:
-            provider._dispatcher = _NoDispatch()  # type: ignore[assignment]
+            provider._sink = _NoDispatch()  # type: ignore[assignment]
         return gw, provider
 
 

@@ -27,6 +27,9 @@ from tradegw.schema import (
     ExecReport,
     ExecState,
     KlineSummary,
+    MergedBBO,
+    MergedBookSnapshot,
+    MergedLevel,
     Ticker,
     Trade,
     from_json,
@@ -98,6 +101,31 @@ MINIMAL: dict[type[Event], dict[str, Any]] = {
     },
 }
 
+MINIMAL[MergedBookSnapshot] = {
+    "bids": [
+        MergedLevel(price="87500.10", qty="0.75", venues={"kraken": "0.25", "coinbase": "0.5"})
+    ],
+    "asks": [],
+    "depth": 10,
+    "venues": ["coinbase", "kraken"],
+    "fragments": {"coinbase": 3, "kraken": 12},
+    "window_seq": 1,
+    "window_open_ts": T0,
+    "window_close_ts": T0 + 10_000_000_000,
+    "close_reason": "time",
+    "crossed": False,
+}
+MINIMAL[MergedBBO] = {
+    "bid": None,
+    "bid_qty": None,
+    "bid_venues": {},
+    "ask": "87500.20",
+    "ask_qty": "1.5",
+    "ask_venues": {"kraken": "1.5"},
+    "crossed": False,
+    "window_seq": 1,
+}
+
 # Every optional field set to a non-default value.
 FULL_EXTRA: dict[type[Event], dict[str, Any]] = {
     BookSnapshot: {"depth": 10, "checksum": 541276059, "coalesced": True},
@@ -114,6 +142,8 @@ FULL_EXTRA: dict[type[Event], dict[str, Any]] = {
         "change_pct": "-1.50",
     },
     KlineSummary: {"vwap": "1.2", "trades": 1432},
+    MergedBookSnapshot: {"close_reason": "count", "crossed": True},
+    MergedBBO: {"bid": "87500.3", "bid_qty": "0.1", "bid_venues": {"coinbase": "0.1"}},
     ExecReport: {
         "venue_order_id": "OQCLML-BW3P3-BUCMWZ",
         "state": ExecState.PARTIAL,
@@ -212,7 +242,7 @@ def test_common_fields_first_in_declared_order() -> None:
 
 def test_event_registry() -> None:
     assert typing.get_args(Event) == EVENT_TYPES
-    assert len(EVENT_TYPES) == 7
+    assert len(EVENT_TYPES) == 9
     assert dict(EVENT_CLASSES) == {cls.__name__: cls for cls in EVENT_TYPES}
     with pytest.raises(TypeError):
         EVENT_CLASSES["Foo"] = Trade  # type: ignore[index]
@@ -323,6 +353,46 @@ def test_prices_stay_strings_with_their_digits() -> None:
         obj = orjson.loads(to_json(event))
         for name, value in obj.items():
             assert not isinstance(value, float), name
+
+
+def test_merged_levels_become_objects_and_come_back_as_levels() -> None:
+    snapshot = full(MergedBookSnapshot)
+    obj = orjson.loads(to_json(snapshot))
+    assert obj["bids"] == [
+        {"price": "87500.10", "qty": "0.75", "venues": {"kraken": "0.25", "coinbase": "0.5"}}
+    ]
+    assert obj["fragments"] == {"coinbase": 3, "kraken": 12}
+    back = from_json(to_json(snapshot))
+    assert isinstance(back, MergedBookSnapshot)
+    assert back.bids == snapshot.bids
+    assert all(type(level) is MergedLevel for level in back.bids)
+    assert (back.provider, back.merge_id, back.close_reason) == ("merged", "m-42", "count")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"bids": [{"price": "1", "qty": "2", "venues": {}, "side": "bid"}]}, r"bids\.0\.side"),
+        ({"bids": [{"price": 1.5, "qty": "2", "venues": {}}]}, r"bids\.0\.price: .*string"),
+        ({"bids": [{"price": "1", "qty": "2", "venues": {"kraken": 2}}]}, "venues.kraken"),
+        ({"bids": [{"price": "1", "venues": {}}]}, r"bids\.0\.qty"),
+        ({"close_reason": "bored"}, "close_reason: .*'time' or 'count'"),
+        ({"fragments": {"kraken": "3"}}, "fragments.kraken: .*integer"),
+        ({"crossed": 0}, "crossed: .*boolean"),
+    ],
+)
+def test_from_json_merged_snapshot_errors(changes: dict[str, Any], message: str) -> None:
+    obj = orjson.loads(to_json(minimal(MergedBookSnapshot)))
+    obj.update(changes)
+    with pytest.raises(ValueError, match=message):
+        from_json(orjson.dumps(obj))
+
+
+def test_merged_level_is_a_value() -> None:
+    level = MergedLevel(price="1.0", qty="2", venues={"kraken": "2"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        level.price = "1.1"  # type: ignore[misc]
+    assert level == MergedLevel(price="1.0", qty="2", venues={"kraken": "2"})
 
 
 def test_exec_state_serialises_as_its_value() -> None:

@@ -1,4 +1,5 @@
-"""The gateway: providers → dispatcher → consumers, in one process on one event loop.
+"""The gateway: providers → conductor (merges) → dispatcher → consumers, in one process on
+one event loop.
 
 >>> async with Gateway(config, urls={"kraken": ws_url}) as gw:
 ...     async for event in gw.subscribe(venues=["kraken"], symbols=["BTC-USD"]):
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 
+from tradegw.conductor import Conductor, MergeSpec, new_merge_id
 from tradegw.config import GatewayConfig
 from tradegw.consumers.subscription import Subscription
 from tradegw.dispatch import Dispatcher
@@ -28,8 +30,8 @@ EventCallback = Callable[[Event], Awaitable[None] | None]
 
 
 class Gateway:
-    """Owns the telemetry, the dispatcher and one provider per enabled venue (built from the
-    venue registry by name).
+    """Owns the telemetry, the dispatcher, the conductor in front of it (which runs the
+    merges) and one provider per enabled venue (built from the venue registry by name).
 
     ``urls`` and ``rest_urls`` override venue WebSocket and REST base URLs (the embedded
     default config says ``"sim"``, and whoever starts the simulator knows its ports).
@@ -46,6 +48,7 @@ class Gateway:
         self.config = config
         self.telemetry = telemetry or Telemetry(config.telemetry.dlq_path)
         self.dispatcher = Dispatcher(config.dispatcher, self.telemetry)
+        self.conductor = Conductor(self.dispatcher, self.telemetry)
         self.providers: dict[str, VenueProvider] = {}
         urls = urls or {}
         for venue, section in config.venues.configured():
@@ -59,13 +62,22 @@ class Gateway:
             rest = (rest_urls or {}).get(venue, section.rest_url)
             self.providers[venue] = provider_class(venue)(
                 section,
-                self.dispatcher,
+                self.conductor,
                 self.telemetry,
                 ws_url=url,
                 rest_url="" if rest == "sim" else rest,
             )
         self._tasks: list[asyncio.Task[None]] = []
         self._callback_tasks: list[asyncio.Task[None]] = []
+        for m in config.merges:
+            self.merge(
+                m.symbol,
+                m.venues,
+                window_s=m.window_s,
+                max_events=m.max_events,
+                depth=m.depth,
+                merge_id=m.merge_id,
+            )
 
     async def start(self) -> None:
         """Starts the dispatcher and connects every provider (without waiting for data)."""
@@ -121,6 +133,56 @@ class Gateway:
         """Stops routing to ``sub``; it finishes once drained."""
         sub.close()
 
+    def merge(
+        self,
+        symbol: str,
+        venues: Collection[str],
+        *,
+        window_s: float = 10.0,
+        max_events: int = 1000,
+        depth: int = 10,
+        merge_id: str | None = None,
+    ) -> str:
+        """Starts merging the books of canonical ``symbol`` (``BTC-USD``) across ``venues``
+        (at least two running venues); returns the merge's id.
+
+        A window opens on the first book fragment of one of the venues and closes after
+        ``window_s`` or on its ``max_events``-th fragment; each closed window in which every
+        venue sent a fragment and has a synced book is published as a
+        ``MergedBookSnapshot`` (the top ``depth`` consolidated levels) and a ``MergedBBO``,
+        with ``provider="merged"``: subscribe with ``subscribe(venues=["merged"])``.
+
+        Raises:
+            ValueError: a field is out of range (the message names it), a venue is not
+                running in this gateway, or ``merge_id`` is already in use.
+        """
+        if isinstance(venues, str):
+            raise ValueError(f"venues must be a collection of venue names, got {venues!r:.80}")
+        spec = MergeSpec(
+            merge_id=new_merge_id(symbol) if merge_id is None else merge_id,
+            symbol=symbol,
+            venues=frozenset(venues),
+            window_s=window_s,
+            max_events=max_events,
+            depth=depth,
+        )
+        not_running = sorted(spec.venues - self.providers.keys())
+        if not_running:
+            raise ValueError(
+                f"venues {not_running} are not running in this gateway "
+                f"(running: {sorted(self.providers)})"
+            )
+        self.conductor.merge(spec)
+        return spec.merge_id
+
+    def unmerge(self, merge_id: str) -> None:
+        """Stops the merge ``merge_id``; its open window is discarded unpublished.
+
+        Raises:
+            KeyError: no merge has that id.
+        """
+        self.conductor.unmerge(merge_id)
+
     async def stop(self) -> None:
         """Disconnects providers, closes subscriptions and waits for callback consumers."""
         for provider in self.providers.values():
@@ -131,6 +193,9 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Open windows die with the process (nothing about them is kept for a restart), and
+        # before the dispatcher closes the subscriptions.
+        self.conductor.stop()
         await self.dispatcher.stop()
         if self._callback_tasks:
             await asyncio.gather(*self._callback_tasks, return_exceptions=True)

@@ -20,7 +20,7 @@ from tradegw.console import LiveConsole
 from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
 from tradegw.consumers.subscription import Subscription
 from tradegw.gateway import Gateway
-from tradegw.schema import EVENT_TYPES
+from tradegw.schema import EVENT_TYPES, MERGED_EVENT_TYPES, ExecReport
 from tradegw.sim.process import SimulatorProcess
 from tradegw.stopping import StopRequest
 from tradegw.telemetry import LatencyHistogram, Telemetry
@@ -28,7 +28,10 @@ from tradegw.telemetry.redact import redact_strings, redact_url
 
 log = logging.getLogger("tradegw.run")
 
-MARKET_DATA_TYPES = tuple(t.__name__ for t in EVENT_TYPES if t.__name__ != "ExecReport")
+MARKET_DATA_TYPES = tuple(
+    t.__name__ for t in EVENT_TYPES if t is not ExecReport and t not in MERGED_EVENT_TYPES
+)
+"""The event types a venue's feed produces (its per-venue counts in the summary)."""
 
 
 @dataclass
@@ -163,7 +166,28 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         "venues": venues,
         "consumers": per_consumer,
         "reorder": gw.dispatcher.reorder_stats(),
+        "merges": _merges(gw),
     }
+
+
+def _merges(gw: Gateway) -> dict[str, dict[str, Any]]:
+    """Each merge's windows: emitted, suppressed, closed by time (with the timers' lateness)
+    and by count, the share closed on threshold (SC-009) and late fragments left out."""
+    out = {}
+    for spec in gw.conductor.merges():
+        s = gw.conductor.merge_stats(spec.merge_id)
+        out[spec.merge_id] = {
+            "symbol": spec.symbol,
+            "venues": sorted(spec.venues),
+            "emitted": s.emitted,
+            "suppressed_partial": s.suppressed,
+            "late_dropped": s.late_dropped,
+            "closed_by_time": s.closed_by_time,
+            "closed_by_count": s.closed_by_count,
+            "on_threshold": round(s.adherence(), 4),
+            "close_lateness_us": s.close_lateness.summary_us(),
+        }
+    return out
 
 
 def _books_match(gw: Gateway, consumers: list[DemoConsumer], venue: str) -> bool | None:

@@ -16,7 +16,8 @@ Conventions shared by every type:
 - Keyword-only construction. Common fields that say where and when an event came from are
   required even when their value may be ``None``, so a provider cannot forget them; optional
   type-specific fields default to ``None``.
-- Merged events are the same types with ``provider="merged"`` and a ``merge_id``.
+- Merged events (:class:`MergedBookSnapshot`, :class:`MergedBBO`, published by
+  :mod:`tradegw.conductor`) have ``provider="merged"`` and a ``merge_id``.
 
 Events serialise with :func:`to_json` (orjson, which handles slotted dataclasses natively);
 :func:`json_schema` describes that JSON.
@@ -37,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias
 
 import orjson
 
@@ -58,6 +59,12 @@ BookState: TypeAlias = Literal["synced", "resyncing"]
 
 ResyncReason: TypeAlias = Literal["gap", "checksum", "crossed", "stale", "refresh", "reconnect"]
 """Why a book left the ``synced`` state."""
+
+CloseReason: TypeAlias = Literal["time", "count"]
+"""Why a merge window closed: its ``window_s`` ran out, or it reached ``max_events``."""
+
+MERGED_PROVIDER: Final = "merged"
+"""The ``provider`` of every merged event; subscribe to it like a venue."""
 
 
 # --- identifiers -------------------------------------------------------------------------
@@ -132,7 +139,7 @@ class _EventBase:
     trace_id: str
     """16 lowercase hex chars, one per ingested frame (see :func:`new_trace_id`)."""
     merge_id: str | None = None
-    """Merge window id on merged events; None otherwise."""
+    """Id of the merge that published a merged event; None otherwise."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -322,8 +329,98 @@ class ExecReport(_EventBase):
     """The venue's id of this execution (trade id of a fill); the dedup key with the order."""
 
 
+# --- merged events ------------------------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True, frozen=True)
+class MergedLevel:
+    """One price level of a book consolidated across venues."""
+
+    # A plain dict, not pydantic's ConfigDict, so that building events never imports
+    # pydantic: from_json must refuse unknown keys inside a level as it does at the top.
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    price: str
+    """Price, at the finest price precision among the venues of the snapshot."""
+    qty: str
+    """Total quantity at this price over every venue, summed exactly (at the finest quantity
+    precision among the venues of the snapshot)."""
+    venues: dict[str, str]
+    """Quantity each venue quotes at this price, as that venue's book renders it; venues
+    without this price are absent."""
+
+
+@dataclass(slots=True, kw_only=True)
+class MergedBookSnapshot(_EventBase):
+    """One closed merge window: the books of the merge's venues consolidated as they stood
+    at the close. ``provider`` is ``"merged"``, ``symbol`` and ``venue_symbol`` the canonical
+    symbol, ``ingest_ts`` the close time and ``trace_id`` that of the fragment that opened the
+    window. A window in which a venue sent no book fragment, or whose book was not synced at
+    the close, is never emitted."""
+
+    event_type: Literal["MergedBookSnapshot"] = field(default="MergedBookSnapshot", init=False)
+    """Always ``"MergedBookSnapshot"``."""
+    bids: list[MergedLevel]
+    """Consolidated bid levels, best (highest price) first, at most ``depth``."""
+    asks: list[MergedLevel]
+    """Consolidated ask levels, best (lowest price) first, at most ``depth``."""
+    depth: int
+    """The merge's depth: the most levels per side."""
+    venues: list[str]
+    """The merge's venues, sorted; each sent a fragment in the window and had a synced
+    book at its close."""
+    fragments: dict[str, int]
+    """Book fragments (BookSnapshot and BookUpdate events) each venue sent in the window."""
+    window_seq: int
+    """Number of the window within its merge (1, 2, ...); a gap is a suppressed window."""
+    window_open_ts: int
+    """``ingest_ts`` of the fragment that opened the window (ns since the epoch)."""
+    window_close_ts: int
+    """Wall-clock ns since the epoch when the window closed (also this event's
+    ``ingest_ts``)."""
+    close_reason: CloseReason
+    """``"time"``: ``window_s`` ran out; ``"count"``: the window reached ``max_events``
+    fragments."""
+    crossed: bool
+    """Whether one venue's best bid is at or above another's best ask. Flagged, never
+    corrected: the levels are the venues' own."""
+
+
+@dataclass(slots=True, kw_only=True)
+class MergedBBO(_EventBase):
+    """The consolidated best bid and offer of a closed merge window, published right after
+    its :class:`MergedBookSnapshot` (same ``merge_id``, ``window_seq`` and ``trace_id``)."""
+
+    event_type: Literal["MergedBBO"] = field(default="MergedBBO", init=False)
+    """Always ``"MergedBBO"``."""
+    bid: str | None
+    """Best bid over every venue; None when no venue has a bid."""
+    bid_qty: str | None
+    """Total quantity at the best bid over every venue."""
+    bid_venues: dict[str, str]
+    """Quantity each venue quotes at the best bid."""
+    ask: str | None
+    """Best ask over every venue; None when no venue has an ask."""
+    ask_qty: str | None
+    """Total quantity at the best ask over every venue."""
+    ask_venues: dict[str, str]
+    """Quantity each venue quotes at the best ask."""
+    crossed: bool
+    """Whether the best bid is at or above the best ask (the venues disagree)."""
+    window_seq: int
+    """Number of the window within its merge."""
+
+
 Event: TypeAlias = (
-    BookSnapshot | BookUpdate | BookStatus | Trade | Ticker | KlineSummary | ExecReport
+    BookSnapshot
+    | BookUpdate
+    | BookStatus
+    | Trade
+    | Ticker
+    | KlineSummary
+    | ExecReport
+    | MergedBookSnapshot
+    | MergedBBO
 )
 """Any canonical event."""
 
@@ -335,8 +432,13 @@ EVENT_TYPES: Final = (
     Ticker,
     KlineSummary,
     ExecReport,
+    MergedBookSnapshot,
+    MergedBBO,
 )
 """Every event class, in a fixed order (usable with ``isinstance``)."""
+
+MERGED_EVENT_TYPES: Final = (MergedBookSnapshot, MergedBBO)
+"""The event classes only the merge engine publishes (``provider="merged"``)."""
 
 EVENT_CLASSES: Final[Mapping[str, type[Event]]] = MappingProxyType(
     {cls.__name__: cls for cls in EVENT_TYPES}
@@ -498,12 +600,14 @@ def _json_schema() -> dict[str, Any]:
         ),
     )
     generated = adapter.json_schema(mode="serialization")
-    for cls in EVENT_TYPES:
+    for cls in (*EVENT_TYPES, MergedLevel):
         definition = generated["$defs"][cls.__name__]
         # pydantic reads field docstrings of the class itself only, not of its bases.
         for name, doc in _attribute_docs(cls).items():
             definition["properties"][name]["description"] = doc
-        definition["properties"]["trace_id"]["pattern"] = _TRACE_ID_RE.pattern.join("^$")
+    for cls in EVENT_TYPES:
+        properties = generated["$defs"][cls.__name__]["properties"]
+        properties["trace_id"]["pattern"] = _TRACE_ID_RE.pattern.join("^$")
     for definition in generated["$defs"].values():
         for node in (definition, *definition.get("properties", {}).values()):
             if "description" in node:
@@ -533,17 +637,23 @@ def json_schema() -> dict[str, Any]:
 __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
+    "MERGED_EVENT_TYPES",
+    "MERGED_PROVIDER",
     "SCHEMA_VERSION",
     "TERMINAL_EXEC_STATES",
     "BookSnapshot",
     "BookState",
     "BookStatus",
     "BookUpdate",
+    "CloseReason",
     "Event",
     "ExecReport",
     "ExecState",
     "KlineSummary",
     "Level",
+    "MergedBBO",
+    "MergedBookSnapshot",
+    "MergedLevel",
     "ResyncReason",
     "Side",
     "Ticker",

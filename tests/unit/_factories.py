@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tradegw._core import OrderBook
@@ -18,6 +19,8 @@ from tradegw.schema import (
     ExecState,
     KlineSummary,
     Level,
+    MergedBBO,
+    MergedBookSnapshot,
     ResyncReason,
     Ticker,
     Trade,
@@ -172,6 +175,42 @@ def exec_report(
     )
 
 
+def merged_snapshot(
+    merge_id: str = "m1", window_seq: int = 1, *, symbol: str = "BTC-USD"
+) -> MergedBookSnapshot:
+    """A MergedBookSnapshot of window ``window_seq`` of merge ``merge_id`` (no levels)."""
+    return MergedBookSnapshot(
+        **_common(symbol, None, "merged"),
+        merge_id=merge_id,
+        bids=[],
+        asks=[],
+        depth=10,
+        venues=["coinbase", "kraken"],
+        fragments={"coinbase": 1, "kraken": 1},
+        window_seq=window_seq,
+        window_open_ts=time.time_ns(),
+        window_close_ts=time.time_ns(),
+        close_reason="time",
+        crossed=False,
+    )
+
+
+def merged_bbo(merge_id: str = "m1", window_seq: int = 1, *, symbol: str = "BTC-USD") -> MergedBBO:
+    """A MergedBBO of window ``window_seq`` of merge ``merge_id``."""
+    return MergedBBO(
+        **_common(symbol, None, "merged"),
+        merge_id=merge_id,
+        bid="100.0",
+        bid_qty="1",
+        bid_venues={"kraken": "1"},
+        ask="100.5",
+        ask_qty="2",
+        ask_venues={"coinbase": "2"},
+        crossed=False,
+        window_seq=window_seq,
+    )
+
+
 def make_dispatcher(
     *, lateness_ms: int = 150, flush_ms: int = 50, max_events: int = 200
 ) -> Dispatcher:
@@ -240,3 +279,68 @@ def recording_dispatcher() -> tuple[Dispatcher, list[Event]]:
 
     sub.offer = record  # type: ignore[method-assign]
     return dispatcher, received
+
+
+class ManualTimer:
+    """A timer of :class:`ManualClock`."""
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Calls the timer off."""
+        self.cancelled = True
+
+
+class ManualClock:
+    """A merge clock moved by hand: :meth:`advance` runs the timers that come due, each at
+    its deadline (or, with ``late``, all at the end of the advance, as a busy loop would)."""
+
+    def __init__(
+        self,
+        start: float = 1_000.0,
+        wall_start_ns: int = 1_767_225_600 * 10**9,
+        *,
+        early_s: float = 0.0,
+    ) -> None:
+        self.early_s = early_s
+        """How much earlier than asked every timer fires (a loop rounding its timers)."""
+        self.now = start
+        self._start = start
+        self._wall_start_ns = wall_start_ns
+        self.timers: list[ManualTimer] = []
+
+    def time(self) -> float:
+        """Monotonic seconds."""
+        return self.now
+
+    def wall_ns(self) -> int:
+        """Wall-clock ns, moving with :attr:`now`."""
+        return self._wall_start_ns + round((self.now - self._start) * 1e9)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> ManualTimer:
+        """Schedules ``callback`` at ``when``."""
+        timer = ManualTimer(when - self.early_s, callback)
+        self.timers.append(timer)
+        return timer
+
+    def pending(self) -> int:
+        """Timers scheduled and neither run nor cancelled."""
+        return sum(not t.cancelled for t in self.timers)
+
+    def advance(self, seconds: float, *, late: bool = False) -> None:
+        """Moves time on by ``seconds``, running each timer that comes due."""
+        target = self.now + seconds
+        if late:
+            self.now = target
+        while True:
+            due = [t for t in self.timers if not t.cancelled and t.when <= target]
+            if not due:
+                break
+            timer = min(due, key=lambda t: t.when)
+            self.timers.remove(timer)
+            self.now = max(self.now, timer.when)
+            timer.callback()
+        self.now = target

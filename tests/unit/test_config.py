@@ -266,3 +266,92 @@ def test_a_partial_rest_section_keeps_each_venues_own_weight_budget(tmp_path: Pa
         for name, section in load_config(path).venues.configured()
     }
     assert budgets == {"binance": (3, 6000), "coinbase": (3, 600), "kraken": (3, 60)}
+
+
+# ---- merges ----
+
+
+def test_merges_load_with_the_plans_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        venues: {kraken: {}, coinbase: {}}
+        merges:
+          - {symbol: BTC-USD, venues: [kraken, coinbase]}
+          - {merge_id: eth-2v, symbol: ETH-USD, venues: [coinbase, kraken], window_s: 2.5,
+             max_events: 50, depth: 25}
+        consumers:
+          - {name: merged, venues: [merged], types: [MergedBookSnapshot, MergedBBO]}
+        """,
+    )
+    config = load_config(path)
+    btc, eth = config.merges
+    assert (btc.merge_id, btc.window_s, btc.max_events, btc.depth) == (None, 10.0, 1000, 10)
+    assert (eth.merge_id, eth.window_s, eth.max_events, eth.depth) == ("eth-2v", 2.5, 50, 25)
+    assert config.consumers[0].venues == ["merged"]
+
+
+_PAIR = "symbol: BTC-USD, venues: [kraken, coinbase]"
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "why"),
+    [
+        ("symbol: BTC-USD, venues: [kraken]", "merges[0].venues", "at least 2 items"),
+        ("symbol: BTC-USD, venues: [kraken, bitmex]", "merges[0].venues", "unknown venues"),
+        ("symbol: BTC-USD, venues: [kraken, kraken]", "merges[0].venues", "more than once"),
+        ("symbol: BTC/USD, venues: [kraken, coinbase]", "merges[0].symbol", "pattern"),
+        ("venues: [kraken, coinbase]", "merges[0].symbol", "Field required"),
+        (f"{_PAIR}, window_s: 0", "merges[0].window_s", "greater than 0"),
+        (f"{_PAIR}, window_s: .inf", "merges[0].window_s", "finite"),
+        (f"{_PAIR}, max_events: 1", "merges[0].max_events", "greater than or equal to 2"),
+        (f"{_PAIR}, depth: 0", "merges[0].depth", "greater than or equal to 1"),
+        (f"{_PAIR}, merge_id: 'a b'", "merges[0].merge_id", "pattern"),
+        (f"{_PAIR}, window: 5", "merges[0].window", "Extra inputs"),
+        (
+            "symbol: BTC-USD, venues: [kraken, coinbase, binance], max_events: 2",
+            "merges[0].max_events",
+            "number of venues (3)",
+        ),
+    ],
+)
+def test_a_bad_merge_names_its_field(tmp_path: Path, entry: str, field: str, why: str) -> None:
+    venues = "venues: {kraken: {}, coinbase: {}, binance: {}}\n"
+    message = config_error(write(tmp_path, f"{venues}merges: [{{{entry}}}]\n"))
+    assert f"field '{field}'" in message
+    assert why in message
+
+
+def test_a_merge_needs_its_venues_enabled(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        venues: {kraken: {}, coinbase: {enabled: false}}
+        merges: [{symbol: BTC-USD, venues: [kraken, coinbase, binance]}]
+        """,
+    )
+    message = config_error(path)
+    assert "field 'merges'" in message
+    assert "merges[0] (BTC-USD) needs venues ['binance', 'coinbase']" in message
+
+
+def test_merge_ids_are_unique(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        venues: {kraken: {}, coinbase: {}}
+        merges:
+          - {merge_id: m, symbol: BTC-USD, venues: [kraken, coinbase]}
+          - {merge_id: m, symbol: ETH-USD, venues: [kraken, coinbase]}
+        """,
+    )
+    message = config_error(path)
+    assert "field 'merges'" in message
+    assert "repeated: ['m']" in message
+
+
+def test_a_consumer_of_an_unknown_venue_is_refused_but_merged_is_known(tmp_path: Path) -> None:
+    message = config_error(write(tmp_path, "consumers: [{name: a, venues: [merged, mergd]}]\n"))
+    assert "field 'consumers[0].venues'" in message
+    assert "unknown venues ['mergd']" in message
+    assert "'merged'" in message

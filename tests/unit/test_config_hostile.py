@@ -288,7 +288,11 @@ def _walk(tp: Any, path: FieldPath) -> Iterator[tuple[FieldPath, type]]:
 
 NUMERIC_FIELDS = sorted(set(_walk(GatewayConfig, ())), key=lambda f: str(f[0]))
 # What a list item needs besides the number under test to be valid on its own.
-_ITEM = {"consumers": {"name": "c"}, "faults": {"kind": "stall", "rate": 0.5}}
+_ITEM = {
+    "consumers": {"name": "c"},
+    "faults": {"kind": "stall", "rate": 0.5},
+    "merges": {"symbol": "BTC-USD", "venues": ["kraken", "coinbase"]},
+}
 # What a section needs besides the number under test.
 _SECTION = {"budget": {"rate": 10}}
 

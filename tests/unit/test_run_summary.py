@@ -53,3 +53,23 @@ def test_the_summary_counts_failures_duplicates_and_dead_letters_by_reason() -> 
     assert b["dlq_by_reason"] == {"malformed": 1}
     assert (k["dlq"], b["dlq"]) == (2, 1)
     orjson.dumps(s)  # the summary file is JSON
+
+
+def test_the_summary_has_each_merges_windows() -> None:
+    gw = _gateway()
+    merge_id = gw.merge("BTC-USD", ["kraken", "binance"], max_events=5)
+    stats = gw.conductor.merge_stats(merge_id)
+    stats.emitted, stats.suppressed, stats.closed_by_count, stats.closed_on_threshold = 3, 1, 4, 4
+
+    merges = summarize(gw, [], 2.0)["merges"]
+
+    assert list(merges) == [merge_id]
+    m = merges[merge_id]
+    assert (m["symbol"], m["venues"], m["emitted"], m["suppressed_partial"]) == (
+        "BTC-USD",
+        ["binance", "kraken"],
+        3,
+        1,
+    )
+    assert (m["closed_by_count"], m["on_threshold"], m["close_lateness_us"]["count"]) == (4, 1.0, 0)
+    orjson.dumps(merges)

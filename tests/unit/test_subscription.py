@@ -21,6 +21,8 @@ from tests.unit._factories import (
     exec_report,
     kline,
     make_dispatcher,
+    merged_bbo,
+    merged_snapshot,
     snapshot_of,
     ticker,
     trade,
@@ -95,6 +97,20 @@ def test_ticker_and_kline_are_latest_wins_in_queue_position() -> None:
     assert drain(sub) == [a3]
 
 
+def test_merged_events_are_latest_wins_per_merge_in_queue_position() -> None:
+    """Two merges of one symbol share (provider, symbol, type): keyed by merge_id, neither
+    replaces the other's pending events."""
+    d = make_dispatcher()
+    sub = d.subscribe(venues=["merged"])
+    a1, a1_bbo = merged_snapshot("a", 1), merged_bbo("a", 1)
+    b1, b1_bbo = merged_snapshot("b", 1), merged_bbo("b", 1)
+    a2, a2_bbo = merged_snapshot("a", 2), merged_bbo("a", 2)
+    for ev in (a1, a1_bbo, b1, b1_bbo, a2, a2_bbo):
+        d.publish(ev)
+    assert drain(sub) == [a2, a2_bbo, b1, b1_bbo]
+    assert sub.stats.coalesced == 2
+
+
 def test_book_snapshot_coalesces_when_no_diff_depends_on_it() -> None:
     d = make_dispatcher()
     sub = d.subscribe()
@@ -106,6 +122,22 @@ def test_book_snapshot_coalesces_when_no_diff_depends_on_it() -> None:
         d.publish(ev)
     assert drain(sub) == [s2, t, eth]
     assert sub.stats.coalesced == 1
+
+
+def test_a_pending_snapshot_is_never_replaced_by_another_streams_event() -> None:
+    """The first book's snapshot key is its stream key shifted left by 32 bits plus its diff
+    generation; with stream keys counted from 0 that equalled the key of the second stream
+    (a ticker here), which then replaced the queued snapshot."""
+    d = make_dispatcher()
+    sub = d.subscribe()
+    s1 = book_snapshot(bids=[bid(1)])
+    u1 = book_update(bids=[bid(2)])
+    s2 = book_snapshot(bids=[bid(3)])
+    eth = ticker("ETH-USD")
+    for ev in (s1, u1, s2, eth):
+        d.publish(ev)
+    assert drain(sub) == [s1, u1, s2, eth]
+    assert sub.stats.coalesced == 0
 
 
 def test_book_snapshot_is_appended_when_diffs_are_queued_after_it() -> None:

@@ -6,16 +6,33 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, ValidationInfo, create_model, field_validator
 
+from tradegw.conductor.spec import (
+    MAX_DEPTH,
+    MAX_EVENTS_LIMIT,
+    MAX_WINDOW_S,
+    MERGE_ID_PATTERN,
+    MIN_VENUES,
+    SYMBOL_PATTERN,
+)
 from tradegw.providers.base.config import StrictModel, VenueConfig
 from tradegw.providers.registry import config_model, venue_names
+from tradegw.schema import MERGED_PROVIDER
 from tradegw.sim.config import SimConfig
 from tradegw.sim.registry import load_venue
 from tradegw.sim.registry import venue_names as sim_venue_names
 
 EventTypeName = Literal[
-    "BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary", "ExecReport"
+    "BookSnapshot",
+    "BookUpdate",
+    "BookStatus",
+    "Trade",
+    "Ticker",
+    "KlineSummary",
+    "ExecReport",
+    "MergedBookSnapshot",
+    "MergedBBO",
 ]
 
 
@@ -114,7 +131,9 @@ class ConsumerConfig(StrictModel):
 
     name: str = Field(min_length=1)
     kind: Literal["book", "tape", "ticker"] = "book"
-    venues: list[str] | None = Field(None, description="venue names; None = every venue")
+    venues: list[str] | None = Field(
+        None, description="venue names, or 'merged' for merged events; None = every venue"
+    )
     symbols: list[str] | None = Field(None, description="canonical symbols; None = all")
     types: list[EventTypeName] | None = Field(None, description="None = all types")
     max_pending: int = Field(
@@ -131,10 +150,45 @@ class ConsumerConfig(StrictModel):
     @field_validator("venues")
     @classmethod
     def _known_venues(cls, venues: list[str] | None) -> list[str] | None:
-        unknown = sorted(set(venues or ()) - set(venue_names()))
+        known = [*venue_names(), MERGED_PROVIDER]
+        unknown = sorted(set(venues or ()) - set(known))
+        if unknown:
+            raise ValueError(f"unknown venues {unknown}; known: {known}")
+        return venues
+
+
+class MergeConfig(StrictModel):
+    """A windowed merge of one symbol's books across venues, started with the gateway
+    (``Gateway.merge`` takes the same fields)."""
+
+    merge_id: str | None = Field(
+        None, pattern=MERGE_ID_PATTERN, description="None: a fresh id such as m-BTC-USD-9c41e07a"
+    )
+    symbol: str = Field(pattern=SYMBOL_PATTERN, description="canonical symbol, e.g. BTC-USD")
+    venues: list[str] = Field(min_length=MIN_VENUES, description="venue names, each enabled")
+    window_s: float = Field(10.0, gt=0, le=MAX_WINDOW_S)
+    max_events: int = Field(1000, ge=MIN_VENUES, le=MAX_EVENTS_LIMIT)
+    depth: int = Field(10, ge=1, le=MAX_DEPTH)
+
+    @field_validator("venues")
+    @classmethod
+    def _known_distinct_venues(cls, venues: list[str]) -> list[str]:
+        unknown = sorted(set(venues) - set(venue_names()))
         if unknown:
             raise ValueError(f"unknown venues {unknown}; known: {list(venue_names())}")
+        twice = sorted(v for v, n in Counter(venues).items() if n > 1)
+        if twice:
+            raise ValueError(f"venues listed more than once: {twice}")
         return venues
+
+    @field_validator("max_events")
+    @classmethod
+    def _room_for_every_venue(cls, max_events: int, info: ValidationInfo) -> int:
+        # Fewer fragments than venues: every window would close partial, and be suppressed.
+        venues = info.data.get("venues")
+        if venues is not None and max_events < len(venues):
+            raise ValueError(f"must be at least the number of venues ({len(venues)})")
+        return max_events
 
 
 def _no_nul(path: str | None) -> str | None:
@@ -200,6 +254,7 @@ class GatewayConfig(StrictModel):
         simulators: SimulatorsConfig = Field(default_factory=SimulatorsConfig)
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
+    merges: list[MergeConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
 
@@ -211,3 +266,25 @@ class GatewayConfig(StrictModel):
         if dup:
             raise ValueError(f"consumer names must be unique, repeated: {sorted(dup)}")
         return consumers
+
+    @field_validator("merges")
+    @classmethod
+    def _merges_of_running_venues(
+        cls, merges: list[MergeConfig], info: ValidationInfo
+    ) -> list[MergeConfig]:
+        ids = Counter(m.merge_id for m in merges if m.merge_id is not None)
+        dup = sorted(i for i, n in ids.items() if n > 1)
+        if dup:
+            raise ValueError(f"merge ids must be unique, repeated: {dup}")
+        venues = info.data.get("venues")
+        if venues is None:  # the venues section is itself invalid; that error says why
+            return merges
+        running = {name for name, section in venues.configured() if section.enabled}
+        for i, m in enumerate(merges):
+            idle = sorted(set(m.venues) - running)
+            if idle:
+                raise ValueError(
+                    f"merges[{i}] ({m.symbol}) needs venues {idle}, which have no enabled "
+                    f"section under venues"
+                )
+        return merges

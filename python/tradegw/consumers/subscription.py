@@ -12,6 +12,8 @@ What a slow consumer gets, by event type:
   (``coalesced=True``) of the assembled book *when the consumer takes it*, so the consumer's
   own book is never wrong and it skips straight to the present.
 - ``BookStatus``: always delivered, in order.
+- ``MergedBookSnapshot``, ``MergedBBO``: latest wins per merge (``merge_id``) and type, in
+  queue position: two merges of one symbol never replace each other's events.
 - ``Trade``: never coalesced; past ``4 * max_pending`` queued events, trades spill to the DLQ
   (counted), never silently.
 - ``ExecReport``: never coalesced, throttled or dropped; queued apart and handed over ahead
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from tradegw.schema import Event
 
 _COALESCE_LATEST = frozenset({"Ticker", "KlineSummary"})
+_COALESCE_PER_MERGE = frozenset({"MergedBookSnapshot", "MergedBBO"})
 _BATCH = 64
 _TRADE_SPILL_FACTOR = 4
 DEFAULT_SLICE_NS = 2_000_000
@@ -149,7 +152,10 @@ class Subscription:
         k = (provider, symbol, kind)
         key = self._keys.get(k)
         if key is None:
-            key = self._keys[k] = len(self._keys)
+            # From 1: a snapshot's key is (key << 32) | diff generation, so key 0 would make
+            # the first book's snapshot keys equal the small keys of other events, and a
+            # ticker could replace a pending snapshot.
+            key = self._keys[k] = len(self._keys) + 1
         return key
 
     # ---- producer side (the dispatcher, same event loop) ----
@@ -189,6 +195,11 @@ class Subscription:
         elif etype == "Trade" and len(queue) >= self.max_pending * _TRADE_SPILL_FACTOR:
             self._spill(event)
             return
+        elif etype in _COALESCE_PER_MERGE:
+            # Keyed by merge, not symbol: merges of one symbol share (provider, symbol).
+            merge_key = self._key(event.provider, event.merge_id or "", etype)
+            if queue.push(merge_key, event, True):
+                self.stats.coalesced += 1
         else:
             queue.push(0, event, False)
         self._wake()

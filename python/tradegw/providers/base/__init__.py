@@ -7,6 +7,7 @@
 - :mod:`.rest` — :class:`RestClient`: retries, ``Retry-After``, request weights.
 - :mod:`.decode` — exact JSON, integer and timestamp fields, :class:`FrameError`.
 - :mod:`.config` — :class:`VenueConfig`, the settings every venue has.
+- :mod:`.sink` — :class:`EventSink`, where a provider hands its events.
 """
 
 from tradegw.providers.base.books import SnapshotToken, TrackedBook
@@ -23,10 +24,12 @@ from tradegw.providers.base.decode import (
 from tradegw.providers.base.provider import MALFORMED, VenueProvider
 from tradegw.providers.base.rest import RestClient, RestError, RestUnavailable
 from tradegw.providers.base.session import Backoff
+from tradegw.providers.base.sink import EventSink
 
 __all__ = [
     "MALFORMED",
     "Backoff",
+    "EventSink",
     "FrameError",
     "ReconnectPolicy",
     "RestClient",

@@ -46,7 +46,7 @@ from tradegw.schema import (
 
 if TYPE_CHECKING:
     from tradegw._core import BookAssembler
-    from tradegw.dispatch import Dispatcher
+    from tradegw.providers.base.sink import EventSink
     from tradegw.schema import Event
     from tradegw.telemetry import Telemetry
 
@@ -72,7 +72,7 @@ class VenueProvider(ABC):
     def __init__(
         self,
         config: VenueConfig,
-        dispatcher: Dispatcher,
+        sink: EventSink,
         telemetry: Telemetry,
         *,
         ws_url: str | None = None,
@@ -84,7 +84,7 @@ class VenueProvider(ABC):
         rest = rest_url if rest_url is not None else config.rest_url
         self.rest_url = "" if rest == "sim" else rest
         """The REST base URL, or "" when the adapter runs without REST."""
-        self._dispatcher = dispatcher
+        self._sink = sink
         self._telemetry = telemetry
         self._counters = telemetry.counters
         self._rng = rng or random.Random()
@@ -105,7 +105,7 @@ class VenueProvider(ABC):
         natively without building its dict passes the fields benches read from it instead
         (Kraken's market data: ``channel`` and ``sim_send_ns``, when present)."""
         self.connected = asyncio.Event()
-        dispatcher.register_book_source(self.name, self.book_snapshot)
+        sink.register_book_source(self.name, self.book_snapshot)
 
     # ---- lifecycle ----
 
@@ -338,9 +338,9 @@ class VenueProvider(ABC):
         }
 
     def publish(self, event: Event) -> None:
-        """Counts ``event`` and hands it to the dispatcher."""
+        """Counts ``event`` and hands it downstream (the conductor, then the dispatcher)."""
         self._counters.inc("events", self.name, event.event_type)
-        self._dispatcher.publish(event)
+        self._sink.publish(event)
 
     # ---- books ----
 

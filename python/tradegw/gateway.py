@@ -12,11 +12,17 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
+from typing import Any
 
+from tradegw.bus.control import MERGED, ControlBus
+from tradegw.bus.messages import Ack, ControlMessage
+from tradegw.bus.server import ControlServer
+from tradegw.bus.store import ControlStore
 from tradegw.conductor import Conductor, MergeSpec, new_merge_id
 from tradegw.config import GatewayConfig
+from tradegw.config.models import TradingMode
 from tradegw.consumers.subscription import Subscription
 from tradegw.dispatch import Dispatcher
 from tradegw.providers.base import VenueProvider
@@ -69,6 +75,13 @@ class Gateway:
             )
         self._tasks: list[asyncio.Task[None]] = []
         self._callback_tasks: list[asyncio.Task[None]] = []
+        # Consumers by name: what the control bus subscribes and a restart restores.
+        self._consumers: dict[str, Subscription] = {}
+        self.trading_mode: TradingMode = config.control.trading_mode
+        """The trading switch every order passes (set by ``SetTradingMode``)."""
+        self.control_store = ControlStore(config.control.state_path)
+        self.control_bus = ControlBus(self, self.control_store)
+        self.control_server: ControlServer | None = None
         for m in config.merges:
             self.merge(
                 m.symbol,
@@ -80,8 +93,15 @@ class Gateway:
             )
 
     async def start(self) -> None:
-        """Starts the dispatcher and connects every provider (without waiting for data)."""
+        """Restores the control state (subscriptions, merges, trading mode), starts the
+        dispatcher, the control socket if configured, and connects every provider (without
+        waiting for data)."""
+        self.control_bus.restore()
         self.dispatcher.start()
+        control = self.config.control
+        if control.port is not None:
+            self.control_server = ControlServer(self.control_bus, control.host, control.port)
+            await self.control_server.start(control.address_path)
         loop = asyncio.get_running_loop()
         for name, provider in self.providers.items():
             self._tasks.append(loop.create_task(provider.run(), name=f"provider-{name}"))
@@ -122,12 +142,56 @@ class Gateway:
             max_pending=max_pending,
             budget=budget,
         )
+        if name and name not in self._consumers:
+            self._consumers[name] = sub  # the control bus may widen it by name
         if callback is not None:
             task = asyncio.get_running_loop().create_task(
                 _drive(sub, callback), name=f"consumer-{name}"
             )
             self._callback_tasks.append(task)
         return sub
+
+    # ---- the control bus ----
+
+    def control(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
+        """Applies one control message (``Subscribe``, ``Unsubscribe``, ``MergedSubscribe``,
+        ``SetTradingMode``, ``State``; a model, a dict or JSON) and returns its Ack; never
+        raises for a bad message (the Ack says what was wrong). The control socket takes
+        the same messages."""
+        return self.control_bus.handle(message)
+
+    def consumer(self, name: str) -> Subscription:
+        """The consumer ``name``'s subscription — made (receiving nothing until a
+        ``Subscribe`` names it) if it does not exist yet. After a restart, the subscriptions
+        the control bus made for it are already in place: iterate it as any subscription."""
+        sub = self._consumers.get(name)
+        if sub is None:
+            sub = self.dispatcher.subscribe(name=name)
+            sub.set_filter("", None)
+            self._consumers[name] = sub
+        return sub
+
+    def find_consumer(self, name: str) -> Subscription | None:
+        """The consumer ``name``'s subscription, or None."""
+        return self._consumers.get(name)
+
+    def consumer_names(self) -> list[str]:
+        """Every named consumer."""
+        return list(self._consumers)
+
+    @property
+    def routing_version(self) -> int:
+        """The routing table's version now (events carry the one they were routed under)."""
+        return self.dispatcher.routing.version
+
+    def venue_symbols(self) -> dict[str, frozenset[str] | None]:
+        """Each running venue's canonical symbols (None until it has loaded them), and the
+        symbols being merged under ``"merged"``."""
+        out: dict[str, frozenset[str] | None] = {
+            venue: frozenset(p.books()) or None for venue, p in self.providers.items()
+        }
+        out[MERGED] = frozenset(spec.symbol for spec in self.conductor.merges())
+        return out
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stops routing to ``sub``; it finishes once drained."""
@@ -184,7 +248,11 @@ class Gateway:
         self.conductor.unmerge(merge_id)
 
     async def stop(self) -> None:
-        """Disconnects providers, closes subscriptions and waits for callback consumers."""
+        """Closes the control socket, disconnects providers, closes subscriptions and waits
+        for callback consumers."""
+        if self.control_server is not None:
+            await self.control_server.stop()
+            self.control_server = None
         for provider in self.providers.values():
             provider.stop()
         for task in self._tasks:
@@ -200,6 +268,7 @@ class Gateway:
         if self._callback_tasks:
             await asyncio.gather(*self._callback_tasks, return_exceptions=True)
             self._callback_tasks.clear()
+        self.control_store.close()
         self.telemetry.close()
 
     async def __aenter__(self) -> Gateway:

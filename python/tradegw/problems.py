@@ -9,6 +9,7 @@ a line is cut to a readable length with its line breaks escaped.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,10 +58,15 @@ def one_line(text: str) -> str:
     return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 3] + "..."
 
 
-def problem_lines(error: ValidationError, most: int) -> list[str]:
+def problem_lines(error: ValidationError, most: int, tags: Collection[str] = ()) -> list[str]:
     """``field 'a.b[0]': why (got value)`` for each problem, at most ``most`` of them and
-    one more line counting the rest."""
+    one more line counting the rest. A location that starts with one of ``tags`` (the
+    variant a tagged union chose, e.g. a control message's type) is named without it."""
     errors = error.errors(include_url=False, include_context=False)
+    for err in errors:
+        loc = err["loc"]
+        if loc and loc[0] in tags:
+            err["loc"] = loc[1:]
     lines = [
         one_line(
             f"field '{field_path(err['loc'])}': {err['msg']}"

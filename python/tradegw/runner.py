@@ -262,8 +262,14 @@ class _Started:
         loop = asyncio.get_running_loop()
         self.gw = Gateway(self.config, urls=urls, rest_urls=rest_urls)
         self.started = time.monotonic()
-        await self.gw.start()
+        # The config's consumers exist before the control state is restored, so that what
+        # `tradegw ctl` subscribed them to last time is theirs again.
         self.consumers = _make_consumers(self.gw, self.config)
+        await self.gw.start()
+        server = self.gw.control_server
+        if server is not None and server.address is not None:
+            host, port = server.address
+            self.say(f"control socket on {host}:{port} (tradegw ctl state)")
         for c in self.consumers:
             c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
         self.console = LiveConsole(self.gw, self.consumers, self.started, enabled=live)

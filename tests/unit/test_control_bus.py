@@ -174,7 +174,7 @@ def test_the_same_subscription_id_replaces_instead_of_adding() -> None:
         ("42", "JSON object"),
         ({"consumer": "c"}, "type"),
         ({"type": "Teleport"}, "type"),
-        ({"type": "Subscribe"}, "field 'Subscribe.consumer': Field required"),
+        ({"type": "Subscribe"}, "field 'consumer': Field required"),
         ({"type": "Subscribe", "consumer": "c", "venues": ["ftx"]}, "unknown venue 'ftx'"),
         ({"type": "Subscribe", "consumer": "c", "symbols": ["DOGE-USD"]}, "unknown symbol"),
         (

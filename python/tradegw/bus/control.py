@@ -46,6 +46,7 @@ MERGED = "merged"
 MERGED_TYPES = ("MergedBookSnapshot", "MergedBBO")
 """What a MergedSubscribe routes: the merged book and the merged best bid and offer."""
 TRADING_MODE = "trading_mode"
+_MESSAGE_TYPES = ("Subscribe", "Unsubscribe", "MergedSubscribe", "SetTradingMode", "State")
 
 
 class ControlRefused(ValueError):
@@ -140,7 +141,7 @@ class ControlBus:
             ack = self._apply(msg)
         except ValidationError as e:
             kind, request_id = _echo(raw)
-            ack = self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS)))
+            ack = self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES)))
         except (ControlRefused, ValueError) as e:
             ack = self.refuse(str(e))
         except Exception as e:  # a bug here must not take the gateway down

@@ -33,6 +33,7 @@ class ControlServer:
         self._port = port
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
+        self._address_path: Path | None = None
         self.address: tuple[str, int] | None = None
 
     async def start(self, address_path: str | Path | None = None) -> tuple[str, int]:
@@ -43,7 +44,8 @@ class ControlServer:
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address = (host, port)
         if address_path is not None:
-            _write_address(Path(address_path), host, port)
+            self._address_path = Path(address_path)
+            _write_address(self._address_path, host, port)
         log.info("control socket on %s:%d", host, port)
         return self.address
 
@@ -58,6 +60,10 @@ class ControlServer:
                     await task
             await self._server.wait_closed()
             self._server = None
+        if self._address_path is not None:
+            # No gateway listens there any more: tradegw ctl should say so, not time out.
+            self._address_path.unlink(missing_ok=True)
+            self._address_path = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

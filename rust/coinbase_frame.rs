@@ -78,15 +78,22 @@ pub enum Level2Entry<'t> {
     Lost(String),
 }
 
-/// One trade of `market_trades`. `side` is the venue's, `"BUY"` or `"SELL"` (whose side
-/// it is, maker or taker, is the adapter's setting).
+/// A trade's `side` as the venue writes it, `"BUY"` or `"SELL"`: whose side it is, maker
+/// or taker, is the adapter's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+/// One trade of `market_trades`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trade<'t> {
     pub product_id: &'t str,
     pub trade_id: &'t str,
     pub price: &'t str,
     pub size: &'t str,
-    pub side: &'static str,
+    pub side: Side,
     pub time: Option<i64>,
 }
 
@@ -318,8 +325,8 @@ impl CoinbaseFrameDecoder {
         let price = quoted_decimal(required(t, "price")?, "price", Some(pp), true)?;
         let size = quoted_decimal(required(t, "size")?, "size", Some(qp), true)?;
         let side = match required(t, "side")? {
-            Json::Str(s) if s == "BUY" => "BUY",
-            Json::Str(s) if s == "SELL" => "SELL",
+            Json::Str(s) if s == "BUY" => Side::Buy,
+            Json::Str(s) if s == "SELL" => Side::Sell,
             other => return Err(format!("trade side {}", other.describe())),
         };
         Ok(Trade {
@@ -693,13 +700,16 @@ mod tests {
                 trade_id: "000000000",
                 price: "1260.01",
                 size: "0.3000",
-                side: "BUY",
+                side: Side::Buy,
                 time: Some(1_565_815_347_265_000_000),
             }
         );
         assert_eq!(trade_with("time", None).unwrap().time, None);
         assert_eq!(trade_with("time", Some("null")).unwrap().time, None);
-        assert_eq!(trade_with("side", Some(r#""SELL""#)).unwrap().side, "SELL");
+        assert_eq!(
+            trade_with("side", Some(r#""SELL""#)).unwrap().side,
+            Side::Sell
+        );
         let long = format!("\"{}\"", "a-Z9".repeat(16));
         assert_eq!(
             trade_with("trade_id", Some(&long)).unwrap().trade_id.len(),
@@ -1226,7 +1236,7 @@ mod tests {
     #[test]
     fn duplicate_keys_keep_the_last_and_escapes_are_read() {
         let t = trade_with("side", Some(r#""SELL","side":"BUY""#)).unwrap();
-        assert_eq!(t.side, "BUY");
+        assert_eq!(t.side, Side::Buy);
         let t = trade_with("price", Some(r#""1\u002e5""#)).unwrap();
         assert_eq!(t.price, "1.5");
         let t = trade_with("product_id", Some(r#""ETH\u002dUSD""#)).unwrap();

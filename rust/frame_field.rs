@@ -2,6 +2,12 @@
 //! integers as `-?[0-9]+` texts, timestamps as RFC 3339 text. Each check returns the field's
 //! text (borrowed from the frame) or a one-line reason that names the field; the frame
 //! decoders report it in the item's slot, so one bad item is only that item's loss.
+//!
+//! Two notations: Kraken writes numbers bare, and its general path reads them as exact
+//! texts, so [`decimal`] and [`int_text`] take a number and a string alike. Venues that
+//! quote (Coinbase) are read by an orjson general path, which makes a bare number an `int`
+//! or a `float` that the Python checks refuse: the `quoted_*` checks and [`orjson_int`]
+//! refuse what that path refuses.
 
 use crate::fixed::is_plain_decimal;
 use crate::json_tree::{clip, Json};
@@ -113,5 +119,168 @@ pub fn timestamp(v: Option<&Json>, what: &str) -> ItemResult<Option<i64>> {
             None => Err(format!("bad {what} {:?}", clip(s, 40))),
         },
         Some(v) => Err(format!("{what} is not a string: {}", v.describe())),
+    }
+}
+
+/// A price or quantity the venue quotes: a JSON string holding a plain decimal. A bare JSON
+/// number is refused even when its text would pass (orjson makes it a float or an int).
+pub fn quoted_decimal<'t>(
+    v: &'t Json,
+    what: &str,
+    places: Option<u8>,
+    positive: bool,
+) -> ItemResult<&'t str> {
+    match v {
+        Json::Str(text) => {
+            check_decimal(text, what, places, positive)?;
+            Ok(text)
+        }
+        _ => Err(format!("{what} is not a decimal string: {}", v.describe())),
+    }
+}
+
+/// An optional quoted decimal: absent or `null` is `None`.
+pub fn optional_quoted<'t>(
+    v: Option<&'t Json>,
+    what: &str,
+    places: Option<u8>,
+    positive: bool,
+) -> ItemResult<Option<&'t str>> {
+    match v {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => quoted_decimal(v, what, places, positive).map(Some),
+    }
+}
+
+/// A quoted decimal that may have a leading `-` (changes, percentages).
+pub fn quoted_signed<'t>(v: &'t Json, what: &str) -> ItemResult<&'t str> {
+    match v {
+        Json::Str(text) => {
+            check_decimal(text.strip_prefix('-').unwrap_or(text), what, None, false)?;
+            Ok(text)
+        }
+        _ => Err(format!("{what} is not a decimal string: {}", v.describe())),
+    }
+}
+
+/// The range of the JSON integers orjson reads as an `int` (-2^63 to 2^64 - 1); beyond it,
+/// a float.
+const ORJSON_INT: std::ops::RangeInclusive<i128> = -(1 << 63)..=(u64::MAX as i128);
+
+/// An integer as the orjson general path takes it (`as_int` after `orjson.loads`): a JSON
+/// integer orjson reads as an `int`, or a string of `-?[0-9]+` of any length. Its text.
+pub fn orjson_int<'t>(v: &'t Json, what: &str) -> ItemResult<&'t str> {
+    let value = int_text(v, what)?;
+    match v {
+        Json::Num(text) if value.is_some_and(|n| ORJSON_INT.contains(&n)) => Ok(text),
+        Json::Num(text) => Err(format!("{what} is not an integer: {:?}", clip(text, 40))),
+        _ => Ok(v.text().unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_tree::parse_tree;
+
+    /// The value of one JSON token (leaked: tests only).
+    fn json(token: &str) -> &'static Json<'static> {
+        let doc: &'static str = Box::leak(token.to_owned().into_boxed_str());
+        Box::leak(Box::new(parse_tree(doc.as_bytes()).unwrap()))
+    }
+
+    #[test]
+    fn quoted_decimals_refuse_bare_numbers() {
+        assert_eq!(
+            quoted_decimal(json(r#""1.50""#), "p", Some(2), true),
+            Ok("1.50")
+        );
+        assert_eq!(quoted_decimal(json(r#""0""#), "q", None, false), Ok("0"));
+        for (token, why) in [
+            ("1.5", "p is not a decimal string: \"1.5\""),
+            ("1", "p is not a decimal string: \"1\""),
+            ("null", "p is not a decimal string: None"),
+            ("true", "p is not a decimal string: True"),
+            ("[]", "p is not a decimal string: a list"),
+            ("{}", "p is not a decimal string: an object"),
+            (r#""-1""#, "p is not a decimal"),
+            (r#""1e5""#, "p is not a decimal"),
+            (r#""NaN""#, "p is not a decimal"),
+            (r#""1.2.3""#, "p is not a decimal"),
+            (r#"" 1""#, "p is not a decimal"),
+            (r#""\uff11""#, "p is not a decimal"),
+            (r#""0.000""#, "p is zero"),
+            (r#""1.001""#, "p has more than 2 decimals"),
+            (r#""10000000000000000""#, "p is out of range"),
+        ] {
+            let err = quoted_decimal(json(token), "p", Some(2), true).unwrap_err();
+            assert!(err.starts_with(why), "{token}: {err}");
+        }
+    }
+
+    #[test]
+    fn optional_and_signed_quoted_decimals() {
+        assert_eq!(optional_quoted(None, "v", None, false), Ok(None));
+        assert_eq!(
+            optional_quoted(Some(json("null")), "v", None, true),
+            Ok(None)
+        );
+        assert_eq!(
+            optional_quoted(Some(json(r#""2""#)), "v", None, true),
+            Ok(Some("2"))
+        );
+        assert!(optional_quoted(Some(json(r#""0""#)), "v", None, true).is_err());
+        assert!(optional_quoted(Some(json("2")), "v", None, false).is_err());
+        for ok in [r#""-4.157""#, r#""4.157""#, r#""-0""#, r#""0""#] {
+            assert!(quoted_signed(json(ok), "c").is_ok(), "{ok}");
+        }
+        for bad in [
+            r#""--1""#,
+            r#""-""#,
+            r#""+1""#,
+            r#""- 1""#,
+            "-1",
+            "null",
+            r#""-1e5""#,
+        ] {
+            assert!(quoted_signed(json(bad), "c").is_err(), "{bad}");
+        }
+        assert_eq!(quoted_signed(json(r#""-1.25""#), "c"), Ok("-1.25"));
+    }
+
+    #[test]
+    fn integers_as_orjson_reads_them() {
+        for (token, text) in [
+            ("7", "7"),
+            ("-0", "-0"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551615", "18446744073709551615"),
+            (r#""42""#, "42"),
+            (r#""-42""#, "-42"),
+            (
+                r#""123456789012345678901234567890123456789012345""#,
+                "123456789012345678901234567890123456789012345",
+            ),
+        ] {
+            assert_eq!(orjson_int(json(token), "n"), Ok(text), "{token}");
+        }
+        for bad in [
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1000000000000000000000000000000000000000000",
+            "1.0",
+            "1e3",
+            "null",
+            "true",
+            "[1]",
+            r#""1.0""#,
+            r#""+1""#,
+            r#""""#,
+            r#"" 1""#,
+            r#""\uff11""#,
+        ] {
+            let err = orjson_int(json(bad), "n").unwrap_err();
+            assert!(err.starts_with("n is not an integer"), "{bad}: {err}");
+        }
     }
 }

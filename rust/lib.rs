@@ -10,6 +10,7 @@ pub mod bucket;
 pub mod checksum;
 pub mod clock;
 pub mod coalescer;
+pub mod coinbase_frame;
 pub mod error;
 pub mod fixed;
 pub mod frame_field;

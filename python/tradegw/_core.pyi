@@ -14,6 +14,7 @@ __all__ = [
     "MAX_INTEGER_DIGITS",
     "BookAssembler",
     "Coalescer",
+    "CoinbaseFrameDecoder",
     "KrakenFrameDecoder",
     "OrderBook",
     "ReorderBuffer",
@@ -279,6 +280,61 @@ class KrakenFrameDecoder:
         another channel (status, heartbeat, instrument) or without one (method replies).
         ``ValueError`` for a malformed frame: not JSON, not an object, ``data`` not a list,
         a book frame whose ``type`` is neither ``"snapshot"`` nor ``"update"``."""
+
+@final
+class CoinbaseFrameDecoder:
+    """Reads a whole Coinbase Advanced Trade ``l2_data``, ``market_trades``, ``ticker`` or
+    ``candles`` frame natively and checks every event and item the way the adapter needs
+    it, taking exactly what reading it with orjson and checking it in Python took.
+
+    :meth:`decode` returns ``(channel, sequence_num, timestamp, events, stamp)``:
+    ``sequence_num`` is the frame's ``sequence_num`` as an int (a JSON integer in orjson's
+    range, -2**63 to 2**64 - 1, or a string of ``-?[0-9]+``), or None when absent or null;
+    it is not judged here, the connection's sequence check is the caller's and must come
+    first. What is wrong with the frame beyond it (no ``events`` list, a malformed
+    ``timestamp``) makes ``events`` a ``str`` saying why. Otherwise ``timestamp`` is the
+    frame's ``timestamp`` in ns since the epoch, or None when absent or null and for
+    ``market_trades`` (whose frame timestamp is not read); ``stamp`` is the top-level
+    ``sim_send_ns`` text (the simulators' bench stamp) or None; ``events`` holds one slot
+    per event, in order:
+
+    - l2_data: ``(product_id, snapshot, bids, asks)``, levels as ``[(price_level,
+      new_quantity), ...]`` in frame order (``side`` ``"bid"`` or ``"offer"``; their texts
+      are plain decimals, whether they fit the book is the assembler's check); a malformed
+      event of a tracked product is ``(product_id, why)``; an event that is not an object
+      or names no tracked product is a ``str``, why;
+    - market_trades: ``(snapshot, trades)``, each trade ``(product_id, trade_id, price,
+      size, side, time)`` or a ``str`` (why it was refused): ``trade_id`` 1-64 of
+      ``[0-9A-Za-z-]``, ``price`` and ``size`` positive within the product's decimals,
+      ``side`` ``"BUY"`` or ``"SELL"`` as the venue wrote it, ``time`` ns or None;
+    - ticker: a list, each ticker ``(product_id, best_bid, best_bid_quantity, best_ask,
+      best_ask_quantity, price, volume_24_h, low_24_h, high_24_h, price_percent_chg_24_h)``
+      or a ``str``: the bids and asks within the product's decimals, prices positive; the
+      last five optional (None), ``price_percent_chg_24_h`` with an optional ``-``;
+    - candles: a list, each candle ``(product_id, start, open, high, low, close, volume)``
+      or a ``str``: ``start`` an int (seconds), the rest decimals.
+
+    A ``market_trades``, ``ticker`` or ``candles`` event that is not an object holding a
+    list of objects is a ``str``, why. Every product id must be tracked with
+    :meth:`set_precision`; decimals must be JSON strings holding a plain decimal (see
+    :func:`decimal_ok`): a bare JSON number is refused. Timestamps are RFC 3339 text read to
+    the nanosecond (zone ``Z``, ``±hh:mm`` or none for UTC, every field range checked).
+    """
+
+    def __new__(cls) -> CoinbaseFrameDecoder: ...
+    def set_precision(self, product_id: str, price_precision: int, qty_precision: int) -> None:
+        """Tracks ``product_id`` with its price and quantity decimals (0..18, else
+        ``ValueError``), replacing earlier ones."""
+    def precision(self, product_id: str) -> tuple[int, int] | None:
+        """The ``(price_precision, qty_precision)`` of a tracked product, or None."""
+    def decode(
+        self, payload: bytes
+    ) -> tuple[str, int | None, int | None, list[Any] | str, str | None] | None:
+        """``(channel, sequence_num, timestamp, events, stamp)`` of a market-data frame;
+        None for a frame of another channel (heartbeats, subscriptions, status) or without
+        one (error frames). ``ValueError`` for a frame that is not JSON as orjson reads it
+        (numbers beyond a float's range, nesting deeper than 128, too), not an object, or
+        whose ``sequence_num`` is not an integer."""
 
 def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
     """Kraken's CRC32 over the first 10 asks then the first 10 bids, each ``(price, qty)``

@@ -1,40 +1,16 @@
 //! `KrakenFrameDecoder` for Python: a Kraken v2 market-data frame in, checked item tuples out.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use super::frame_items::{int, levels, opt};
 use crate::kraken_frame::{parse_tree, BookEntry, Frame, Items, KrakenFrameDecoder};
 
 /// Decodes Kraken v2 `book`, `trade`, `ticker` and `ohlc` frames (see the stub).
 #[pyclass(name = "KrakenFrameDecoder", module = "tradegw._core")]
 pub struct PyKrakenFrameDecoder {
     inner: KrakenFrameDecoder,
-}
-
-/// An optional text as `str` or `None`.
-fn opt<'py>(py: Python<'py>, v: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
-    match v {
-        Some(s) => Ok(PyString::new(py, s).into_any()),
-        None => Ok(py.None().into_bound(py)),
-    }
-}
-
-/// A checked integer text (`-?[0-9]+`) as a Python `int` of any size.
-fn int<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    match text.parse::<i64>() {
-        Ok(v) => v.into_bound_py_any(py),
-        // Beyond 64 bits (absurd, but the Python path took it): Python's own int().
-        Err(_) => py.get_type::<PyInt>().call1((text,)),
-    }
-}
-
-fn levels<'py>(py: Python<'py>, levels: Vec<(&str, &str)>) -> PyResult<Bound<'py, PyList>> {
-    let tuples = levels
-        .into_iter()
-        .map(|(p, q)| PyTuple::new(py, [PyString::new(py, p), PyString::new(py, q)]))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, tuples)
 }
 
 fn items<'py>(

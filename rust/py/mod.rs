@@ -8,8 +8,10 @@ mod book;
 mod bucket;
 mod checksum;
 mod coalescer;
+mod coinbase_frame;
 mod decimal;
 mod errors;
+mod frame_items;
 mod json;
 mod kraken_frame;
 mod levels;
@@ -24,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<book::PyOrderBook>()?;
     m.add_class::<assembler::PyBookAssembler>()?;
     m.add_class::<kraken_frame::PyKrakenFrameDecoder>()?;
+    m.add_class::<coinbase_frame::PyCoinbaseFrameDecoder>()?;
     m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
     m.add_function(wrap_pyfunction!(json::loads_exact, m)?)?;

@@ -337,3 +337,118 @@ def test_products_reference_data() -> None:
     assert step_decimals("1") == 0
     with pytest.raises(RestError):
         parse_product({"product_id": "X", "quote_increment": "abc", "base_increment": "1"})
+
+
+# ---- read natively: the sequence check first, and the same unit of loss ----
+
+
+def test_a_frame_malformed_past_its_sequence_number_still_counts() -> None:
+    provider, _, telemetry, wire = _synced()
+    frame = {"channel": "l2_data", "sequence_num": wire.seq, "timestamp": "nope", "events": []}
+    provider._on_frame(orjson.dumps(frame), time.time_ns())
+    frame = {"channel": "ticker", "sequence_num": wire.seq + 1}
+    provider._on_frame(orjson.dumps(frame), time.time_ns())
+    wire.seq += 2
+    wire.level2("update", "BTC-USD", ("bid", "100.20", "1"))
+    assert telemetry.dlq.count == 2
+    assert [e["detail"] for e in telemetry.dlq.recent] == [
+        'FrameError: bad timestamp "nope"',
+        "FrameError: frame without an events list",
+    ]
+    assert telemetry.counters.get("sequence_gaps") == 0
+    book = provider.book("BTC-USD")
+    assert book is not None
+    assert book.status == "synced"
+
+
+def test_a_frame_orjson_refuses_is_refused_whole_before_its_number_counts() -> None:
+    provider, _, telemetry, wire = _synced()
+    bad = b'{"channel":"l2_data","sequence_num":%d,"events":[],"x":1e400}' % wire.seq
+    provider._on_frame(bad, time.time_ns())
+    assert telemetry.dlq.recent[-1]["detail"].startswith("FrameError: not JSON: number is infinity")
+    wire.seq += 1
+    wire.send("heartbeats", [{"current_time": "x", "heartbeat_counter": 1}])
+    assert telemetry.counters.get("sequence_gaps") == 1  # the refused frame never counted
+
+
+def test_a_market_frame_nested_too_deep_for_the_native_reader_counts_and_is_lost() -> None:
+    provider, received, telemetry, wire = _synced()
+    n = len(received)
+    deep = {"channel": "l2_data", "sequence_num": wire.seq, "events": [], "x": [[[]]]}
+    payload = orjson.dumps(deep).replace(b"[[[]]]", b"[" * 200 + b"]" * 200)
+    provider._on_frame(payload, time.time_ns())
+    assert telemetry.dlq.count == 1
+    assert "nested too deeply" in telemetry.dlq.recent[0]["detail"]
+    wire.seq += 1
+    wire.level2("update", "BTC-USD", ("bid", "100.20", "1"))
+    assert telemetry.counters.get("sequence_gaps") == 0
+    assert len(received) == n + 1
+
+
+def test_a_malformed_item_is_its_own_loss_and_takes_no_event_number() -> None:
+    _, received, telemetry, wire = _synced()
+    good = {
+        "product_id": "BTC-USD",
+        "best_bid": "100.00",
+        "best_bid_quantity": "1",
+        "best_ask": "100.50",
+        "best_ask_quantity": "1",
+    }
+    wire.send("ticker", [{"type": "update", "tickers": [good, {**good, "best_bid": 100.0}]}])
+    wire.send("ticker", [{"type": "update", "tickers": [{**good, "best_bid": "100.25"}]}])
+    [detail] = [e["detail"] for e in telemetry.dlq.recent]
+    assert detail == 'ticker: FrameError: best_bid is not a decimal string: "100.0"'
+    tickers = [e for e in received if e.event_type == "Ticker"]
+    # Numbered 1, 2: a lost ticker leaves no hole for the dispatcher's ordering to wait on.
+    assert [(t.bid, t.seq_provider) for t in tickers] == [("100.00", 1), ("100.25", 2)]  # type: ignore[attr-defined]
+
+
+def test_a_malformed_trades_event_loses_the_rest_of_the_frame() -> None:
+    _, received, telemetry, wire = _synced()
+    trade = {"trade_id": "7", "product_id": "BTC-USD", "price": "1", "size": "1", "side": "SELL"}
+    wire.send(
+        "market_trades",
+        [
+            {"type": "update", "trades": [trade, {**trade, "trade_id": "a b"}]},
+            {"type": "update", "trades": "none"},
+            {"type": "update", "trades": [{**trade, "trade_id": "8"}]},
+        ],
+    )
+    assert [e.trade_id for e in received if e.event_type == "Trade"] == ["7"]  # type: ignore[attr-defined]
+    assert [e["detail"] for e in telemetry.dlq.recent] == [
+        'trade: FrameError: trade_id "a b"',
+        "FrameError: event without a list of trades",
+    ]
+
+
+def test_a_malformed_level2_event_resyncs_its_book_only() -> None:
+    provider, _, telemetry, wire = _synced()
+    wire.send(
+        "l2_data",
+        [
+            {"type": "update", "product_id": "BTC-USD", "updates": [{"side": "bid"}]},
+            {"type": "update", "product_id": "DOGE-USD", "updates": []},
+            {"type": "update", "product_id": "ETH-USD", "updates": []},
+        ],
+    )
+    assert [e["detail"] for e in telemetry.dlq.recent] == [
+        "BTC-USD: FrameError: price_level is not a decimal string: None",
+        'level2 event: FrameError: level2 for an unsubscribed symbol "DOGE-USD"',
+    ]
+    btc, eth = provider.book("BTC-USD"), provider.book("ETH-USD")
+    assert btc is not None
+    assert eth is not None
+    assert (btc.status, eth.status) == ("resyncing", "synced")
+
+
+def test_the_decoded_hook_gets_the_channel_and_the_bench_stamp() -> None:
+    provider, _, _, wire = _synced()
+    seen: list[dict[str, Any]] = []
+    provider.on_decoded = lambda msg, trace_id: seen.append(msg)
+    frame = {"channel": "candles", "sequence_num": wire.seq, "events": [], "sim_send_ns": 17}
+    provider._on_frame(orjson.dumps(frame), time.time_ns())
+    wire.seq += 1
+    wire.send("heartbeats", [{"current_time": "x", "heartbeat_counter": 1}])
+    assert seen[0] == {"channel": "candles", "sim_send_ns": "17"}
+    assert seen[1]["channel"] == "heartbeats"
+    assert int(seen[0]["sim_send_ns"]) == 17  # what benches/e2e_latency.py reads

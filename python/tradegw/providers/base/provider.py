@@ -103,7 +103,8 @@ class VenueProvider(ABC):
         """Optional hook called with every decoded frame and its trace_id (benches use it to
         read the simulator's send stamp); None on the hot path. A venue that decodes a frame
         natively without building its dict passes the fields benches read from it instead
-        (Kraken's market data: ``channel`` and ``sim_send_ns``, when present)."""
+        (Kraken's and Coinbase's market data: ``channel`` and ``sim_send_ns``, when
+        present)."""
         self.connected = asyncio.Event()
         sink.register_book_source(self.name, self.book_snapshot)
 

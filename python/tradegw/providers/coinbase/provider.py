@@ -13,18 +13,23 @@ subscribe, fresh snapshots). Once the connection's counter has proved a frame fo
 previous one, each book's own level2 events are numbered 1, 2, 3, ... for the core's
 ``"coinbase"`` assembler, whose strict +1 check then guards against events lost inside the
 adapter. An ``update`` before a product's ``snapshot`` also resyncs it.
+
+Market-data frames (``l2_data``, ``market_trades``, ``ticker``, ``candles``) are read and
+checked natively (``_core.CoinbaseFrameDecoder``), event by event and item by item, with the
+rules the Python checks had; the sequence check, the trade tapes, book state and events stay
+here. Other frames, and any the native reader refuses whole, are read with orjson.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tradegw._core import BookAssembler
+from tradegw._core import BookAssembler, CoinbaseFrameDecoder
 from tradegw.providers.base import (
     MALFORMED,
     FrameError,
@@ -34,10 +39,7 @@ from tradegw.providers.base import (
     TrackedBook,
     VenueProvider,
     as_int,
-    decimal_text,
     decode,
-    signed_decimal_text,
-    timestamp_ns,
 )
 from tradegw.providers.coinbase.rest import ProductInfo, fetch_products
 from tradegw.schema import KlineSummary, Side, Ticker, Trade
@@ -52,11 +54,18 @@ PROVIDER = "coinbase"
 _CANDLE_S = 300
 """Advanced Trade candles are 5-minute buckets."""
 _TRADE_MEMORY = 512
-_TRADE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
-"""Coinbase's trade ids are short decimal strings; anything beyond a short plain token is not
-an id we keep in memory or hand to consumers."""
 """Trade ids remembered per product to drop the repeats a re-subscription's snapshot
-carries (Coinbase trade ids are strings, not promised to be numeric)."""
+carries (Coinbase trade ids are strings, not promised to be numeric; the native decoder takes
+only short plain tokens, 1-64 of ``[0-9A-Za-z-]``, as ids we keep in memory or hand on)."""
+_MARKET = ("l2_data", "market_trades", "ticker", "candles")
+"""The channels the native decoder reads."""
+_AGGRESSOR: dict[bool, dict[str, Side]] = {
+    True: {"BUY": "sell", "SELL": "buy"},
+    False: {"BUY": "buy", "SELL": "sell"},
+}
+"""The aggressor of a trade by ``trade_side_is_maker`` and the venue's ``side``."""
+
+_EventsHandler = Callable[[list[Any], int | None, int, str, bytes], None]
 
 
 class _Tape:
@@ -92,6 +101,15 @@ class CoinbaseProvider(VenueProvider):
         self._last_seq: int | None = None
         self._book_seq: dict[str, int] = {}
         self._tapes: dict[str, _Tape] = {}
+        self._decoder = CoinbaseFrameDecoder()
+        """Reads and checks the market-data frames natively; knows the tracked books'
+        precisions (see :meth:`add_book`)."""
+        self._market: dict[str, _EventsHandler] = {
+            "l2_data": self._on_level2,
+            "market_trades": self._on_trades,
+            "ticker": self._on_tickers,
+            "candles": self._on_candles,
+        }
 
     # ---- session hooks ----
 
@@ -115,6 +133,13 @@ class CoinbaseProvider(VenueProvider):
     def _assembler(info: ProductInfo) -> BookAssembler:
         return BookAssembler(PROVIDER, info.price_precision, info.qty_precision)
 
+    def add_book(self, symbol: str, canonical: str, asm: BookAssembler) -> TrackedBook:
+        # The native decoder checks the events of tracked books only, trades and tickers at
+        # their precisions: it learns of every book added (and of new assemblers, below).
+        book = super().add_book(symbol, canonical, asm)
+        self._decoder.set_precision(symbol, book.price_places, book.qty_places)
+        return book
+
     def on_connected(self) -> None:
         self._last_seq = None
         # Per-book numbering belongs to the assemblers, which start over here.
@@ -122,6 +147,7 @@ class CoinbaseProvider(VenueProvider):
         products = [b.symbol for b in self.tracked_books()]
         for book in self.tracked_books():
             book.replace_assembler(self._assembler(self.products[book.symbol]))
+            self._decoder.set_precision(book.symbol, book.price_places, book.qty_places)
             self.expect_snapshot(book)
         # A subscribe must come within 5 s of connecting, or the venue hangs up.
         self._send({"type": "subscribe", "channel": "heartbeats"})
@@ -141,6 +167,33 @@ class CoinbaseProvider(VenueProvider):
     # ---- incoming ----
 
     def handle_frame(self, payload: bytes, ingest_ts: int, trace_id: str) -> None:
+        # Market-data frames are read and checked natively; the others, and any the native
+        # reader refuses whole, go the general way, which says why as it always did.
+        try:
+            frame = self._decoder.decode(payload)
+        except ValueError as e:
+            self._handle_general(payload, trace_id, refused=str(e))
+            return
+        if frame is None:
+            self._handle_general(payload, trace_id)
+            return
+        channel, seq, exchange_ts, events, stamp = frame
+        if self.on_decoded is not None:
+            # No dict of the frame was built: the hook gets what benches read from it.
+            fields: dict[str, Any] = {"channel": channel}
+            if stamp is not None:
+                fields["sim_send_ns"] = stamp
+            self.on_decoded(fields, trace_id)
+        if seq is not None and not self._in_sequence(seq, trace_id):
+            return
+        if isinstance(events, str):
+            # No events list or a bad timestamp: known only now that the frame has counted.
+            raise FrameError(events)
+        self._market[channel](events, exchange_ts, ingest_ts, trace_id, payload)
+
+    def _handle_general(self, payload: bytes, trace_id: str, refused: str | None = None) -> None:
+        """Heartbeats, subscription acks, status and error frames; ``refused`` is why the
+        native reader refused the frame (then orjson most likely refuses it too)."""
         msg = decode(payload)
         if not isinstance(msg, dict):
             raise FrameError("frame is not a JSON object")
@@ -156,59 +209,15 @@ class CoinbaseProvider(VenueProvider):
         seq = msg.get("sequence_num")
         if seq is not None and not self._in_sequence(as_int(seq, "sequence_num"), trace_id):
             return
-        events = msg.get("events")
-        if not isinstance(events, list):
+        if not isinstance(msg.get("events"), list):
             raise FrameError("frame without an events list")
-        # Each product's event, trade, ticker or candle stands alone: a malformed one (or one
-        # of a product we never asked for) is its own loss, not its neighbours'.
-        if channel == "l2_data":
-            exchange_ts = timestamp_ns(msg.get("timestamp"))
-            self.each_item(
-                events,
-                lambda e: self._on_level2(e, exchange_ts, ingest_ts, trace_id, payload),
-                payload,
-                trace_id,
-                "level2 event",
-            )
-        elif channel == "market_trades":
-            for event in events:
-                snapshot = isinstance(event, dict) and event.get("type") == "snapshot"
-                trades = _list(event, "trades")
-                # A product's first snapshot is history from before we started: remembered,
-                # not news.
-                history = {str(t.get("product_id")) for t in trades if snapshot}
-                history -= self._tapes.keys()
-                self.each_item(
-                    trades,
-                    lambda t, h=history: self._on_trade(t, h, ingest_ts, trace_id),  # type: ignore[misc]
-                    payload,
-                    trace_id,
-                    "trade",
-                )
-        elif channel == "ticker":
-            exchange_ts = timestamp_ns(msg.get("timestamp"))
-            for event in events:
-                self.each_item(
-                    _list(event, "tickers"),
-                    lambda t: self._on_ticker(t, exchange_ts, ingest_ts, trace_id),
-                    payload,
-                    trace_id,
-                    "ticker",
-                )
-        elif channel == "candles":
-            exchange_ts = timestamp_ns(msg.get("timestamp"))
-            for event in events:
-                self.each_item(
-                    _list(event, "candles"),
-                    lambda c: self._on_candle(c, exchange_ts, ingest_ts, trace_id),
-                    payload,
-                    trace_id,
-                    "candle",
-                )
-        elif channel in ("heartbeats", "subscriptions", "status"):
-            pass  # the frame itself showed that the connection is alive
-        else:
-            raise FrameError(f"unknown channel {channel!r:.40}")
+        if channel in ("heartbeats", "subscriptions", "status"):
+            return  # the frame itself showed that the connection is alive
+        if refused is not None and channel in _MARKET:
+            # JSON orjson reads but the native reader does not (nested deeper than 128): the
+            # frame has counted, its events are lost.
+            raise FrameError(refused)
+        raise FrameError(f"unknown channel {channel!r:.40}")
 
     def _in_sequence(self, seq: int, trace_id: str) -> bool:
         """Checks the connection-wide counter; False for a repeated frame (dropped)."""
@@ -231,18 +240,43 @@ class CoinbaseProvider(VenueProvider):
                     self.resync(book, "gap", trace_id)
         return True
 
+    # -- level2, trades, tickers, candles: events the native decoder checked --
+    #
+    # A slot that is a str is why the decoder refused that item: it is lost by itself (in
+    # the DLQ with the frame), as is any item whose handling below fails, never its
+    # neighbours. An event slot of trades, tickers or candles that is a str loses the rest
+    # of the frame.
+
+    def _lost(self, raw: bytes, trace_id: str, what: str, e: Exception) -> None:
+        self.dead_letter(raw, trace_id, "malformed", f"{what}: {type(e).__name__}: {e}")
+
     def _on_level2(
-        self, event: Any, exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
+        self, events: list[Any], exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
     ) -> None:
-        if not isinstance(event, dict):
-            raise FrameError("level2 event is not an object")
-        book = self.subscribed(event.get("product_id"), "level2")
-        kind = event.get("type")
+        for event in events:
+            try:
+                if event.__class__ is str:
+                    raise FrameError(event)
+                self._on_level2_event(event, exchange_ts, ingest_ts, trace_id, raw)
+            except MALFORMED as e:
+                self._lost(raw, trace_id, "level2 event", e)
+
+    def _on_level2_event(
+        self,
+        event: tuple[Any, ...],
+        exchange_ts: int | None,
+        ingest_ts: int,
+        trace_id: str,
+        raw: bytes,
+    ) -> None:
+        book = self._books[event[0]]
+        if len(event) == 2:
+            # A malformed event of this book: lost, so the book can no longer be trusted.
+            self.on_book_error(book, raw, trace_id, FrameError(event[1]))
+            return
+        _, snapshot, bids, asks = event
         try:
-            if kind not in ("snapshot", "update"):
-                raise FrameError(f"level2 event type {kind!r:.20}")
-            bids, asks = _levels(event.get("updates"))
-            if kind == "snapshot":
+            if snapshot:
                 self._book_seq[book.symbol] = 0
                 outcome = book.asm.on_snapshot(0, bids, asks)
             else:
@@ -260,7 +294,7 @@ class CoinbaseProvider(VenueProvider):
         self.on_book_outcome(
             book,
             outcome,
-            snapshot=kind == "snapshot",
+            snapshot=snapshot,
             bids=bids,
             asks=asks,
             checksum=None,
@@ -269,28 +303,46 @@ class CoinbaseProvider(VenueProvider):
             trace_id=trace_id,
         )
 
-    def _on_trade(self, t: Any, history: set[str], ingest_ts: int, trace_id: str) -> None:
-        if not isinstance(t, dict):
-            raise FrameError("trade is not an object")
-        book = self.subscribed(t.get("product_id"), "trade")
-        trade_id = t["trade_id"]
-        if not isinstance(trade_id, str) or not _TRADE_ID.fullmatch(trade_id):
-            raise FrameError(f"trade_id {trade_id!r:.40}")
-        # Every field is checked before the id is remembered: a trade we reject must not
+    def _on_trades(
+        self, events: list[Any], exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        for event in events:
+            if event.__class__ is str:
+                raise FrameError(event)
+            snapshot, trades = event
+            # A product's first snapshot is history from before we started: remembered, not
+            # news. (Only well-formed trades can be either, so only their products count.)
+            history: set[str] = set()
+            if snapshot:
+                history = {t[0] for t in trades if t.__class__ is not str} - self._tapes.keys()
+            for t in trades:
+                try:
+                    if t.__class__ is str:
+                        raise FrameError(t)
+                    self._on_trade(t, history, ingest_ts, trace_id)
+                except MALFORMED as e:
+                    self._lost(raw, trace_id, "trade", e)
+
+    def _on_trade(
+        self, t: tuple[Any, ...], history: set[str], ingest_ts: int, trace_id: str
+    ) -> None:
+        product_id, trade_id, price, size, side, exchange_ts = t
+        book = self._books[product_id]
+        # Every field was checked before the id is remembered: a trade we reject must not
         # make its later (valid) repetition look like a duplicate.
         trade = Trade(
             **self.event_fields(
                 book.symbol,
                 book.canonical,
                 "Trade",
-                timestamp_ns(t.get("time")),
+                exchange_ts,
                 ingest_ts,
                 trace_id,
                 numbered=False,
             ),
-            price=decimal_text(t["price"], "price", places=book.price_places, positive=True),
-            qty=decimal_text(t["size"], "size", places=book.qty_places, positive=True),
-            side=self._aggressor(t["side"]),
+            price=price,
+            qty=size,
+            side=_AGGRESSOR[self.config.trade_side_is_maker][side],
             trade_id=trade_id,
         )
         tape = self._tapes.get(book.symbol)
@@ -304,97 +356,73 @@ class CoinbaseProvider(VenueProvider):
         trade.seq_provider = self.next_seq(book.symbol, "Trade")
         self.publish(trade)
 
-    def _aggressor(self, side: Any) -> Side:
-        if side == "BUY":
-            return "sell" if self.config.trade_side_is_maker else "buy"
-        if side == "SELL":
-            return "buy" if self.config.trade_side_is_maker else "sell"
-        raise FrameError(f"trade side {side!r:.20}")
+    def _on_tickers(
+        self, events: list[Any], exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        for event in events:
+            if event.__class__ is str:
+                raise FrameError(event)
+            for t in event:
+                try:
+                    if t.__class__ is str:
+                        raise FrameError(t)
+                    self._on_ticker(t, exchange_ts, ingest_ts, trace_id)
+                except MALFORMED as e:
+                    self._lost(raw, trace_id, "ticker", e)
 
     def _on_ticker(
-        self, t: dict[str, Any], exchange_ts: int | None, ingest_ts: int, trace_id: str
+        self, t: tuple[Any, ...], exchange_ts: int | None, ingest_ts: int, trace_id: str
     ) -> None:
-        book = self.subscribed(t.get("product_id"), "ticker")
-        pp, qp = book.price_places, book.qty_places
+        product_id, bid, bid_qty, ask, ask_qty, last, volume, low, high, change_pct = t
+        book = self._books[product_id]
         self.publish(
             Ticker(
                 **self.event_fields(
                     book.symbol, book.canonical, "Ticker", exchange_ts, ingest_ts, trace_id
                 ),
-                bid=decimal_text(t["best_bid"], "best_bid", places=pp, positive=True),
-                bid_qty=decimal_text(t["best_bid_quantity"], "best_bid_quantity", places=qp),
-                ask=decimal_text(t["best_ask"], "best_ask", places=pp, positive=True),
-                ask_qty=decimal_text(t["best_ask_quantity"], "best_ask_quantity", places=qp),
-                last=None
-                if t.get("price") is None
-                else decimal_text(t["price"], "price", places=pp, positive=True),
-                volume=_opt(t.get("volume_24_h")),
-                low=_opt(t.get("low_24_h")),
-                high=_opt(t.get("high_24_h")),
-                change_pct=signed_decimal_text(
-                    t["price_percent_chg_24_h"], "price_percent_chg_24_h"
-                )
-                if t.get("price_percent_chg_24_h") is not None
-                else None,
+                bid=bid,
+                bid_qty=bid_qty,
+                ask=ask,
+                ask_qty=ask_qty,
+                last=last,
+                volume=volume,
+                low=low,
+                high=high,
+                change_pct=change_pct,
             )
         )
 
-    def _on_candle(
-        self, c: dict[str, Any], exchange_ts: int | None, ingest_ts: int, trace_id: str
+    def _on_candles(
+        self, events: list[Any], exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
     ) -> None:
-        book = self.subscribed(c.get("product_id"), "candle")
+        for event in events:
+            if event.__class__ is str:
+                raise FrameError(event)
+            for c in event:
+                try:
+                    if c.__class__ is str:
+                        raise FrameError(c)
+                    self._on_candle(c, exchange_ts, ingest_ts, trace_id)
+                except MALFORMED as e:
+                    self._lost(raw, trace_id, "candle", e)
+
+    def _on_candle(
+        self, c: tuple[Any, ...], exchange_ts: int | None, ingest_ts: int, trace_id: str
+    ) -> None:
+        product_id, start, open_, high, low, close, volume = c
+        book = self._books[product_id]
         self.publish(
             KlineSummary(
                 **self.event_fields(
                     book.symbol, book.canonical, "KlineSummary", exchange_ts, ingest_ts, trace_id
                 ),
                 interval_s=_CANDLE_S,
-                open_ts=as_int(c["start"], "candle start") * 1_000_000_000,
-                open=decimal_text(c["open"], "open"),
-                high=decimal_text(c["high"], "high"),
-                low=decimal_text(c["low"], "low"),
-                close=decimal_text(c["close"], "close"),
-                volume=decimal_text(c["volume"], "volume"),
+                open_ts=start * 1_000_000_000,
+                open=open_,
+                high=high,
+                low=low,
+                close=close,
+                volume=volume,
                 closed=False,
             )
         )
-
-
-def _list(event: Any, key: str) -> list[dict[str, Any]]:
-    if not isinstance(event, dict):
-        raise FrameError("event is not an object")
-    items = event.get(key)
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise FrameError(f"event without a list of {key}")
-    return items
-
-
-def _levels(raw: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """level2 ``updates`` → (bids, asks); ``side`` is ``bid`` or ``offer`` (never ``ask``)."""
-    if not isinstance(raw, list):
-        raise FrameError("level2 event without an updates list")
-    bids: list[tuple[str, str]] = []
-    asks: list[tuple[str, str]] = []
-    for u in raw:
-        if not isinstance(u, dict):
-            raise FrameError("level2 update is not an object")
-        side = u.get("side")
-        level = (
-            decimal_text(u.get("price_level"), "price_level"),
-            decimal_text(u.get("new_quantity"), "new_quantity"),
-        )
-        if side == "bid":
-            bids.append(level)
-        elif side == "offer":
-            asks.append(level)
-        else:
-            raise FrameError(f"level2 side {side!r:.20}")
-    return bids, asks
-
-
-def _opt(raw: Any) -> str | None:
-    return None if raw is None else decimal_text(raw, "ticker field")
-
-
-def _opt_signed(raw: Any) -> str | None:
-    return None if raw is None else signed_decimal_text(raw, "ticker change")

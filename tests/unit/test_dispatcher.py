@@ -4,7 +4,9 @@ sources, stream resets and the start/stop lifecycle."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from typing import Any
 
 from tests.unit._factories import (
     book_snapshot,
@@ -16,7 +18,7 @@ from tests.unit._factories import (
 )
 from tradegw.consumers import Subscription
 from tradegw.dispatch import RoutingTable
-from tradegw.schema import BookSnapshot, Event
+from tradegw.schema import BookSnapshot, Event, Trade
 
 LATE_NS = 3_600 * 10**9  # far past any lateness bound used here
 
@@ -409,3 +411,41 @@ async def test_stop_closes_an_unsubscribed_subscription_too() -> None:
     d.unsubscribe(sub)
     await d.stop()
     assert sub.closed
+
+
+# ---- shared events ----
+
+
+def test_an_event_is_not_written_to_once_a_consumer_has_it() -> None:
+    """Every consumer receives the same object: the dispatcher may stamp it (routing
+    version) only before the first consumer has it, never per consumer."""
+    written_after_shared: list[str] = []
+    shared: set[int] = set()
+
+    class WatchedTrade(Trade):
+        __slots__ = ()
+
+        def __setattr__(self, name: str, value: object) -> None:
+            if id(self) in shared:
+                written_after_shared.append(name)
+            object.__setattr__(self, name, value)
+
+    d = make_dispatcher()
+    subs = [d.subscribe(name=f"c{i}") for i in range(3)]
+    for sub in subs:
+        offer = sub.offer
+
+        def watching(event: Event, offer: Any = offer) -> None:
+            shared.add(id(event))
+            offer(event)
+
+        sub.offer = watching  # type: ignore[method-assign]
+    base = trade("BTC-USD", 1)
+    ev = WatchedTrade(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base) if f.init})
+    d.publish(ev)
+    d.subscribe(name="late")  # a routing change after the event was shared
+    got = [drain(sub) for sub in subs]
+    assert all(g == [ev] for g in got)
+    assert all(g[0] is ev for g in got)
+    assert written_after_shared == []
+    assert ev.routing_version == 3  # stamped once, before sharing

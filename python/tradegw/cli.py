@@ -3,7 +3,10 @@
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw schema`` prints the events' JSON schema.
+gateway (:mod:`tradegw.ctl`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
+[--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
+own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw schema`` prints the events' JSON
+schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
@@ -50,8 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl
+    from tradegw.verify import cli as verify_cli
 
     ctl.add_parser(commands)
+    verify_cli.add_parser(commands)
     return parser
 
 
@@ -91,6 +96,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw import ctl
 
         return ctl.run(args)
+    if args.command == "verify":
+        from tradegw.verify import cli as verify_cli
+
+        return verify_cli.run(args, stop_request)
     try:
         config = load_config(args.config)
     except ConfigError as e:

@@ -11,7 +11,8 @@ schema.
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
 the simulator children are reaped, the summary is written and printed. A second signal
-kills the simulators at once instead of granting them a grace period.
+kills the simulators at once instead of granting them a grace period. ``tradegw verify`` is
+stopped the same way: the scenario in progress is stopped, the table shows what was measured.
 
 Exit status:
 

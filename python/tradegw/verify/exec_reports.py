@@ -57,8 +57,11 @@ class Received:
     """(stream, seq_provider, event_id) of each report, in delivery order."""
     market_data: int = 0
 
-    async def drain(self, sub: Subscription, expected: int, within_s: float) -> None:
-        """Reads ``sub`` until ``expected`` reports arrived or ``within_s`` passed."""
+    async def drain(
+        self, sub: Subscription, expected: int, within_s: float, *, catch_up: bool = False
+    ) -> None:
+        """Reads ``sub`` until ``expected`` reports arrived (and, with ``catch_up``, nothing
+        more is queued for it) or ``within_s`` passed."""
         with_timeout = asyncio.timeout(within_s)
         try:
             async with with_timeout:
@@ -70,7 +73,7 @@ class Received:
                             )
                         else:
                             self.market_data += 1
-                    if len(self.reports) >= expected:
+                    if len(self.reports) >= expected and not (catch_up and len(sub)):
                         return
         except TimeoutError:
             if not with_timeout.expired():
@@ -125,7 +128,8 @@ def exec_outcome(
     else:
         note = (
             f"all {total:,} in order on {len(injected)} streams to the stalled consumer and "
-            f"to a live one; meanwhile the stalled one's market data: "
+            f"to a live one; meanwhile the stalled one's market data (max_pending "
+            f"{STALLED_MAX_PENDING}): "
             f"{pressure.get('coalesced', 0):,} coalesced, "
             f"{pressure.get('snapshots_for_backlog', 0)} backlog snapshots, "
             f"{pressure.get('spilled', 0):,} trades spilled to the DLQ"
@@ -210,14 +214,14 @@ async def run(ctx: RunContext) -> list[Outcome]:
         live_task = rig.spawn(live.drain(live_sub, REPORTS, stall_s + CATCH_UP_S), "exec-live")
         injected = await inject(gw, REPORTS, stall_s)
         # The stall ends with the last report injected: everything is queued for it now.
+        await stalled.drain(stalled_sub, REPORTS, CATCH_UP_S, catch_up=True)
+        await asyncio.wait([live_task], timeout=CATCH_UP_S)
+        # Backlog snapshots are counted as they are taken, so after the drain.
         pressure = {
             "coalesced": stalled_sub.stats.coalesced,
             "snapshots_for_backlog": stalled_sub.stats.snapshots_for_backlog,
             "spilled": stalled_sub.stats.spilled,
-            "queued": len(stalled_sub),
         }
-        await stalled.drain(stalled_sub, REPORTS, CATCH_UP_S)
-        await asyncio.wait([live_task], timeout=CATCH_UP_S)
     return [exec_outcome(injected, stalled, live, pressure, stall_s)]
 
 

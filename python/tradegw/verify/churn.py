@@ -87,7 +87,7 @@ class SubscribeRecord:
 
 
 @dataclass
-class Collector:
+class EventLog:
     """What one consumer (or the observer) received, in order."""
 
     seen: list[Seen] = field(default_factory=list)
@@ -306,12 +306,12 @@ async def run(ctx: RunContext) -> list[Outcome]:
     async with ctx.rig(rig_config()) as rig:
         gw = rig.gw
         observer = gw.subscribe(name="routing-observer", types=TYPES, max_pending=1_000_000)
-        observed = Collector()
+        observed = EventLog()
         rig.spawn(observed.drain(observer), "routing-observer")
         await rig.start()
         await rig.wait_synced()
         names = [f"churn-{i:02d}" for i in range(CONSUMERS)]
-        received = {name: Collector() for name in names}
+        received = {name: EventLog() for name in names}
         for name in names:
             rig.spawn(received[name].drain(gw.consumer(name)), name)
         churn = Churn(gw, names)

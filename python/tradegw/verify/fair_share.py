@@ -38,7 +38,7 @@ def burn(seconds: float) -> None:
         pass
 
 
-class Counted:
+class DeliveryCounter:
     """Counts what a consumer takes."""
 
     def __init__(self) -> None:
@@ -100,7 +100,7 @@ async def run(ctx: RunContext) -> list[Outcome]:
         raw["simulators"]["kraken"].update(pairs=PAIRS, rate=RATE, seed=5)
 
     window_s = WINDOW_S[ctx.quick]
-    fair = Counted()
+    fair = DeliveryCounter()
     async with ctx.rig(rig_config(kraken_only)) as rig:
         gw = rig.gw
         await rig.start()

@@ -122,6 +122,17 @@ class CloseFigures:
     suppressed: int
     lateness_us: Mapping[str, float]
 
+    def as_json(self) -> dict[str, Any]:
+        """The figures as plain JSON data."""
+        return {
+            "closed_by_time": self.closed_by_time,
+            "closed_by_count": self.closed_by_count,
+            "on_threshold": self.on_threshold,
+            "emitted": self.emitted,
+            "suppressed_partial": self.suppressed,
+            "close_lateness_us": dict(self.lateness_us),
+        }
+
 
 def adherence_outcome(
     closes: Mapping[str, CloseFigures], emitted: Sequence[MergedSeen], seconds: float
@@ -167,21 +178,10 @@ def adherence_outcome(
         {
             "closed": closed,
             "on_threshold": on,
-            "merges": {k: _closes(v) for k, v in closes.items()},
+            "merges": {k: v.as_json() for k, v in closes.items()},
             "contradictions": wrong,
         },
     )
-
-
-def _closes(c: CloseFigures) -> dict[str, Any]:
-    return {
-        "closed_by_time": c.closed_by_time,
-        "closed_by_count": c.closed_by_count,
-        "on_threshold": c.on_threshold,
-        "emitted": c.emitted,
-        "suppressed_partial": c.suppressed,
-        "close_lateness_us": dict(c.lateness_us),
-    }
 
 
 def partial_emissions(emitted: Sequence[MergedSeen], statuses: Sequence[StatusSeen]) -> list[str]:

@@ -76,6 +76,20 @@ class ConsumerRecord:
             len(consumer.sub),
         )
 
+    def as_json(self) -> dict[str, Any]:
+        """The record as plain JSON data."""
+        return {
+            "types": sorted(self.types),
+            "offered": self.offered,
+            "delivered": self.delivered,
+            "coalesced": self.coalesced,
+            "snapshots_for_backlog": self.snapshots_for_backlog,
+            "spilled": self.spilled,
+            "out_of_order": self.out_of_order,
+            "by_type": dict(self.by_type),
+            "queued": self.queued,
+        }
+
 
 def consumer_problems(c: ConsumerRecord, published: Mapping[str, int]) -> list[str]:
     """How a consumer subscribed to every venue and symbol failed to keep up with what the
@@ -163,24 +177,10 @@ def degradation_outcome(
         {
             "published": dict(published),
             "books_match": books_match,
-            "consumers": {c.name: _record(c) for c in records},
+            "consumers": {c.name: c.as_json() for c in records},
             "problems": problems,
         },
     )
-
-
-def _record(c: ConsumerRecord) -> dict[str, Any]:
-    return {
-        "types": sorted(c.types),
-        "offered": c.offered,
-        "delivered": c.delivered,
-        "coalesced": c.coalesced,
-        "snapshots_for_backlog": c.snapshots_for_backlog,
-        "spilled": c.spilled,
-        "out_of_order": c.out_of_order,
-        "by_type": dict(c.by_type),
-        "queued": c.queued,
-    }
 
 
 def checksum_outcome(venues: Mapping[str, Mapping[str, Any]]) -> Outcome:

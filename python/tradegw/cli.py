@@ -3,12 +3,16 @@
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw schema`` prints the events' JSON schema.
+gateway (:mod:`tradegw.ctl`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
+[--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
+own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw schema`` prints the events' JSON
+schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
 the simulator children are reaped, the summary is written and printed. A second signal
-kills the simulators at once instead of granting them a grace period.
+kills the simulators at once instead of granting them a grace period. ``tradegw verify`` is
+stopped the same way: the scenario in progress is stopped, the table shows what was measured.
 
 Exit status:
 
@@ -50,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl
+    from tradegw.verify import cli as verify_cli
 
     ctl.add_parser(commands)
+    verify_cli.add_parser(commands)
     return parser
 
 
@@ -91,6 +97,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw import ctl
 
         return ctl.run(args)
+    if args.command == "verify":
+        from tradegw.verify import cli as verify_cli
+
+        return verify_cli.run(args, stop_request)
     try:
         config = load_config(args.config)
     except ConfigError as e:

@@ -61,7 +61,9 @@ class DemoConsumer:
             await asyncio.sleep(self.delay_s)
 
 
-def _make_consumers(gw: Gateway, config: GatewayConfig) -> list[DemoConsumer]:
+def make_consumers(gw: Gateway, config: GatewayConfig) -> list[DemoConsumer]:
+    """Subscribes the config's consumers (``consumers:``) to ``gw``, each with its demo
+    handler; nothing is driven yet (run each one's :meth:`DemoConsumer.drive`)."""
     kinds: dict[str, Callable[[], BookConsumer | TapeConsumer | QuoteConsumer]] = {
         "book": BookConsumer,
         "tape": TapeConsumer,
@@ -264,7 +266,7 @@ class _Started:
         self.started = time.monotonic()
         # The config's consumers exist before the control state is restored, so that what
         # `tradegw ctl` subscribed them to last time is theirs again.
-        self.consumers = _make_consumers(self.gw, self.config)
+        self.consumers = make_consumers(self.gw, self.config)
         await self.gw.start()
         server = self.gw.control_server
         if server is not None and server.address is not None:

@@ -64,6 +64,15 @@ async def test_every_exec_report_reaches_a_stalled_consumer() -> None:
     assert outcome.figures["stalled_market_data"]["coalesced"] > 0
 
 
+@pytest.mark.timeout(150)
+async def test_a_consumer_stalled_30_s_gets_all_10000_exec_reports_in_order() -> None:
+    # The issue's own figure, not the quick form: the full scenario (a 30 s stall).
+    report = await run_verify(["SC-003"], quick=False)
+    (outcome,) = report.outcomes
+    assert outcome.passed is True, (outcome.value, outcome.note)
+    assert outcome.figures["injected"] == outcome.figures["delivered_to_stalled"] == 10_000
+
+
 @pytest.mark.timeout(90)
 async def test_fair_share_beside_greedy_and_stalled() -> None:
     outcome = (await _verify("SC-004"))["SC-004"]

@@ -53,9 +53,11 @@ def fill(cid: str = "a1", exec_id: str = "t1", qty: str = "0.1") -> FillRecord:
 def test_an_order_round_trips_and_a_second_add_changes_nothing() -> None:
     ledger = OrderLedger(None)
     first = order(post_only=True, cancel_requested=True, last_sent_ns=9, send_attempts=2)
-    assert ledger.add(first)
+    assert ledger.add(first) is None
     assert ledger.get("a1") == first
-    assert not ledger.add(order(qty="99"))
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.add(order(qty="99"), numbered=True)
+    assert ledger.last_seq("fake", "BTC-USD") == 0
     got = ledger.get("a1")
     assert got is not None
     assert got.qty == "0.5"
@@ -85,10 +87,10 @@ def test_numbering_is_per_venue_and_symbol_and_survives_a_reopen(tmp_path: Path)
     ledger = OrderLedger(path)
     ledger.add(order("a"))
     ledger.add(order("b", symbol="ETH-USD"))
-    ledger.add(order("c", venue="other"))
+    assert ledger.add(order("c", venue="other"), numbered=True) == 1
     assert [ledger.commit(order("a"), numbered=True) for _ in range(3)] == [1, 2, 3]
     assert ledger.commit(order("b", symbol="ETH-USD"), numbered=True) == 1
-    assert ledger.commit(order("c", venue="other"), numbered=True) == 1
+    assert ledger.commit(order("c", venue="other"), numbered=True) == 2
     assert ledger.commit(order("a")) is None
     ledger.close()
     again = OrderLedger(path)

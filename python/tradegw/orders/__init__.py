@@ -4,7 +4,10 @@ Every order passes :class:`~tradegw.orders.entry.OrderEntry`; a venue's adapter 
 :class:`~tradegw.orders.venue.OrderVenue`. See the README's "Orders" section.
 """
 
+from tradegw.orders.entry import OrderEntry
+from tradegw.orders.handle import OrderHandle
 from tradegw.orders.instrument import OrderInstrument, check_order
+from tradegw.orders.ledger import OrderLedger
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.requests import (
     CancelRequest,
@@ -13,6 +16,7 @@ from tradegw.orders.requests import (
     new_client_order_id,
 )
 from tradegw.orders.states import TERMINAL_ORDER_STATES, OrderState
+from tradegw.orders.stats import OrderEntryStats
 from tradegw.orders.venue import (
     CancelOutcome,
     CancelResult,
@@ -30,7 +34,11 @@ __all__ = [
     "CancelRequest",
     "CancelResult",
     "FillRecord",
+    "OrderEntry",
+    "OrderEntryStats",
+    "OrderHandle",
     "OrderInstrument",
+    "OrderLedger",
     "OrderRecord",
     "OrderRequest",
     "OrderState",

@@ -262,15 +262,22 @@ class OrderLedger:
 
     # ---- writes ----
 
-    def add(self, order: OrderRecord) -> bool:
-        """Records a new order (on disk when this returns); False, changing nothing, when an
-        order with its ``client_order_id`` is already recorded."""
-        try:
+    def add(self, order: OrderRecord, *, numbered: bool = False) -> int | None:
+        """Records a new order (on disk when this returns); when ``numbered``, also takes the
+        next ExecReport number of (venue, symbol) in the same transaction and returns it
+        (None otherwise).
+
+        Raises:
+            sqlite3.IntegrityError: an order with that ``client_order_id`` is recorded (ask
+                :meth:`get` first); nothing is changed.
+        """
+        seq: int | None = None
+        with self._transaction():
             self._db.execute(_INSERT, _row(order))
-        except sqlite3.IntegrityError:
-            return False
+            if numbered:
+                seq = self._next_seq(order)
         self.commits += 1
-        return True
+        return seq
 
     def commit(
         self, order: OrderRecord, *, fill: FillRecord | None = None, numbered: bool = False
@@ -303,9 +310,12 @@ class OrderLedger:
             if self._db.execute(_UPDATE, (*row[1:], row[0])).rowcount != 1:
                 raise KeyError(order.client_order_id)
             if numbered:
-                seq = int(self._db.execute(_NEXT_SEQ, (order.venue, order.symbol)).fetchone()[0])
+                seq = self._next_seq(order)
         self.commits += 1
         return seq
+
+    def _next_seq(self, order: OrderRecord) -> int:
+        return int(self._db.execute(_NEXT_SEQ, (order.venue, order.symbol)).fetchone()[0])
 
     def close(self) -> None:
         """Closes the file (every write is already committed)."""

@@ -3,7 +3,8 @@
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw schema`` prints the events' JSON schema.
+gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list`` handles orders
+through it (:mod:`tradegw.orders.cli`); ``tradegw schema`` prints the events' JSON schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
@@ -50,8 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl
+    from tradegw.orders import cli as order_cli
 
     ctl.add_parser(commands)
+    order_cli.add_parser(commands)
     return parser
 
 
@@ -91,6 +94,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw import ctl
 
         return ctl.run(args)
+    if args.command == "order":
+        from tradegw.orders import cli as order_cli
+
+        return order_cli.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as e:

@@ -142,6 +142,10 @@ class OrderEntry:
         """The registered venues."""
         return list(self._venues)
 
+    def venue(self, name: str) -> OrderVenue:
+        """The order venue registered as ``name``. Raises ``KeyError`` for another."""
+        return self._venues[name]
+
     async def start(self) -> None:
         """Starts every registered venue (its private stream) and reconciles the ledger's
         open orders of each."""

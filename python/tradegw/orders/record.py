@@ -7,7 +7,8 @@ view behind its back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from tradegw.orders.requests import OrderType, TimeInForce
 from tradegw.orders.states import OrderState
@@ -64,6 +65,12 @@ class OrderRecord:
         """Whether the order may still change."""
         return not self.state.terminal
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, the state as its name: what the control bus answers with."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["state"] = self.state.value
+        return out
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FillRecord:
@@ -81,6 +88,10 @@ class FillRecord:
     exchange_ts: int | None = None
     recorded_ns: int
     """Wall-clock ns when the gateway recorded it."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 __all__ = ["FillRecord", "OrderRecord"]

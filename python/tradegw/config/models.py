@@ -199,8 +199,10 @@ def _no_nul(path: str | None) -> str | None:
 
 
 TradingMode = Literal["enabled", "disabled", "cancel_only", "reduce_only"]
-"""``enabled``: orders pass; ``disabled``: every order is refused; ``cancel_only``: only
-cancels pass; ``reduce_only``: only orders that reduce a position pass."""
+"""``enabled``: orders pass; ``disabled``: every submit and cancel is refused;
+``cancel_only``: only cancels pass; ``reduce_only``: meant to let only orders that reduce a
+position pass, but the gateway keeps no positions yet, so it refuses new orders like
+``cancel_only`` (reason ``reduce_only``)."""
 
 
 class ControlConfig(StrictModel):

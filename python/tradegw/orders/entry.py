@@ -595,7 +595,9 @@ class OrderEntry:
         if self._cancel_attempts[cid] >= tries:
             log.warning("order %s: cancel sent %d times, not again", cid, tries)
             return
-        venue = self._venues[order.venue]
+        venue = self._venues.get(order.venue)
+        if venue is None or order.venue not in self._started:
+            return  # sent once the venue starts and the order is reconciled
         self._cancel_attempts[cid] += 1
         self.stats.cancels_sent += 1
         self._cancelling.add(cid)

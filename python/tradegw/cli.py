@@ -3,7 +3,8 @@
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
+gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list`` handles orders
+through it (:mod:`tradegw.orders.cli`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
 [--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
 own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw schema`` prints the events' JSON
 schema.
@@ -54,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl
+    from tradegw.orders import cli as order_cli
     from tradegw.verify import cli as verify_cli
 
     ctl.add_parser(commands)
+    order_cli.add_parser(commands)
     verify_cli.add_parser(commands)
     return parser
 
@@ -101,6 +104,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw.verify import cli as verify_cli
 
         return verify_cli.run(args, stop_request)
+    if args.command == "order":
+        from tradegw.orders import cli as order_cli
+
+        return order_cli.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as e:

@@ -15,9 +15,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from tradegw.bus.messages import Ack
 
 DEFAULT_ADDRESS_FILE = "tradegw-control.addr"
 EXIT_OK = 0
@@ -25,10 +28,10 @@ EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
 
 
-def add_parser(commands: Any) -> None:
-    """Adds ``ctl`` and its commands to the ``tradegw`` parser's subcommands."""
-    ctl = commands.add_parser("ctl", help="send a control message to a running gateway")
-    where = ctl.add_mutually_exclusive_group()
+def add_address_arguments(parser: argparse.ArgumentParser, timeout_s: float = 5.0) -> None:
+    """``--address`` / ``--address-file`` and ``--timeout``: where the gateway is and how
+    long to wait for its answer."""
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--address", metavar="HOST:PORT", help="the gateway's control socket")
     where.add_argument(
         "--address-file",
@@ -36,7 +39,15 @@ def add_parser(commands: Any) -> None:
         default=DEFAULT_ADDRESS_FILE,
         help=f"file holding HOST:PORT (default: {DEFAULT_ADDRESS_FILE})",
     )
-    ctl.add_argument("--timeout", type=float, default=5.0, metavar="S", help="default: 5")
+    parser.add_argument(
+        "--timeout", type=float, default=timeout_s, metavar="S", help=f"default: {timeout_s:g}"
+    )
+
+
+def add_parser(commands: Any) -> None:
+    """Adds ``ctl`` and its commands to the ``tradegw`` parser's subcommands."""
+    ctl = commands.add_parser("ctl", help="send a control message to a running gateway")
+    add_address_arguments(ctl)
     what = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
 
     sub = what.add_parser("subscribe", help="route events to a consumer")
@@ -126,6 +137,16 @@ def _without_none(msg: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Sends the command's message and prints the Ack; returns the exit status."""
+    ack = send(args, message_of(args), "tradegw ctl")
+    if ack is None:
+        return EXIT_UNREACHABLE
+    print_ack(ack)
+    return EXIT_OK if ack.ok else EXIT_REFUSED
+
+
+def send(args: argparse.Namespace, message: dict[str, Any] | bytes, prog: str) -> Ack | None:
+    """Sends ``message`` to the gateway ``args`` name (see :func:`add_address_arguments`)
+    and returns its Ack; None, after a line on stderr, when no gateway could be reached."""
     from tradegw.bus.client import ControlClient, read_address
 
     try:
@@ -137,21 +158,24 @@ def run(args: argparse.Namespace) -> int:
         else:
             address = read_address(args.address_file)
     except (OSError, ValueError) as e:
-        print(f"tradegw ctl: no gateway address: {e}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        print(f"{prog}: no gateway address: {e}", file=sys.stderr)
+        return None
 
-    async def send() -> Any:
+    async def request() -> Ack:
         async with asyncio.timeout(args.timeout), ControlClient(*address) as client:
-            return await client.request(message_of(args))
+            return await client.request(message)
 
     try:
-        ack = asyncio.run(send())
+        return asyncio.run(request())
     except (OSError, TimeoutError, ConnectionError) as e:
-        print(f"tradegw ctl: {address[0]}:{address[1]}: {e or type(e).__name__}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        print(f"{prog}: {address[0]}:{address[1]}: {e or type(e).__name__}", file=sys.stderr)
+        return None
+
+
+def print_ack(ack: Ack) -> None:
+    """The Ack as indented JSON on stdout."""
     out = ack.model_dump(exclude_none=True)
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
-    return EXIT_OK if ack.ok else EXIT_REFUSED
 
 
 def main(argv: Sequence[str]) -> int:  # pragma: no cover - tradegw.cli is the entry point

@@ -48,6 +48,34 @@ class SimulatorError(TradegwError):
     """A venue simulator refused a request (the text is what it answers the client)."""
 
 
+class OrderError(TradegwError):
+    """An order could not be handled as asked (see the subclasses)."""
+
+
+class UnknownOrder(OrderError, LookupError):
+    """No order with that ``client_order_id`` is in the ledger."""
+
+
+class OrderRefused(OrderError):
+    """A request about an order was refused before reaching a venue (the trading switch
+    blocks cancels while ``disabled``). ``reason`` is the machine-readable word."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class VenueUnavailable(OrderError):
+    """A venue cannot say now what became of an order (a query or fills request failed: a
+    timeout, a 5xx, no connection). The caller tries again later; it is never taken as
+    "the venue has no such order"."""
+
+
+class CredentialError(TradegwError):
+    """A venue's key or secret is missing, or its file is unsafe (readable by group or
+    others). The message names the variable or the file, never the value."""
+
+
 class ConfigError(TradegwError):
     """A configuration file is missing, unreadable or invalid.
 
@@ -60,11 +88,16 @@ __all__ = [
     "BookError",
     "ChecksumMismatch",
     "ConfigError",
+    "CredentialError",
     "CrossedBook",
     "InvalidDecimal",
+    "OrderError",
+    "OrderRefused",
     "SequenceGap",
     "SimulatorError",
     "TradegwError",
+    "UnknownOrder",
+    "VenueUnavailable",
 ]
 
 

@@ -1,5 +1,5 @@
 """The gateway: providers → conductor (merges) → dispatcher → consumers, in one process on
-one event loop.
+one event loop; orders the other way, through the order entry.
 
 >>> async with Gateway(config, urls={"kraken": ws_url}) as gw:
 ...     async for event in gw.subscribe(venues=["kraken"], symbols=["BTC-USD"]):
@@ -25,6 +25,12 @@ from tradegw.config import GatewayConfig
 from tradegw.config.models import TradingMode
 from tradegw.consumers.subscription import Subscription
 from tradegw.dispatch import Dispatcher
+from tradegw.orders.entry import OrderEntry
+from tradegw.orders.handle import OrderHandle
+from tradegw.orders.ledger import OrderLedger
+from tradegw.orders.record import FillRecord, OrderRecord
+from tradegw.orders.requests import OrderRequest
+from tradegw.orders.venue import OrderVenue
 from tradegw.providers.base import VenueProvider
 from tradegw.providers.registry import provider_class
 from tradegw.schema import Event
@@ -82,6 +88,15 @@ class Gateway:
         self.control_store = ControlStore(config.control.state_path)
         self.control_bus = ControlBus(self, self.control_store)
         self.control_server: ControlServer | None = None
+        self.order_ledger = OrderLedger(config.orders.ledger_path)
+        """Every order and fill (``orders.ledger_path``)."""
+        self.order_entry = OrderEntry(
+            self.order_ledger,
+            self.conductor.publish,
+            trading_mode=lambda: self.trading_mode,
+            config=config.orders,
+        )
+        """The one place every order passes; ExecReports go out through the conductor."""
         for m in config.merges:
             self.merge(
                 m.symbol,
@@ -98,6 +113,9 @@ class Gateway:
         waiting for data)."""
         self.control_bus.restore()
         self.dispatcher.start()
+        # Before the socket opens: a SubmitOrder must find the venues started and the
+        # ledger's open orders being reconciled.
+        await self.order_entry.start()
         control = self.config.control
         if control.port is not None:
             self.control_server = ControlServer(self.control_bus, control.host, control.port)
@@ -155,10 +173,72 @@ class Gateway:
 
     def control(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
         """Applies one control message (``Subscribe``, ``Unsubscribe``, ``MergedSubscribe``,
-        ``SetTradingMode``, ``State``; a model, a dict or JSON) and returns its Ack; never
-        raises for a bad message (the Ack says what was wrong). The control socket takes
-        the same messages."""
+        ``SetTradingMode``, ``State``, ``OrderStatus``, ``ListOrders``; a model, a dict or
+        JSON) and returns its Ack; never raises for a bad message (the Ack says what was
+        wrong). ``SubmitOrder`` and ``CancelOrder`` wait for a venue: use
+        :meth:`control_async`, which the control socket uses."""
         return self.control_bus.handle(message)
+
+    async def control_async(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
+        """Like :meth:`control`, and also applies ``SubmitOrder`` and ``CancelOrder``, which
+        wait for a venue's answer (the control socket goes through here)."""
+        return await self.control_bus.handle_async(message)
+
+    # ---- orders ----
+
+    def register_order_venue(self, venue: str, order_venue: OrderVenue) -> None:
+        """Makes ``order_venue`` (an :class:`~tradegw.orders.venue.OrderVenue`) the venue
+        that orders naming ``venue`` go to; started with the gateway, or at once if the
+        gateway runs already.
+
+        Raises:
+            ValueError: ``venue`` is not ``order_venue.name``, or has an order venue already.
+        """
+        if venue != order_venue.name:
+            raise ValueError(f"order venue {order_venue.name!r} registered as {venue!r}")
+        self.order_entry.add_venue(order_venue)
+
+    async def submit(self, request: OrderRequest | Mapping[str, Any]) -> OrderHandle:
+        """Submits an order (an :class:`~tradegw.orders.requests.OrderRequest`, or a dict of
+        its fields); returns its handle once the venue's first answer is in. A known
+        ``client_order_id`` returns that order and sends nothing; the trading switch and the
+        instrument checks may record it REJECTED without sending (see
+        :class:`~tradegw.orders.entry.OrderEntry`).
+
+        Raises:
+            pydantic.ValidationError: a dict that is not a valid request (names the field).
+        """
+        if not isinstance(request, OrderRequest):
+            request = OrderRequest.model_validate(request)
+        return await self.order_entry.submit(request)
+
+    async def cancel(self, client_order_id: str) -> OrderHandle:
+        """Cancels an order; returns its handle once the venue has answered.
+
+        Raises:
+            UnknownOrder: no order has that id.
+            OrderRefused: trading is ``disabled``.
+        """
+        return await self.order_entry.cancel(client_order_id)
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """The order ``client_order_id`` as recorded, or None."""
+        return self.order_entry.order(client_order_id)
+
+    def orders(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        open_only: bool = False,
+        limit: int | None = 100,
+    ) -> list[OrderRecord]:
+        """Recorded orders, newest first, of ``venue`` and ``symbol`` (None: any)."""
+        return self.order_entry.orders(venue=venue, symbol=symbol, open_only=open_only, limit=limit)
+
+    def fills(self, client_order_id: str) -> list[FillRecord]:
+        """An order's recorded fills."""
+        return self.order_entry.fills(client_order_id)
 
     def consumer(self, name: str) -> Subscription:
         """The consumer ``name``'s subscription — made (receiving nothing until a
@@ -253,6 +333,8 @@ class Gateway:
         if self.control_server is not None:
             await self.control_server.stop()
             self.control_server = None
+        # Nothing more is written: what is unsettled is reconciled at the next start.
+        await self.order_entry.stop()
         for provider in self.providers.values():
             provider.stop()
         for task in self._tasks:
@@ -269,6 +351,7 @@ class Gateway:
             await asyncio.gather(*self._callback_tasks, return_exceptions=True)
             self._callback_tasks.clear()
         self.control_store.close()
+        self.order_ledger.close()
         self.telemetry.close()
 
     async def __aenter__(self) -> Gateway:

@@ -55,7 +55,7 @@ def _check_summary(summary: dict[str, object]) -> None:
 def test_run_default_config_writes_a_clean_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The embedded default keeps its control state in the current folder.
+    # The embedded default writes its state and order ledger to the current folder.
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "s.json"
     assert main(["run", "--duration", "4", "--summary-json", str(out), "--no-live"]) == 0

@@ -6,6 +6,11 @@ says what was wrong, and nothing changes. An accepted change is written to the
 :class:`~tradegw.bus.store.ControlStore` first and then applied; a routing change takes
 effect from the very next event (the routing table's version, carried in the Ack, is the one
 events are routed under from then on).
+
+``SubmitOrder`` and ``CancelOrder`` wait for a venue's answer, so they are answered by
+:meth:`ControlBus.handle_async` (what the control socket uses); :meth:`ControlBus.handle`,
+synchronous, answers every other message and refuses those two with an Ack saying so. Orders
+themselves are not control state: the order ledger keeps them, not the control store.
 """
 
 from __future__ import annotations
@@ -21,20 +26,28 @@ from pydantic import ValidationError
 from tradegw.bus.messages import (
     CONTROL_MESSAGE,
     Ack,
+    CancelOrder,
     ControlMessage,
+    ListOrders,
     MergedSubscribe,
+    OrderStatus,
     SetTradingMode,
     State,
+    SubmitOrder,
     Subscribe,
     Unsubscribe,
 )
 from tradegw.bus.store import ControlStore, StoredMerge, StoredSubscription
 from tradegw.config.models import TradingMode
 from tradegw.dispatch.routing import RouteFilter
+from tradegw.errors import OrderError
 from tradegw.problems import one_line, problem_lines
 
 if TYPE_CHECKING:
     from tradegw.consumers.subscription import Subscription
+    from tradegw.orders.handle import OrderHandle
+    from tradegw.orders.record import FillRecord, OrderRecord
+    from tradegw.orders.requests import OrderRequest
 
 log = logging.getLogger("tradegw.bus")
 
@@ -46,7 +59,18 @@ MERGED = "merged"
 MERGED_TYPES = ("MergedBookSnapshot", "MergedBBO")
 """What a MergedSubscribe routes: the merged book and the merged best bid and offer."""
 TRADING_MODE = "trading_mode"
-_MESSAGE_TYPES = ("Subscribe", "Unsubscribe", "MergedSubscribe", "SetTradingMode", "State")
+_MESSAGE_TYPES = (
+    "Subscribe",
+    "Unsubscribe",
+    "MergedSubscribe",
+    "SetTradingMode",
+    "State",
+    "SubmitOrder",
+    "CancelOrder",
+    "OrderStatus",
+    "ListOrders",
+)
+_ASYNC_MESSAGES = (SubmitOrder, CancelOrder)
 
 
 class ControlRefused(ValueError):
@@ -81,6 +105,28 @@ class ControlTarget(Protocol):
 
     def unmerge(self, merge_id: str) -> None:
         """Stops a merge."""
+
+    async def submit(self, request: OrderRequest) -> OrderHandle:
+        """Submits an order (the trading switch, checks, ledger, venue)."""
+
+    async def cancel(self, client_order_id: str) -> OrderHandle:
+        """Cancels an order."""
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """An order as recorded, or None."""
+
+    def orders(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        open_only: bool = False,
+        limit: int | None = 100,
+    ) -> list[OrderRecord]:
+        """Recorded orders, newest first."""
+
+    def fills(self, client_order_id: str) -> list[FillRecord]:
+        """An order's recorded fills."""
 
 
 class ControlBus:
@@ -129,7 +175,8 @@ class ControlBus:
     # ---- messages ----
 
     def handle(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
-        """Applies one message; always returns its Ack."""
+        """Applies one message; always returns its Ack. ``SubmitOrder`` and ``CancelOrder``
+        are refused here (they wait for a venue): send them to :meth:`handle_async`."""
         self.handled += 1
         kind: str | None = None
         request_id: str | None = None
@@ -138,15 +185,61 @@ class ControlBus:
             raw = _parse(message) if isinstance(message, str | bytes) else message
             msg = _validate(raw)
             kind, request_id = msg.type, msg.request_id
+            if isinstance(msg, _ASYNC_MESSAGES):
+                raise ControlRefused(
+                    f"{msg.type} waits for a venue's answer: send it over the control socket "
+                    "or with await gw.control_async(...)"
+                )
             ack = self._apply(msg)
-        except ValidationError as e:
+        except Exception as e:
+            ack, kind, request_id = self._failed(e, raw, kind, request_id)
+        return self._answered(ack, kind, request_id)
+
+    async def handle_async(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
+        """Applies one message of any type, waiting for a venue where an order message
+        needs one; always returns its Ack."""
+        self.handled += 1
+        kind: str | None = None
+        request_id: str | None = None
+        raw: object = message
+        try:
+            raw = _parse(message) if isinstance(message, str | bytes) else message
+            msg = _validate(raw)
+            kind, request_id = msg.type, msg.request_id
+            if isinstance(msg, SubmitOrder):
+                handle = await self._target.submit(msg.order)
+                ack = self._ok(order={**handle.record.as_dict(), "duplicate": handle.duplicate})
+            elif isinstance(msg, CancelOrder):
+                handle = await self._target.cancel(msg.client_order_id)
+                ack = self._ok(order=handle.record.as_dict())
+            else:
+                ack = self._apply(msg)
+        except Exception as e:
+            ack, kind, request_id = self._failed(e, raw, kind, request_id)
+        return self._answered(ack, kind, request_id)
+
+    def _failed(
+        self, e: Exception, raw: object, kind: str | None, request_id: str | None
+    ) -> tuple[Ack, str | None, str | None]:
+        """The error Ack of a message that failed, and the type and request id to echo."""
+        if isinstance(e, ValidationError):
             kind, request_id = _echo(raw)
-            ack = self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES)))
-        except (ControlRefused, ValueError) as e:
-            ack = self.refuse(str(e))
-        except Exception as e:  # a bug here must not take the gateway down
-            log.exception("control: %s failed", kind)
-            ack = self.refuse(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}")
+            return (
+                self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES))),
+                kind,
+                request_id,
+            )
+        if isinstance(e, ControlRefused | ValueError | OrderError):
+            return self.refuse(str(e)), kind, request_id
+        # A bug here must not take the gateway down.
+        log.exception("control: %s failed", kind)
+        return (
+            self.refuse(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}"),
+            kind,
+            request_id,
+        )
+
+    def _answered(self, ack: Ack, kind: str | None, request_id: str | None) -> Ack:
         ack.type, ack.request_id = kind, request_id
         if not ack.ok:
             log.warning("control: %s refused: %s", kind or "message", ack.error)
@@ -169,6 +262,17 @@ class ControlBus:
             self._target.trading_mode = msg.mode
             log.warning("control: trading mode %s", msg.mode)
             return self._ok(trading_mode=msg.mode)
+        if isinstance(msg, OrderStatus):
+            record = self._target.order(msg.client_order_id)
+            if record is None:
+                raise ControlRefused(f"no order with client_order_id {msg.client_order_id!r}")
+            fills = [f.as_dict() for f in self._target.fills(msg.client_order_id)]
+            return self._ok(order={**record.as_dict(), "fills": fills})
+        if isinstance(msg, ListOrders):
+            records = self._target.orders(
+                venue=msg.venue, symbol=msg.symbol, open_only=msg.open_only, limit=msg.limit
+            )
+            return self._ok(orders=[r.as_dict() for r in records])
         return self._ok(state=self.state())
 
     def _ok(self, **fields: Any) -> Ack:
@@ -331,7 +435,18 @@ def _parse(message: str | bytes) -> object:
 
 
 def _validate(raw: object) -> ControlMessage:
-    if isinstance(raw, Subscribe | Unsubscribe | MergedSubscribe | SetTradingMode | State):
+    if isinstance(
+        raw,
+        Subscribe
+        | Unsubscribe
+        | MergedSubscribe
+        | SetTradingMode
+        | State
+        | SubmitOrder
+        | CancelOrder
+        | OrderStatus
+        | ListOrders,
+    ):
         return raw
     if isinstance(raw, Mapping):
         return CONTROL_MESSAGE.validate_python(dict(raw))

@@ -1,8 +1,9 @@
 """The control bus's messages and its answer, typed at this edge with pydantic.
 
 A message is a JSON object whose ``type`` names it: ``Subscribe``, ``Unsubscribe``,
-``MergedSubscribe``, ``SetTradingMode`` (the plan's four) and ``State`` (what the gateway
-holds now, for tools). Every message may carry a ``request_id`` that its :class:`Ack` echoes.
+``MergedSubscribe``, ``SetTradingMode`` (the plan's four), ``State`` (what the gateway
+holds now, for tools), and the orders' ``SubmitOrder``, ``CancelOrder``, ``OrderStatus`` and
+``ListOrders``. Every message may carry a ``request_id`` that its :class:`Ack` echoes.
 Nothing here touches the gateway: :class:`tradegw.bus.control.ControlBus` applies them.
 """
 
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradegw.config.models import BudgetConfig, EventTypeName, TradingMode
+from tradegw.orders.requests import ClientOrderId, OrderRequest
 from tradegw.providers.base.config import StrictModel
 
 ConsumerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -80,8 +82,56 @@ class State(_Message):
     type: Literal["State"]
 
 
+class SubmitOrder(_Message):
+    """Submits ``order`` through the gateway's order entry (the trading switch, the checks,
+    the ledger). Answered once the venue's first answer is in: the Ack's ``order`` is the
+    order as recorded then (``state`` ACK or beyond, REJECTED with its ``reason``, or
+    UNKNOWN while it is being reconciled), with ``duplicate`` true when the
+    ``client_order_id`` was known already (nothing was sent)."""
+
+    type: Literal["SubmitOrder"]
+    order: OrderRequest
+
+
+class CancelOrder(_Message):
+    """Cancels the order ``client_order_id``; the Ack's ``order`` is the order after the
+    venue's answer. Refused while trading is ``disabled``."""
+
+    type: Literal["CancelOrder"]
+    client_order_id: ClientOrderId
+
+
+class OrderStatus(_Message):
+    """Asks for the order ``client_order_id`` as recorded, with its fills."""
+
+    type: Literal["OrderStatus"]
+    client_order_id: ClientOrderId
+
+
+class ListOrders(_Message):
+    """Asks for recorded orders, newest first, of ``venue`` and ``symbol`` (None: any),
+    only the open ones if ``open_only``, at most ``limit``."""
+
+    type: Literal["ListOrders"]
+    venue: VenueName | None = None
+    symbol: SymbolName | None = None
+    open_only: bool = False
+    limit: int = Field(100, ge=1, le=10_000)
+
+
+ORDER_MESSAGES = (SubmitOrder, CancelOrder, OrderStatus, ListOrders)
+"""The messages about orders."""
+
 ControlMessage = Annotated[
-    Subscribe | Unsubscribe | MergedSubscribe | SetTradingMode | State,
+    Subscribe
+    | Unsubscribe
+    | MergedSubscribe
+    | SetTradingMode
+    | State
+    | SubmitOrder
+    | CancelOrder
+    | OrderStatus
+    | ListOrders,
     Field(discriminator="type"),
 ]
 CONTROL_MESSAGE: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
@@ -105,3 +155,8 @@ class Ack(BaseModel):
     merge_id: str | None = None
     trading_mode: TradingMode | None = None
     state: dict[str, Any] | None = None
+    order: dict[str, Any] | None = None
+    """The order a SubmitOrder, CancelOrder or OrderStatus is about, as recorded (see
+    :meth:`tradegw.orders.record.OrderRecord.as_dict`)."""
+    orders: list[dict[str, Any]] | None = None
+    """The orders a ListOrders asked for."""

@@ -2,8 +2,10 @@
 
 Each line a client writes is one control message; each gets one line back, its
 :class:`~tradegw.bus.messages.Ack`, in order. The socket takes exactly what
-:meth:`Gateway.control <tradegw.gateway.Gateway.control>` takes, so ``tradegw ctl`` and a
-strategy in the same process change the gateway the same way. A line longer than
+:meth:`Gateway.control_async <tradegw.gateway.Gateway.control_async>` takes (orders
+included: a ``SubmitOrder`` line is answered once the venue has answered), so ``tradegw
+ctl``, ``tradegw order`` and a strategy in the same process change the gateway the same
+way. A line longer than
 :data:`~tradegw.bus.control.MAX_MESSAGE_BYTES` is answered with an error and the connection
 closed (its end cannot be found without reading it all); so is a client beyond
 :data:`MAX_CLIENTS`.
@@ -79,7 +81,7 @@ class ControlServer:
                     line = await reader.readuntil(b"\n")
                 except asyncio.IncompleteReadError as e:
                     if e.partial.strip():  # a last message without its newline
-                        await _answer(writer, self._bus.handle(e.partial))
+                        await _answer(writer, await self._bus.handle_async(e.partial))
                     break
                 except asyncio.LimitOverrunError:
                     await _answer(
@@ -87,7 +89,7 @@ class ControlServer:
                     )
                     break
                 if line.strip():
-                    await _answer(writer, self._bus.handle(line))
+                    await _answer(writer, await self._bus.handle_async(line))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:

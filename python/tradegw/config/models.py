@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, ValidationInfo, create_model, field_validator
+from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
 from tradegw.conductor.spec import (
     MAX_DEPTH,
@@ -16,7 +16,7 @@ from tradegw.conductor.spec import (
     MIN_VENUES,
     SYMBOL_PATTERN,
 )
-from tradegw.providers.base.config import StrictModel, VenueConfig
+from tradegw.providers.base.config import HOUR, StrictModel, VenueConfig
 from tradegw.providers.registry import config_model, venue_names
 from tradegw.schema import MERGED_PROVIDER
 from tradegw.sim.config import SimConfig
@@ -199,8 +199,10 @@ def _no_nul(path: str | None) -> str | None:
 
 
 TradingMode = Literal["enabled", "disabled", "cancel_only", "reduce_only"]
-"""``enabled``: orders pass; ``disabled``: every order is refused; ``cancel_only``: only
-cancels pass; ``reduce_only``: only orders that reduce a position pass."""
+"""``enabled``: orders pass; ``disabled``: every submit and cancel is refused;
+``cancel_only``: only cancels pass; ``reduce_only``: meant to let only orders that reduce a
+position pass, but the gateway keeps no positions yet, so it refuses new orders like
+``cancel_only`` (reason ``reduce_only``)."""
 
 
 class ControlConfig(StrictModel):
@@ -226,6 +228,47 @@ class ControlConfig(StrictModel):
     @classmethod
     def _paths(cls, path: str | None) -> str | None:
         return _no_nul(path)
+
+
+class OrdersConfig(StrictModel):
+    """Order entry: the idempotency ledger and how unknown outcomes are reconciled."""
+
+    ledger_path: str | None = Field(
+        None,
+        description="SQLite file of every order and fill (the idempotency ledger); None keeps "
+        "it in memory: nothing survives a restart, fine for tests only",
+    )
+    request_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=HOUR,
+        description="a venue call (place, cancel, query, fills) not answered in this time: an "
+        "unknown outcome for place, 'cannot say' for the others",
+    )
+    max_send_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="sends of one order, counting the first: a re-send happens only after a "
+        "query proved the venue never got the earlier one",
+    )
+    reconcile_backoff_s: float = Field(
+        0.5, gt=0, le=HOUR, description="first wait before asking a venue again"
+    )
+    reconcile_backoff_max_s: float = Field(
+        30.0, gt=0, le=HOUR, description="longest wait between two queries of one order"
+    )
+
+    @field_validator("ledger_path")
+    @classmethod
+    def _paths(cls, path: str | None) -> str | None:
+        return _no_nul(path)
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> OrdersConfig:
+        if self.reconcile_backoff_max_s < self.reconcile_backoff_s:
+            raise ValueError("reconcile_backoff_max_s must be >= reconcile_backoff_s")
+        return self
 
 
 class TelemetryConfig(StrictModel):
@@ -257,6 +300,7 @@ class GatewayConfig(StrictModel):
     merges: list[MergeConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    orders: OrdersConfig = Field(default_factory=OrdersConfig)
 
     @field_validator("consumers")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Annotated, Any, TypeVar, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,8 +14,34 @@ from tradegw.sim.faults import FaultPlan
 MAX_PAIRS = 10_000
 """Pairs of one run: each costs a book and its warm-up steps before the simulator serves."""
 
+AMOUNT_PATTERN = r"^(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{1,18})?$"
+"""A non-negative plain decimal with at most 18 decimals (balances are kept to 10**-18)."""
+
 PlanT = TypeVar("PlanT", bound=FaultPlan)
 ConfigT = TypeVar("ConfigT", bound="SimConfig")
+
+
+AccountName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+"""An account's name in a run: 1-64 letters, digits and ``_ . -``."""
+
+
+class AccountConfig(BaseModel):
+    """One trading account of a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    balances: dict[
+        Annotated[str, Field(pattern=r"^[A-Z0-9]{1,16}$")],
+        Annotated[str, Field(pattern=AMOUNT_PATTERN)],
+    ] = Field(
+        default_factory=dict,
+        description="asset -> starting balance as decimal text; assets not named start at "
+        "starting_balance",
+    )
+
+
+def _default_accounts() -> dict[str, AccountConfig]:
+    return {"default": AccountConfig()}
 
 
 class SimConfig(BaseModel):
@@ -54,6 +80,23 @@ class SimConfig(BaseModel):
     stamp_send_ns: bool = Field(
         default=False,
         description='add "sim_send_ns" (monotonic ns at send) to data frames (benches)',
+    )
+    accounts: dict[AccountName, AccountConfig] = Field(
+        default_factory=_default_accounts,
+        max_length=1_000,
+        description="trading accounts by name (the venue maps its API keys to them)",
+    )
+    starting_balance: str | None = Field(
+        default="1000000",
+        pattern=AMOUNT_PATTERN,
+        description="what every asset of the run starts at in an account that names no "
+        "balance for it; None = nothing",
+    )
+    maker_fee_ppm: int = Field(
+        default=1_000, ge=0, le=1_000_000, description="maker fee, parts per million (0.1 %)"
+    )
+    taker_fee_ppm: int = Field(
+        default=2_000, ge=0, le=1_000_000, description="taker fee, parts per million (0.2 %)"
     )
     max_write_buffer: int = Field(
         default=64 * 1024 * 1024,

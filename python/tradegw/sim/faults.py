@@ -28,7 +28,20 @@ The kinds every venue has, and what is eligible for them:
                           frame
 ``http_429``              a REST request is answered 429 in the venue's words
 ``http_5xx``              a REST request is answered with ``status`` (default 503)
+``order_ack_lost``        an order the venue accepted gets no answer at all (the client
+                          times out; the order is working)
+``order_response_lost``   an order the venue accepted gets no answer: the connection it came
+                          on is closed instead
+``order_5xx_after_accept``  an order the venue accepted is answered with ``status`` (5xx)
+``private_stream_drop``   the private (user) stream is closed just before an order update is
+                          sent, mid-fill; what it would have carried is lost to that
+                          connection and can only be recovered by REST queries
 ========================  ================================================================
+
+The four order kinds are decided by the venue's order endpoints through
+:meth:`tradegw.sim.matching.MatchingEngine.fault` (they count against order requests, see
+:meth:`FaultInjector.count_order_request`), and carried out by the endpoint, which alone
+knows its wire: the order itself is placed by the matching engine whatever the fault.
 
 ``stall``, ``disconnect`` and ``bad_json`` given by ``at_seconds`` hit every connection open
 at that moment; with ``rate``/``after_messages`` they hit the connection whose frame is being
@@ -61,19 +74,31 @@ FaultKind = Literal[
     "bad_json",
     "http_429",
     "http_5xx",
+    "order_ack_lost",
+    "order_response_lost",
+    "order_5xx_after_accept",
+    "private_stream_drop",
 ]
 
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 """The kinds every venue simulator supports."""
 
-FaultScope = Literal["ws", "http"]
-"""What a kind's ``after_messages`` counts: WebSocket data frames or REST requests."""
+FaultScope = Literal["ws", "http", "order"]
+"""What a kind's ``after_messages`` counts: WebSocket data frames, REST requests or order
+requests (places and cancels)."""
 
 _YEAR = 365 * 86_400.0
 _MAX_COUNT = 2**63 - 1
 
 _CONNECTION_KINDS = frozenset({"stall", "disconnect", "bad_json"})
 _HTTP_KINDS = frozenset({"http_429", "http_5xx"})
+ORDER_FAULT_KINDS: tuple[str, ...] = (
+    "order_ack_lost",
+    "order_response_lost",
+    "order_5xx_after_accept",
+    "private_stream_drop",
+)
+"""The kinds about orders, decided through the matching engine (see the module docstring)."""
 
 
 class FaultSpec(BaseModel):
@@ -132,6 +157,8 @@ class FaultPlan(BaseModel):
         """What ``after_messages`` of ``kind`` counts."""
         if kind in _HTTP_KINDS:
             return "http"
+        if kind in ORDER_FAULT_KINDS:
+            return "order"
         return cls.venue_kinds.get(kind, "ws")
 
     @model_validator(mode="after")
@@ -206,6 +233,7 @@ class FaultInjector:
         self.counts: dict[str, int] = dict.fromkeys(kinds, 0)
         self.ws_messages = 0
         self.http_requests = 0
+        self.order_requests = 0
 
     def restart_clock(self) -> None:
         """Measure ``at_seconds`` from now (called when the simulator starts)."""
@@ -283,6 +311,11 @@ class FaultInjector:
                 return armed.spec
         return None
 
+    def count_order_request(self) -> None:
+        """Count one order request (a place or a cancel): what the order kinds'
+        ``after_messages`` is measured against."""
+        self.order_requests += 1
+
     def fire(self, kind: str, symbol: str | None = None) -> FaultSpec | None:
         """Whether a venue's own fault ``kind`` fires now (for an event of ``symbol``).
 
@@ -299,7 +332,12 @@ class FaultInjector:
         if not armed_list:
             return None
         scope = self._plan_type.scope(kind)
-        seen = self.http_requests if scope == "http" else self.ws_messages
+        if scope == "http":
+            seen = self.http_requests
+        elif scope == "order":
+            seen = self.order_requests
+        else:
+            seen = self.ws_messages
         elapsed = self._elapsed()
         for armed in armed_list:
             if armed.eligible(symbol) and self._fires(armed, seen, elapsed):

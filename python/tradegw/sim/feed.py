@@ -9,7 +9,7 @@ to every subscriber of that stream; subscribers decide per connection what actua
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tradegw.sim.market import Market, StepResult
 from tradegw.sim.stats import SimStats
@@ -23,6 +23,9 @@ class MarketFeed(ABC):
         self.market = market
         self.stats = stats
         self.subscriptions = Subscriptions(list(market.pairs))
+        self.step_observers: list[Callable[[str, StepResult, int], object]] = []
+        """Called with ``(pair name, step, now_ns)`` after each step is published (the
+        matching engine fills resting orders against the step's trades)."""
 
     def step(self, name: str, now_ns: int) -> int:
         """Advance pair ``name`` one market event and publish it; returns frames built."""
@@ -30,6 +33,8 @@ class MarketFeed(ABC):
         self.stats.steps += 1
         built = self.publish(name, result, now_ns)
         self.stats.frames_built += built
+        for observe in self.step_observers:
+            observe(name, result, now_ns)
         return built
 
     def depths(self, name: str) -> Iterable[int]:

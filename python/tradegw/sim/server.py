@@ -24,12 +24,14 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 from aiohttp import web
 from picows import WSListener, WSUpgradeRequest, ws_create_server
 
+from tradegw.sim.accounts import Accounts
 from tradegw.sim.config import SimConfig, resolve_config
 from tradegw.sim.connection import ConnectionContext, SimConnection
 from tradegw.sim.faults import FaultInjector
 from tradegw.sim.feed import MarketFeed
 from tradegw.sim.instruments import Instrument
 from tradegw.sim.market import Market
+from tradegw.sim.matching import DuplicatePolicy, FeeSchedule, MatchingEngine
 from tradegw.sim.stats import SimStats
 from tradegw.sim.wire import fixed, now_ns
 
@@ -61,6 +63,9 @@ class VenueSimulator(ABC, Generic[ConfigT]):
     """The WebSocket path clients connect to (``/v2``); any other path is answered 404."""
     config_type: ClassVar[type[SimConfig]]
     """The venue's config class, used when no config is given."""
+    duplicate_client_order_ids: ClassVar[DuplicatePolicy] = DuplicatePolicy.REJECT_WHILE_OPEN
+    """How the venue answers an order whose client id is in use (Coinbase: return the
+    existing order)."""
 
     def __init__(self, config: ConfigT | None = None, **overrides: Any) -> None:
         """Build the market (fast; no sockets yet). ``overrides`` are config fields.
@@ -77,6 +82,15 @@ class VenueSimulator(ABC, Generic[ConfigT]):
             list(instruments.values()), cfg.seed, cfg.book_levels, cfg.warmup_steps, now_ns()
         )
         self._injector = FaultInjector(cfg.faults, cfg.seed) if cfg.faults.faults else None
+        assets = sorted({a for i in instruments.values() for a in (i.base, i.quote)})
+        self.accounts = Accounts(
+            {name: account.balances for name, account in cfg.accounts.items()},
+            assets=assets,
+            starting_balance=cfg.starting_balance,
+        )
+        """The run's trading accounts (``config.accounts``)."""
+        self.matching = self._make_matching()
+        """Our orders against the market (see :mod:`tradegw.sim.matching`)."""
         self._ctx = ConnectionContext(
             stats=self._stats,
             injector=self._injector,
@@ -85,6 +99,7 @@ class VenueSimulator(ABC, Generic[ConfigT]):
             heartbeat_interval=cfg.heartbeat_interval,
         )
         self.feed = self._make_feed()
+        self.feed.step_observers.append(self.matching.on_market_step)
         self._rest_app = self._make_rest_app()
         self._ws_server: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
@@ -111,6 +126,18 @@ class VenueSimulator(ABC, Generic[ConfigT]):
     @abstractmethod
     def _make_rest_app(self) -> web.Application:
         """The venue's REST application (see :func:`tradegw.sim.rest.fault_middleware`)."""
+
+    def _make_matching(self) -> MatchingEngine:
+        """The run's matching engine over ``self.market`` and ``self.accounts``; a venue
+        overrides this to give its order and execution ids their venue's format."""
+        cfg = self.config
+        return MatchingEngine(
+            self.market,
+            self.accounts,
+            duplicate_policy=self.duplicate_client_order_ids,
+            fees=FeeSchedule(cfg.maker_fee_ppm, cfg.taker_fee_ppm),
+            injector=self._injector,
+        )
 
     @abstractmethod
     def new_connection(self) -> SimConnection:

@@ -80,7 +80,7 @@ class Gateway:
         self.trading_mode: TradingMode = config.control.trading_mode
         """The trading switch every order passes (set by ``SetTradingMode``)."""
         self.control_store = ControlStore(config.control.state_path)
-        self.control_bus = ControlBus(self, self.control_store)
+        self.control_bus = ControlBus(self, self.control_store, self.telemetry.ops)
         self.control_server: ControlServer | None = None
         for m in config.merges:
             self.merge(

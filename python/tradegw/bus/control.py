@@ -11,6 +11,7 @@ events are routed under from then on).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,9 +33,11 @@ from tradegw.bus.store import ControlStore, StoredMerge, StoredSubscription
 from tradegw.config.models import TradingMode
 from tradegw.dispatch.routing import RouteFilter
 from tradegw.problems import one_line, problem_lines
+from tradegw.telemetry.ops_events import new_decision_id
 
 if TYPE_CHECKING:
     from tradegw.consumers.subscription import Subscription
+    from tradegw.telemetry.ops_events import OpsEventQueue
 
 log = logging.getLogger("tradegw.bus")
 
@@ -86,9 +89,12 @@ class ControlTarget(Protocol):
 class ControlBus:
     """Answers control messages for ``target``, keeping its state in ``store``."""
 
-    def __init__(self, target: ControlTarget, store: ControlStore) -> None:
+    def __init__(
+        self, target: ControlTarget, store: ControlStore, ops: OpsEventQueue | None = None
+    ) -> None:
         self._target = target
         self._store = store
+        self._ops = ops
         self._merges: dict[str, StoredMerge] = {}
         self.handled = 0
         self.refused = 0
@@ -133,29 +139,51 @@ class ControlBus:
         self.handled += 1
         kind: str | None = None
         request_id: str | None = None
+        consumer: str | None = None
         raw: object = message
         try:
             raw = _parse(message) if isinstance(message, str | bytes) else message
             msg = _validate(raw)
             kind, request_id = msg.type, msg.request_id
+            consumer = getattr(msg, "consumer", None)
             ack = self._apply(msg)
         except ValidationError as e:
             kind, request_id = _echo(raw)
-            ack = self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES)))
+            ack = self._refusal("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES)))
         except (ControlRefused, ValueError) as e:
-            ack = self.refuse(str(e))
+            ack = self._refusal(str(e))
         except Exception as e:  # a bug here must not take the gateway down
             log.exception("control: %s failed", kind)
-            ack = self.refuse(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}")
+            ack = self._refusal(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}")
         ack.type, ack.request_id = kind, request_id
         if not ack.ok:
             log.warning("control: %s refused: %s", kind or "message", ack.error)
+        self._emit(ack, consumer)
         return ack
 
     def refuse(self, error: str) -> Ack:
         """An error Ack (for what is refused before it is a message: an overlong line)."""
+        ack = self._refusal(error)
+        self._emit(ack)
+        return ack
+
+    def _refusal(self, error: str) -> Ack:
         self.refused += 1
         return Ack(ok=False, routing_version=self._target.routing_version, error=error)
+
+    def _emit(self, ack: Ack, consumer: str | None = None) -> None:
+        """One ``control.<message>`` ops event per message handled (``control.invalid``
+        for what could not be read as one); an applied one is a decision."""
+        if self._ops is None:
+            return
+        fields = ack.model_dump(exclude_none=True, exclude={"state", "type", "ok"})
+        self._ops.emit(
+            "control." + (_snake(ack.type) if ack.type else "invalid"),
+            decision_id=new_decision_id() if ack.ok else None,
+            ok=ack.ok,
+            **({"consumer": consumer} if consumer is not None else {}),
+            **fields,
+        )
 
     def _apply(self, msg: ControlMessage) -> Ack:
         if isinstance(msg, Subscribe):
@@ -336,6 +364,11 @@ def _validate(raw: object) -> ControlMessage:
     if isinstance(raw, Mapping):
         return CONTROL_MESSAGE.validate_python(dict(raw))
     raise ControlRefused("a control message is a JSON object with a 'type'")
+
+
+def _snake(name: str) -> str:
+    """``SetTradingMode`` -> ``set_trading_mode``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _sorted(values: frozenset[str] | None) -> list[str] | None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from tradegw.telemetry.dlq import DeadLetterQueue
 from tradegw.telemetry.histogram import LatencyHistogram
+from tradegw.telemetry.ops_events import DEFAULT_CAPACITY, OpsEventQueue
 
 
 class Counters:
@@ -50,12 +51,22 @@ class Counters:
 
 
 class Telemetry:
-    """Everything ops-only in one place: counters, latency, the DLQ."""
+    """Everything ops-only in one place: counters, latency, the DLQ, the ops event queue
+    and the books' time to resync."""
 
-    def __init__(self, dlq_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        dlq_path: str | os.PathLike[str] | None = None,
+        *,
+        ops_capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
         self.counters = Counters()
         self.dlq = DeadLetterQueue(dlq_path)
         self.latency = LatencyHistogram()
+        self.ops = OpsEventQueue(ops_capacity)
+        self.resync_ns: dict[tuple[str, str], LatencyHistogram] = {}
+        """How long books took to resync (ns, from leaving ``synced`` to the next snapshot
+        applied), by (venue, reason)."""
 
     def close(self) -> None:
         """Releases files."""

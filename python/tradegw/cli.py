@@ -3,7 +3,8 @@
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw schema`` prints the events' JSON schema.
+gateway (:mod:`tradegw.ctl`); ``tradegw dlq [PATH]`` lists and summarises the dead-letter queue
+(:mod:`tradegw.dlq_report`); ``tradegw schema`` prints the events' JSON schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
@@ -49,9 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--summary-json", type=Path, metavar="PATH", help="write the summary here")
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
-    from tradegw import ctl
+    from tradegw import ctl, dlq_report
 
     ctl.add_parser(commands)
+    dlq_report.add_parser(commands)
     return parser
 
 
@@ -91,6 +93,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw import ctl
 
         return ctl.run(args)
+    if args.command == "dlq":
+        from tradegw import dlq_report
+
+        return dlq_report.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as e:

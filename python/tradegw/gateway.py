@@ -52,7 +52,7 @@ class Gateway:
         telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
-        self.telemetry = telemetry or Telemetry(config.telemetry.dlq_path)
+        self.telemetry = telemetry or Telemetry.from_config(config.telemetry)
         self.dispatcher = Dispatcher(config.dispatcher, self.telemetry)
         self.conductor = Conductor(self.dispatcher, self.telemetry)
         self.providers: dict[str, VenueProvider] = {}

@@ -52,7 +52,11 @@ def _check_summary(summary: dict[str, object]) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_run_default_config_writes_a_clean_summary(tmp_path: Path) -> None:
+def test_run_default_config_writes_a_clean_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The embedded default keeps its state, control address and DLQ in the current folder.
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "s.json"
     assert main(["run", "--duration", "4", "--summary-json", str(out), "--no-live"]) == 0
     _check_summary(orjson.loads(out.read_bytes()))

@@ -56,7 +56,7 @@ def test_render_real_gateway_shows_counters_and_latency() -> None:
     c.inc("checksum_failed", "kraken", by=2)
     c.inc("resyncs", "kraken", "BTC-USD", by=3)
     c.inc("reconnects", "kraken")
-    gw.telemetry.dlq.put(provider="kraken", reason="malformed", raw="x", trace_id="0" * 16)
+    gw.telemetry.dlq.put(venue="kraken", reason="malformed", raw="x", trace_id="0" * 16)
     old = trade()
     old.ingest_ts = time.time_ns() - 5_000_000  # 5 ms ago
     gw.dispatcher.publish(old)

@@ -15,6 +15,7 @@ import pytest
 from tradegw.cli import main
 from tradegw.config.models import TelemetryConfig
 from tradegw.telemetry import DeadLetterQueue, logs
+from tradegw.telemetry.dlq import segment_files
 from tradegw.telemetry.logs import (
     MESSAGE_MAX_BYTES,
     TRACEBACK_MAX_BYTES,
@@ -208,12 +209,12 @@ def test_a_second_call_replaces_only_its_own_handler(tmp_path: Path, root_loggin
 
 
 def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> None:
-    path = tmp_path / "dlq.jsonl"
+    path = tmp_path / "dlq"
     dlq = DeadLetterQueue(path)
     raw = b'{"note": "raw frames are kept as sent: key=abc"}'
     try:
         entry = dlq.put(
-            provider="kraken",
+            venue="kraken",
             reason="handler_error",
             raw=raw,
             trace_id="t1",
@@ -221,7 +222,7 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
             url=URL,
         )
         long = dlq.put(
-            provider="kraken",
+            venue="kraken",
             reason="malformed",
             raw=b"{}",
             trace_id="t2",
@@ -236,9 +237,9 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
     assert entry["raw"] == raw.decode()
     assert long["detail_truncated"] is True
     assert SECRET[:3] not in long["detail"]
-    lines = path.read_bytes().splitlines()
-    assert len(lines) == 2
-    assert SECRET.encode() not in path.read_bytes()
+    written = b"".join(p.read_bytes() for p in segment_files(path))
+    assert len(written.splitlines()) == 2
+    assert SECRET.encode() not in written
 
 
 # ---- end to end ----
@@ -248,7 +249,7 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
 def test_tradegw_run_never_writes_a_secret(
     tmp_path: Path, root_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log_path, dlq_path, summary = tmp_path / "gw.log", tmp_path / "dlq.jsonl", tmp_path / "s.json"
+    log_path, dlq_path, summary = tmp_path / "gw.log", tmp_path / "dlq", tmp_path / "s.json"
     config = tmp_path / "gw.yaml"
     # Nothing listens on port 1: connections are refused, REST fails, and both are logged
     # (the connection with its URL).
@@ -280,7 +281,7 @@ telemetry:
     assert "coinbase: waiting for reference data" in logged
     for name, text in (
         ("log", logged),
-        ("dlq", dlq_path.read_text(encoding="utf-8")),
+        ("dlq", "".join(p.read_text(encoding="utf-8") for p in segment_files(dlq_path))),
         ("summary", summary.read_text(encoding="utf-8")),
         ("stdout", out),
         ("stderr", err),

@@ -253,7 +253,7 @@ class Subscription:
                 queued=len(self),
             )
         telemetry.dlq.put(
-            provider=event.provider,
+            venue=event.provider,
             reason="consumer_overflow",
             raw=to_json(event),
             trace_id=event.trace_id,

@@ -331,7 +331,7 @@ class VenueProvider(ABC):
         """Counts a frame that cannot be used and keeps it in the DLQ with its trace id."""
         self._counters.inc("dlq", self.name, reason)
         self._telemetry.dlq.put(
-            provider=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
+            venue=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
         )
 
     # ---- events ----

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -45,8 +48,15 @@ def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     root.setLevel(level)
 
 
-def _log_to(path: Path, level: str = "INFO") -> None:
-    configure_logging(TelemetryConfig(log_path=str(path), log_level=level))
+def _log_to(path: Path, level: str = "INFO", fmt: str = "text") -> None:
+    configure_logging(
+        TelemetryConfig(log_path=str(path), log_level=level, log_format=fmt)  # type: ignore[arg-type]
+    )
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The file's records, one JSON object per line (every line must parse)."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
 def _records(path: Path) -> list[str]:
@@ -136,47 +146,133 @@ def test_a_wrong_call_is_reported_as_logging_always_did() -> None:
         f.format(_record(msg="%d items", args=("x" * 100_000,)))
 
 
-# ---- redaction ----
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        ("frame %r", (b"\x00" * 5_000_000,)),  # JSON escapes every backslash again
+        ("wide %s", ("é" * 5_000_000,)),
+    ],
+)
+def test_a_5_mb_message_is_bounded_in_json_too(
+    tmp_path: Path, root_logging: None, msg: str, args: tuple[object, ...]
+) -> None:
+    path = tmp_path / "log"
+    _log_to(path, fmt="json")
+    logging.getLogger("tradegw.test").warning(msg, *args)
+    (record,) = _json_lines(path)
+    assert len(record["message"].encode()) <= MESSAGE_MAX_BYTES
+    assert "… [truncated " in record["message"]
 
 
-def test_a_logged_exception_with_a_secret_url_is_redacted_in_message_and_traceback(
+# ---- JSON lines ----
+
+
+def test_json_lines_carry_time_level_logger_and_what_is_known(
     tmp_path: Path, root_logging: None
 ) -> None:
     path = tmp_path / "log"
-    _log_to(path)
+    _log_to(path, fmt="json")
+    log = logging.getLogger("tradegw.providers")
+    log.warning(
+        "kraken: resync %s (%s) trace_id=%s",
+        *("BTC/USD", "gap", "0123456789abcdef"),
+        extra={"venue": "kraken", "symbol": "BTC-USD", "trace_id": "0123456789abcdef"},
+    )
+    log.info("resync done trace_id=%s", "fedcba9876543210")  # known from the text alone
+    log.error('plain\nline with "quotes" and \ud800 a lone surrogate')
+    try:
+        raise KeyError("boom")
+    except KeyError:
+        log.exception("handler failed", extra={"venue": "coinbase", "count": 3, "ok": True})
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 4  # one line per record, tracebacks included
+    first, second, third, fourth = (orjson.loads(line) for line in lines)
+    assert first["level"] == "WARNING"
+    assert first["logger"] == "tradegw.providers"
+    assert first["message"] == "kraken: resync BTC/USD (gap) trace_id=0123456789abcdef"
+    assert (first["venue"], first["symbol"], first["trace_id"]) == (
+        "kraken",
+        "BTC-USD",
+        "0123456789abcdef",
+    )
+    stamp = datetime.fromisoformat(first["time"])
+    assert stamp.tzinfo is not None
+    assert abs(stamp.timestamp() - time.time()) < 60
+    assert second["trace_id"] == "fedcba9876543210"
+    assert "venue" not in second
+    assert third["message"].startswith('plain\nline with "quotes"')
+    assert fourth["venue"] == "coinbase"
+    assert (fourth["count"], fourth["ok"]) == (3, True)
+    assert "KeyError: 'boom'" in fourth["exc_info"]
+
+
+def test_auto_is_text_at_a_terminal_and_json_otherwise(
+    capsys: pytest.CaptureFixture[str], root_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging(TelemetryConfig(log_path=None))
+    logging.getLogger("tradegw.test").warning("piped %s", URL)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert orjson.loads(line)["message"] == "piped wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    configure_logging(TelemetryConfig(log_path=None))
+    logging.getLogger("tradegw.test").warning("at a terminal")
+    err = capsys.readouterr().err
+    assert "WARNING tradegw.test at a terminal" in err
+
+
+# ---- redaction ----
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_logged_exception_with_a_secret_url_is_redacted_in_message_and_traceback(
+    tmp_path: Path, root_logging: None, fmt: str
+) -> None:
+    path = tmp_path / "log"
+    _log_to(path, fmt=fmt)
     try:
         raise OSError(f"cannot connect to {URL}")
     except OSError as e:
         logging.getLogger("tradegw.provider").exception("connect to %s failed (%s)", URL, e)
     text = path.read_text(encoding="utf-8")
     assert SECRET not in text
+    if fmt == "json":
+        (record,) = _json_lines(path)
+        text = record["message"] + "\n" + record["exc_info"]
     assert "connect to wss://***@127.0.0.1:1/ws?token=***&depth=10 failed" in text
     assert "OSError: cannot connect to wss://***@127.0.0.1:1/ws?token=***&depth=10" in text
     # The source line of the raise statement is in the traceback too.
     assert 'raise OSError(f"cannot connect to {URL}")' in text
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
 def test_every_logger_is_covered_including_third_party_ones(
-    tmp_path: Path, root_logging: None
+    tmp_path: Path, root_logging: None, fmt: str
 ) -> None:
     path = tmp_path / "log"
-    _log_to(path, "DEBUG")
+    _log_to(path, "DEBUG", fmt)
     for name in ("aiohttp.client", "asyncio", "picows", "tradegw.rest"):
         logging.getLogger(name).warning("GET %s", URL)
     logging.getLogger("tradegw").info("stack", stack_info=True)
-    records = _records(path)
-    assert len(records) == 5
+    # An extra field is redacted too.
+    logging.getLogger("tradegw").warning("x", extra={"url": URL})
+    if fmt == "json":
+        assert _json_lines(path)[-1]["url"] == "wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    records = _records(path) if fmt == "text" else path.read_text().splitlines()
+    assert len(records) == 6
     assert all(SECRET not in r for r in records)
 
 
-def test_a_secret_straddling_the_bound_leaves_nothing(tmp_path: Path, root_logging: None) -> None:
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_secret_straddling_the_bound_leaves_nothing(
+    tmp_path: Path, root_logging: None, fmt: str
+) -> None:
     path = tmp_path / "log"
-    _log_to(path)
+    _log_to(path, fmt=fmt)
     log = logging.getLogger("tradegw.test")
     # Put the URL's user-info and then its token right across the cut.
     for pad in range(MESSAGE_MAX_BYTES - 120, MESSAGE_MAX_BYTES, 7):
         log.warning("%s %s %s", "p" * pad, URL, "q" * MESSAGE_MAX_BYTES)
-    records = _records(path)
+    records = _records(path) if fmt == "text" else path.read_text().splitlines()
     assert len(records) == len(range(MESSAGE_MAX_BYTES - 120, MESSAGE_MAX_BYTES, 7))
     for r in records:
         assert "s3c" not in r, r[-200:]
@@ -185,7 +281,7 @@ def test_a_secret_straddling_the_bound_leaves_nothing(tmp_path: Path, root_loggi
 def test_stderr_is_used_without_a_log_path(
     capsys: pytest.CaptureFixture[str], root_logging: None
 ) -> None:
-    configure_logging(TelemetryConfig(log_path=None))
+    configure_logging(TelemetryConfig(log_path=None, log_format="text"))
     logging.getLogger("tradegw.test").warning("connect to %s failed", URL)
     err = capsys.readouterr().err
     assert "WARNING tradegw.test connect to wss://***@" in err
@@ -277,6 +373,8 @@ telemetry:
     assert main([*args, "--summary-json", str(summary)]) == 0
     out, err = capsys.readouterr()
     logged = log_path.read_text(encoding="utf-8")
+    records = _json_lines(log_path)  # a log file is JSON lines by default
+    assert {r["venue"] for r in records if "venue" in r} >= {"kraken"}
     assert "connect to ws://***@127.0.0.1:1/?token=*** failed" in logged
     assert "coinbase: waiting for reference data" in logged
     for name, text in (

@@ -150,6 +150,7 @@ class VenueProvider(ABC):
                 log.error(
                     "%s: waiting for reference data: %s; retry in %.2fs",
                     *(self.name, one_line(e), delay),
+                    extra={"venue": self.name},
                 )
                 await asyncio.sleep(delay)
         while not self._stopping:
@@ -163,6 +164,7 @@ class VenueProvider(ABC):
                 log.warning(
                     "%s: connect to %s failed (%s); retry in %.2fs",
                     *(self.name, url, one_line(e), delay),
+                    extra={"venue": self.name},
                 )
                 await asyncio.sleep(delay)
                 continue
@@ -180,7 +182,9 @@ class VenueProvider(ABC):
                 # offending bytes are gone, so the DLQ keeps what picows said of them.
                 self._counters.inc("protocol_errors", self.name)
                 log.warning(
-                    "%s: WebSocket protocol error (%s); reconnecting", self.name, one_line(e)
+                    "%s: WebSocket protocol error (%s); reconnecting",
+                    *(self.name, one_line(e)),
+                    extra={"venue": self.name},
                 )
                 self.dead_letter(b"", new_trace_id(), "protocol_error", one_line(e))
             finally:
@@ -308,7 +312,11 @@ class VenueProvider(ABC):
             self.dead_letter(payload, trace_id, "malformed", f"{type(e).__name__}: {e}")
         except Exception as e:
             # A frame the handlers did not expect must still never end the feed.
-            log.exception("%s: frame handler failed trace_id=%s", self.name, trace_id)
+            log.exception(
+                "%s: frame handler failed trace_id=%s",
+                *(self.name, trace_id),
+                extra={"venue": self.name, "trace_id": trace_id},
+            )
             self.dead_letter(payload, trace_id, "handler_error", f"{type(e).__name__}: {e}")
 
     def each_item(

@@ -29,6 +29,7 @@ from tradegw.providers.base import VenueProvider
 from tradegw.providers.registry import provider_class
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
+from tradegw.telemetry.ops_server import OpsServer
 
 log = logging.getLogger("tradegw.gateway")
 
@@ -82,6 +83,8 @@ class Gateway:
         self.control_store = ControlStore(config.control.state_path)
         self.control_bus = ControlBus(self, self.control_store, self.telemetry.ops)
         self.control_server: ControlServer | None = None
+        self.ops_server: OpsServer | None = None
+        """``/metrics`` and ``/healthz`` while running, when ``ops.port`` is set."""
         for m in config.merges:
             self.merge(
                 m.symbol,
@@ -102,6 +105,10 @@ class Gateway:
         if control.port is not None:
             self.control_server = ControlServer(self.control_bus, control.host, control.port)
             await self.control_server.start(control.address_path)
+        ops = self.config.ops
+        if ops.port is not None:
+            self.ops_server = OpsServer(self, ops.host, ops.port)
+            await self.ops_server.start()
         loop = asyncio.get_running_loop()
         for name, provider in self.providers.items():
             self._tasks.append(loop.create_task(provider.run(), name=f"provider-{name}"))
@@ -247,12 +254,20 @@ class Gateway:
         """
         self.conductor.unmerge(merge_id)
 
+    @property
+    def metrics_url(self) -> str:
+        """``http://127.0.0.1:PORT/metrics`` while the ops server runs, else ``""``."""
+        return f"{self.ops_server.url}/metrics" if self.ops_server is not None else ""
+
     async def stop(self) -> None:
-        """Closes the control socket, disconnects providers, closes subscriptions and waits
-        for callback consumers."""
+        """Closes the control socket and the ops server, disconnects providers, closes
+        subscriptions and waits for callback consumers."""
         if self.control_server is not None:
             await self.control_server.stop()
             self.control_server = None
+        if self.ops_server is not None:
+            await self.ops_server.stop()
+            self.ops_server = None
         for provider in self.providers.values():
             provider.stop()
         for task in self._tasks:

@@ -336,3 +336,41 @@ def test_telemetry_hub(tmp_path: Path) -> None:
     assert t.dlq.path == tmp_path / "dlq"
     assert len(read_dir(tmp_path / "dlq")) == 1
     assert Telemetry().dlq.path is None
+
+
+# ---- Prometheus buckets ----
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cumulative_buckets_match_exact_counts_within_a_bucket(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [int(rng.lognormvariate(math.log(200_000), 1.5)) for _ in range(5000)]
+    h = LatencyHistogram()
+    h.record_many(values)
+    bounds = [50_000, 100_000, 250_000, 1_000_000, 10_000_000, 10**9]
+    got = h.cumulative(bounds)
+    assert got == sorted(got)
+    for bound, count in zip(bounds, got, strict=True):
+        # Never fewer than the samples at or below the bound, never more than those within
+        # one bucket (~3 %) above it.
+        assert sum(v <= bound for v in values) <= count
+        assert count <= sum(v <= bound * (1 + RESOLUTION) for v in values)
+
+
+def test_the_embedded_config_and_bad_ops_or_dlq_sizes(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from tradegw.config import load_config
+    from tradegw.config.models import TelemetryConfig
+
+    config = load_config(None)
+    assert config.ops.port == 0
+    assert config.ops.host == "127.0.0.1"
+    assert config.telemetry.dlq_path == "tradegw-dlq"
+    with pytest.raises(ValidationError, match="at least twice dlq_file_bytes"):
+        TelemetryConfig(dlq_file_bytes=8 << 20, dlq_total_bytes=10 << 20)
+    telemetry = Telemetry.from_config(
+        TelemetryConfig(dlq_path=str(tmp_path), dlq_file_bytes=1 << 20, dlq_total_bytes=3 << 20)
+    )
+    assert telemetry.dlq.max_total_bytes == 3 << 20
+    assert telemetry.ops.capacity == 10_000

@@ -278,6 +278,15 @@ class TelemetryConfig(StrictModel):
         return total
 
 
+class OpsConfig(StrictModel):
+    """The ops HTTP server: ``/metrics`` (Prometheus) and ``/healthz``."""
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=255)
+    port: int | None = Field(
+        None, ge=0, le=65_535, description="0 = any free port; None = no ops server"
+    )
+
+
 class GatewayConfig(StrictModel):
     """The whole file."""
 
@@ -294,6 +303,7 @@ class GatewayConfig(StrictModel):
     merges: list[MergeConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     @field_validator("consumers")
     @classmethod

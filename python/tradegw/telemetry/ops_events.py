@@ -16,6 +16,7 @@ consumers cannot subscribe to ops events. The schemas are in ``docs/ops-events.m
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ __all__ = [
     "RESERVED_PREFIXES",
     "OpsEvent",
     "OpsEventQueue",
+    "log_ops_events",
     "new_decision_id",
 ]
 
@@ -178,3 +180,22 @@ class OpsEventQueue:
                 await self._waiter
             finally:
                 self._waiter = None
+
+
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+async def log_ops_events(
+    queue: OpsEventQueue, logger: logging.Logger | None = None, level: int = logging.INFO
+) -> None:
+    """Reads ``queue`` until cancelled, writing each event to ``logger`` (``tradegw.ops``)
+    as one record whose fields are the event's: with the JSON formatter, one line each."""
+    log = logger or logging.getLogger("tradegw.ops")
+    async for batch in queue.batches():
+        if not log.isEnabledFor(level):
+            continue
+        for event in batch:
+            fields = event.to_dict()
+            # A field named like a LogRecord attribute would make logging raise.
+            extra = {(f"ops_{k}" if k in _RECORD_FIELDS else k): v for k, v in fields.items()}
+            log.log(level, "%s", event.name, extra=extra)

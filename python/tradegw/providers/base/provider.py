@@ -217,6 +217,15 @@ class VenueProvider(ABC):
             transport.disconnect()
             self.on_disconnected()
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is up now."""
+        return self._transport is not None
+
+    def quiet_s(self, now: float | None = None) -> float:
+        """Seconds since the connection last carried anything (monotonic ``now``)."""
+        return (time.monotonic() if now is None else now) - self._last_rx
+
     def disconnect(self) -> None:
         """Drops the current connection; the session loop reconnects after a backoff."""
         if self._transport is not None:
@@ -377,7 +386,7 @@ class VenueProvider(ABC):
 
     def publish(self, event: Event) -> None:
         """Counts ``event`` and hands it downstream (the conductor, then the dispatcher)."""
-        self._counters.inc("events", self.name, event.event_type)
+        self._counters.inc("events", self.name, event.symbol, event.event_type)
         self._sink.publish(event)
 
     # ---- books ----
@@ -434,6 +443,9 @@ class VenueProvider(ABC):
             book.last_update = self._last_rx
             if checksum is not None:
                 self._counters.inc("checksum_ok", self.name, book.canonical)
+            else:
+                # Proven by its sequence (Binance's U/u, Coinbase's sequence_num) instead.
+                self._counters.inc("sequence_ok", self.name, book.canonical)
             if snapshot:
                 self._on_synced(book, checksum, exchange_ts, ingest_ts, trace_id)
             elif book.status == "synced":

@@ -87,6 +87,7 @@ def test_ctrl_c_ends_the_run_cleanly_with_a_summary(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0, stderr
     assert "checksum ok" in stdout
+    assert "metrics on http://127.0.0.1:" in stdout  # the embedded default serves them
     _check_summary(orjson.loads(out.read_bytes()))
 
 

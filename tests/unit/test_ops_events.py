@@ -4,9 +4,12 @@ or decides something (resyncs, stale feeds, merges, coalescing, spills, control 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
+from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.unit._factories import make_dispatcher, ticker, trade
@@ -19,7 +22,13 @@ from tradegw.dispatch import Dispatcher
 from tradegw.gateway import Gateway
 from tradegw.providers.kraken import KrakenProvider, KrakenVenueConfig
 from tradegw.telemetry import Telemetry
-from tradegw.telemetry.ops_events import OPS_EVENT_NAMES, OpsEvent, OpsEventQueue
+from tradegw.telemetry.logs import JsonFormatter
+from tradegw.telemetry.ops_events import (
+    OPS_EVENT_NAMES,
+    OpsEvent,
+    OpsEventQueue,
+    log_ops_events,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -51,8 +60,6 @@ def test_names_are_the_documented_ones_or_under_a_reserved_prefix() -> None:
 
 
 def test_every_schema_in_the_docs_is_an_event_name() -> None:
-    from pathlib import Path
-
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ops-events.md").read_text()
     documented = set(re.findall(r"^### `([a-z_.*]+)`", doc, re.M))
     assert documented >= OPS_EVENT_NAMES
@@ -235,3 +242,39 @@ def test_control_messages_are_ops_events_with_a_decision_when_applied() -> None:
     assert unreadable.name == overlong.name == "control.invalid"
     assert isinstance(gw.control_store, ControlStore)
     gw.control_store.close()
+
+
+async def test_the_runs_reader_logs_each_event_as_one_json_line(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tradegw.test.ops")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    q = OpsEventQueue()
+    reader = asyncio.create_task(log_ops_events(q, logger))
+    try:
+        q.emit(
+            "book.resync",
+            trace_id="ab" * 8,
+            decision_id="cd" * 8,
+            venue="kraken",
+            symbol="BTC-USD",
+            reason="gap",
+        )
+        q.emit("control.state", ok=True, msg="clashes with LogRecord.msg")
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if len(path.read_bytes().splitlines()) == 2:
+                break
+    finally:
+        reader.cancel()
+        logger.removeHandler(handler)
+        handler.close()
+    first, second = (orjson.loads(line) for line in path.read_bytes().splitlines())
+    assert first["message"] == first["event"] == "book.resync"
+    assert (first["trace_id"], first["decision_id"]) == ("ab" * 8, "cd" * 8)
+    assert (first["venue"], first["symbol"], first["reason"]) == ("kraken", "BTC-USD", "gap")
+    assert second["ops_msg"] == "clashes with LogRecord.msg"
+    assert len(second["trace_id"]) == 16

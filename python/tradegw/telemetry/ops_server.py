@@ -25,6 +25,8 @@ __all__ = ["OpsServer"]
 
 log = logging.getLogger("tradegw.ops")
 
+_SHUTDOWN_S = 0.5
+
 
 class OpsServer:
     """Serves ``/metrics`` and ``/healthz`` for one gateway."""
@@ -51,7 +53,10 @@ class OpsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A scrape in flight gets half a second at shutdown: the run's whole stop has 1 s.
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_S
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

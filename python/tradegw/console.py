@@ -20,11 +20,11 @@ from rich.text import Text
 
 from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
 from tradegw.telemetry import LatencyHistogram
-from tradegw.telemetry.prometheus import MetricReadings, metrics_registry
 
 if TYPE_CHECKING:
     from tradegw.gateway import Gateway
     from tradegw.runner import DemoConsumer
+    from tradegw.telemetry.prometheus import MetricReadings
 
 _REFRESH_S = 0.25
 _READ_METRICS_S = 1.0
@@ -54,6 +54,9 @@ class LiveConsole:
         self._max_rows = max_rows
         self._live: Live | None = None
         self._task: asyncio.Task[None] | None = None
+        # Imported here: prometheus_client is start-up time a run stopped early never needs.
+        from tradegw.telemetry.prometheus import metrics_registry
+
         server = getattr(gw, "ops_server", None)
         self._registry = server.registry if server is not None else metrics_registry(gw)
         self._readings: MetricReadings | None = None
@@ -93,6 +96,8 @@ class LiveConsole:
         """The metrics as last collected (at most :data:`_READ_METRICS_S` old)."""
         now = time.monotonic()
         if self._readings is None or now - self._read_at >= _READ_METRICS_S:
+            from tradegw.telemetry.prometheus import MetricReadings
+
             self._readings = MetricReadings(self._registry)
             self._read_at = now
             frames = self._readings.by_label("tradegw_frames_total", "venue")

@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradegw.bus.control import MERGED, ControlBus
 from tradegw.bus.messages import Ack, ControlMessage
@@ -29,7 +29,9 @@ from tradegw.providers.base import VenueProvider
 from tradegw.providers.registry import provider_class
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
-from tradegw.telemetry.ops_server import OpsServer
+
+if TYPE_CHECKING:
+    from tradegw.telemetry.ops_server import OpsServer
 
 log = logging.getLogger("tradegw.gateway")
 
@@ -107,6 +109,10 @@ class Gateway:
             await self.control_server.start(control.address_path)
         ops = self.config.ops
         if ops.port is not None:
+            # Imported here: aiohttp's server and prometheus_client are start-up time that a
+            # run stopped early (and a gateway without an ops server) never needs.
+            from tradegw.telemetry.ops_server import OpsServer
+
             self.ops_server = OpsServer(self, ops.host, ops.port)
             await self.ops_server.start()
         loop = asyncio.get_running_loop()

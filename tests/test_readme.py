@@ -35,3 +35,10 @@ def test_the_first_two_commands_install_then_run_and_test() -> None:
     assert "pytest" in test_cmd.group(1)
     first_sh = _blocks("sh")[:2]
     assert first_sh == [run_cmd.group(1) + "\n", test_cmd.group(1) + "\n"]
+
+
+def test_the_tradegw_open_consumer_is_five_lines_of_python() -> None:
+    example = next(b for b in _blocks("python") if "tradegw.open()" in b)
+    compile(example, "README.md", "exec")
+    body = example.split("async def main() -> None:\n")[1].split("\n\n")[0]
+    assert len(body.strip().splitlines()) <= 5

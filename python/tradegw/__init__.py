@@ -2,9 +2,37 @@
 
 The hot primitives live in the native extension :mod:`tradegw._core`; everything venue-facing
 (providers, dispatcher, consumers, simulators) is Python on uvloop.
+
+>>> async with tradegw.open() as gw:   # or tradegw.open("config.yaml"), or a GatewayConfig
+...     async for ev in gw.subscribe(symbols=["BTC-USD"], types=["Ticker"]):
+...         print(ev.provider, ev.bid, ev.ask)
 """
 
-__all__ = ["__version__"]
+from __future__ import annotations
+
+import os
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradegw.config import GatewayConfig
+    from tradegw.gateway import Gateway
+
+__all__ = ["__version__", "open"]
+
+
+def open(
+    config: str | os.PathLike[str] | GatewayConfig | None = None,
+) -> AbstractAsyncContextManager[Gateway]:
+    """Starts what ``config`` names — a YAML path, a :class:`~tradegw.config.GatewayConfig`,
+    or None for the embedded default — as ``tradegw run`` does, the venue simulators
+    included, for ``async with``; yields the started :class:`~tradegw.gateway.Gateway` and
+    stops everything on the way out. See :func:`tradegw.front_door.open_gateway`."""
+    # Imported on use: `import tradegw` stays cheap (the CLI installs its signal handlers
+    # before any heavy import).
+    from tradegw.front_door import open_gateway
+
+    return open_gateway(config)
 
 
 def __getattr__(name: str) -> str:

@@ -6,7 +6,8 @@ demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message
 gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list`` handles orders
 through it (:mod:`tradegw.orders.cli`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
 [--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
-own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw schema`` prints the events' JSON
+own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw dlq [PATH]`` lists and summarises
+the dead-letter queue (:mod:`tradegw.dlq_report`); ``tradegw schema`` prints the events' JSON
 schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
@@ -54,13 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--summary-json", type=Path, metavar="PATH", help="write the summary here")
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
-    from tradegw import ctl
+    from tradegw import ctl, dlq_report
     from tradegw.orders import cli as order_cli
     from tradegw.verify import cli as verify_cli
 
     ctl.add_parser(commands)
     order_cli.add_parser(commands)
     verify_cli.add_parser(commands)
+    dlq_report.add_parser(commands)
     return parser
 
 
@@ -108,6 +110,10 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw.orders import cli as order_cli
 
         return order_cli.run(args)
+    if args.command == "dlq":
+        from tradegw import dlq_report
+
+        return dlq_report.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as e:

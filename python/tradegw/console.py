@@ -1,6 +1,10 @@
-"""The live console of ``tradegw run``: a line per venue, then the busiest books with their
-best bid/ask, rates, checksums and latency, refreshed in place (rich). Ops view only: it
-reads counters and the demo consumers' state."""
+"""The live console of ``tradegw run``: a header, a health line per venue, the consumers'
+lag, the metrics URL and the last ops events, then the busiest books with their best
+bid/ask, refreshed in place (rich). Ops view only.
+
+Its figures are read from the same Prometheus registry ``/metrics`` serves (once a second),
+so the console and a scrape can never disagree; the books table reads the demo consumers'
+own books."""
 
 from __future__ import annotations
 
@@ -20,8 +24,13 @@ from tradegw.telemetry import LatencyHistogram
 if TYPE_CHECKING:
     from tradegw.gateway import Gateway
     from tradegw.runner import DemoConsumer
+    from tradegw.telemetry.prometheus import MetricReadings
 
 _REFRESH_S = 0.25
+_READ_METRICS_S = 1.0
+"""How often the metrics are collected for the console: rates are per second anyway, and a
+collection walks every series."""
+_OPS_SHOWN = 3
 
 
 class LiveConsole:
@@ -45,8 +54,16 @@ class LiveConsole:
         self._max_rows = max_rows
         self._live: Live | None = None
         self._task: asyncio.Task[None] | None = None
-        self._last = (time.monotonic(), 0)
-        self._rate = 0.0
+        # Imported here: prometheus_client is start-up time a run stopped early never needs.
+        from tradegw.telemetry.prometheus import metrics_registry
+
+        server = getattr(gw, "ops_server", None)
+        self._registry = server.registry if server is not None else metrics_registry(gw)
+        self._readings: MetricReadings | None = None
+        self._read_at = 0.0
+        # (when, frames by venue) of the previous reading, for msgs/s.
+        self._frames_before: tuple[float, dict[str, float]] | None = None
+        self._rates: dict[str, float] = {}
 
     def start(self) -> None:
         """Starts refreshing (no-op when disabled)."""
@@ -75,30 +92,46 @@ class LiveConsole:
             self._live.stop()
             self._live = None
 
-    def render(self) -> Group:
-        """One frame: a header line, a summary line per venue, then the busiest books."""
-        gw = self._gw
-        c = gw.telemetry.counters
+    def readings(self) -> MetricReadings:
+        """The metrics as last collected (at most :data:`_READ_METRICS_S` old)."""
         now = time.monotonic()
-        frames = c.get("frames")
-        t0, f0 = self._last
-        if now - t0 >= 1.0:
-            self._rate = (frames - f0) / (now - t0)
-            self._last = (now, frames)
+        if self._readings is None or now - self._read_at >= _READ_METRICS_S:
+            from tradegw.telemetry.prometheus import MetricReadings
+
+            self._readings = MetricReadings(self._registry)
+            self._read_at = now
+            frames = self._readings.by_label("tradegw_frames_total", "venue")
+            if self._frames_before is not None:
+                t0, before = self._frames_before
+                if now > t0:
+                    self._rates = {
+                        v: (n - before.get(v, 0.0)) / (now - t0) for v, n in frames.items()
+                    }
+            self._frames_before = (now, frames)
+        return self._readings
+
+    def render(self) -> Group:
+        """One frame: a header, a health line per venue, the consumers, the metrics URL
+        and the last ops events, then the busiest books."""
+        gw = self._gw
+        m = self.readings()
+        now = time.monotonic()
         latency = LatencyHistogram()
         for consumer in self._consumers:
             latency.merge(consumer.sub.stats.latency)
         lat = latency.summary_us()
+        failed = m.total("tradegw_checksum_failed_total")
         header = Text.assemble(
             ("tradegw ", "bold"),
             f"{now - self._started:6.1f}s  ",
-            (f"{self._rate:8.0f} msg/s  ", "cyan"),
+            (f"{sum(self._rates.values()):8.0f} msg/s  ", "cyan"),
             ("checksum ok ", ""),
-            (f"{c.get('checksum_ok')}", "green"),
+            (f"{m.total('tradegw_checksum_ok_total'):.0f}", "green"),
             "  failed ",
-            (f"{c.get('checksum_failed')}", "red" if c.get("checksum_failed") else "green"),
-            f"  resyncs {c.get('resyncs')}  reconnects {c.get('reconnects')}",
-            f"  dlq {gw.telemetry.dlq.count}",
+            (f"{failed:.0f}", "red" if failed else "green"),
+            f"  resyncs {m.total('tradegw_resyncs_total'):.0f}",
+            f"  reconnects {m.total('tradegw_reconnects_total'):.0f}",
+            f"  dlq {m.total('tradegw_dlq_entries_total'):.0f}",
             f"  latency p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us",
         )
         statuses = {
@@ -108,24 +141,69 @@ class LiveConsole:
         }
         lines: list[Text | Table] = [header]
         for venue in gw.providers:
-            mine = [s for (v, _), s in statuses.items() if v == venue]
-            synced = sum(s == "synced" for s in mine)
-            health = "green" if synced == len(mine) else "yellow"
-            lines.append(
-                Text.assemble(
-                    (f"  {venue:<9}", "bold"),
-                    (f"books {synced}/{len(mine)} synced", health),
-                    f"  frames {c.total('frames', venue)}",
-                    f"  checksum ok {c.total('checksum_ok', venue)}",
-                    f" failed {c.total('checksum_failed', venue)}",
-                    f"  gaps {c.total('sequence_gaps', venue)}",
-                    f"  resyncs {c.total('resyncs', venue)}",
-                    f"  reconnects {c.total('reconnects', venue)}",
-                    f"  dlq {c.total('dlq', venue)}",
-                )
-            )
+            lines.append(self._venue_line(m, venue))
+        lines.append(self._consumer_line(m))
+        lines.append(self._ops_line(m))
         lines.append(self._book_table(statuses))
         return Group(*lines)
+
+    def _venue_line(self, m: MetricReadings, venue: str) -> Text:
+        """Synced/stale/resyncing books, msgs/s, checks, resyncs, reconnects and DLQ."""
+        states = m.by_label("tradegw_book_state", "state", venue=venue)
+        synced, stale, resyncing = (int(states.get(s, 0)) for s in ("synced", "stale", "resyncing"))
+        books = synced + stale + resyncing
+        ratio = m.value("tradegw_verification_success_ratio", venue=venue)
+        failed = m.total("tradegw_checksum_failed_total", venue=venue)
+        return Text.assemble(
+            (f"  {venue:<9}", "bold"),
+            (f"books {synced}/{books} synced", "green" if synced == books else "yellow"),
+            (f", {stale} stale", "yellow" if stale else ""),
+            (f", {resyncing} resyncing", "yellow" if resyncing else ""),
+            f"  frames {m.total('tradegw_frames_total', venue=venue):.0f}",
+            f"  {self._rates.get(venue, 0.0):.0f} msg/s",
+            f"  checksum ok {m.total('tradegw_checksum_ok_total', venue=venue):.0f}",
+            (f" failed {failed:.0f}", "red" if failed else ""),
+            ("  verified -" if ratio is None else f"  verified {ratio * 100:.2f}%"),
+            f"  gaps {m.total('tradegw_sequence_gaps_total', venue=venue):.0f}",
+            f"  resyncs {m.total('tradegw_resyncs_total', venue=venue):.0f}",
+            f"  reconnects {m.total('tradegw_reconnects_total', venue=venue):.0f}",
+            f"  dlq {m.total('tradegw_dlq_entries_total', venue=venue):.0f}",
+        )
+
+    def _consumer_line(self, m: MetricReadings) -> Text:
+        """Each consumer's lag (events queued) and what it lost to coalescing and spills."""
+        depth = m.by_label("tradegw_consumer_queue_depth", "consumer")
+        coalesced = m.by_label("tradegw_consumer_coalesced_total", "consumer")
+        spilled = m.by_label("tradegw_consumer_spilled_total", "consumer")
+        parts: list[str | tuple[str, str]] = [("  consumers ", "bold")]
+        for name in sorted(depth):
+            lag = depth[name]
+            parts.append(
+                (
+                    f" {name}: lag {lag:.0f}, coalesced {coalesced.get(name, 0):.0f},"
+                    f" spilled {spilled.get(name, 0):.0f} ",
+                    "yellow" if lag or spilled.get(name) else "",
+                )
+            )
+        return Text.assemble(*parts)
+
+    def _ops_line(self, m: MetricReadings) -> Text:
+        """The metrics URL, the DLQ count and the last ops events."""
+        ops = self._gw.telemetry.ops
+        last = list(ops.recent)[-_OPS_SHOWN:]
+        shown = "; ".join(
+            " ".join(x for x in (e.name, e.venue, e.symbol, str(e.fields.get("reason") or "")) if x)
+            for e in reversed(last)
+        )
+        url = getattr(self._gw, "metrics_url", "") or "(no ops server)"
+        return Text.assemble(
+            ("  metrics ", "bold"),
+            url,
+            f"  dlq {m.total('tradegw_dlq_entries_total'):.0f}",
+            f"  ops events {m.total('tradegw_ops_events_total'):.0f}",
+            f" (dropped {m.total('tradegw_ops_events_dropped_total'):.0f})",
+            f"  last: {shown}" if shown else "",
+        )
 
     def _book_table(self, statuses: dict[tuple[str, str], str]) -> Table:
         table = Table(expand=False, show_edge=False, pad_edge=False)

@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradegw.bus.control import MERGED, ControlBus
 from tradegw.bus.messages import Ack, ControlMessage
@@ -35,6 +35,9 @@ from tradegw.providers.base import VenueProvider
 from tradegw.providers.registry import provider_class
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from tradegw.telemetry.ops_server import OpsServer
 
 log = logging.getLogger("tradegw.gateway")
 
@@ -58,7 +61,7 @@ class Gateway:
         telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
-        self.telemetry = telemetry or Telemetry(config.telemetry.dlq_path)
+        self.telemetry = telemetry or Telemetry.from_config(config.telemetry)
         self.dispatcher = Dispatcher(config.dispatcher, self.telemetry)
         self.conductor = Conductor(self.dispatcher, self.telemetry)
         self.providers: dict[str, VenueProvider] = {}
@@ -86,7 +89,7 @@ class Gateway:
         self.trading_mode: TradingMode = config.control.trading_mode
         """The trading switch every order passes (set by ``SetTradingMode``)."""
         self.control_store = ControlStore(config.control.state_path)
-        self.control_bus = ControlBus(self, self.control_store)
+        self.control_bus = ControlBus(self, self.control_store, self.telemetry.ops)
         self.control_server: ControlServer | None = None
         self.order_ledger = OrderLedger(config.orders.ledger_path)
         """Every order and fill (``orders.ledger_path``)."""
@@ -97,6 +100,8 @@ class Gateway:
             config=config.orders,
         )
         """The one place every order passes; ExecReports go out through the conductor."""
+        self.ops_server: OpsServer | None = None
+        """``/metrics`` and ``/healthz`` while running, when ``ops.port`` is set."""
         for m in config.merges:
             self.merge(
                 m.symbol,
@@ -120,6 +125,14 @@ class Gateway:
         if control.port is not None:
             self.control_server = ControlServer(self.control_bus, control.host, control.port)
             await self.control_server.start(control.address_path)
+        ops = self.config.ops
+        if ops.port is not None:
+            # Imported here: aiohttp's server and prometheus_client are start-up time that a
+            # run stopped early (and a gateway without an ops server) never needs.
+            from tradegw.telemetry.ops_server import OpsServer
+
+            self.ops_server = OpsServer(self, ops.host, ops.port)
+            await self.ops_server.start()
         loop = asyncio.get_running_loop()
         for name, provider in self.providers.items():
             self._tasks.append(loop.create_task(provider.run(), name=f"provider-{name}"))
@@ -327,12 +340,20 @@ class Gateway:
         """
         self.conductor.unmerge(merge_id)
 
+    @property
+    def metrics_url(self) -> str:
+        """``http://127.0.0.1:PORT/metrics`` while the ops server runs, else ``""``."""
+        return f"{self.ops_server.url}/metrics" if self.ops_server is not None else ""
+
     async def stop(self) -> None:
-        """Closes the control socket, disconnects providers, closes subscriptions and waits
-        for callback consumers."""
+        """Closes the control socket and the ops server, disconnects providers, closes
+        subscriptions and waits for callback consumers."""
         if self.control_server is not None:
             await self.control_server.stop()
             self.control_server = None
+        if self.ops_server is not None:
+            await self.ops_server.stop()
+            self.ops_server = None
         # Nothing more is written: what is unsettled is reconciled at the next start.
         await self.order_entry.stop()
         for provider in self.providers.values():

@@ -24,6 +24,7 @@ from tradegw.schema import EVENT_TYPES, MERGED_EVENT_TYPES, ExecReport
 from tradegw.sim.process import SimulatorProcess
 from tradegw.stopping import StopRequest
 from tradegw.telemetry import LatencyHistogram, Telemetry
+from tradegw.telemetry.ops_events import log_ops_events
 from tradegw.telemetry.redact import redact_strings, redact_url
 
 log = logging.getLogger("tradegw.run")
@@ -103,6 +104,15 @@ _DUPLICATES = ("duplicate_trades", "duplicate_frames")
 """What a venue sent twice and the adapter dropped (trades by id, Coinbase frames by number)."""
 
 
+def _events_by_type(gw: Gateway, venue: str) -> dict[str, int]:
+    """``venue``'s events by type (counted per symbol and type)."""
+    out = dict.fromkeys(MARKET_DATA_TYPES, 0)
+    for key, n in gw.telemetry.counters.series().items():
+        if key[:2] == ("events", venue) and key[-1] in out:
+            out[key[-1]] += n
+    return out
+
+
 def _dlq_by_reason(gw: Gateway, venue: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for key, n in gw.telemetry.counters.series().items():
@@ -117,7 +127,7 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
     counters = gw.telemetry.counters
     venues: dict[str, dict[str, Any]] = {}
     for venue in gw.providers:
-        events = {t: counters.get("events", venue, t) for t in MARKET_DATA_TYPES}
+        events = _events_by_type(gw, venue)
         figures: dict[str, Any] = {"events": events, "events_total": sum(events.values())}
         figures.update({name: counters.total(name, venue) for name in _VENUE_FIGURES})
         figures["duplicates_dropped"] = sum(counters.total(n, venue) for n in _DUPLICATES)
@@ -231,6 +241,27 @@ class RunFailed(Exception):
         self.summary = summary
 
 
+async def start_simulators(
+    config: GatewayConfig, sims: list[SimulatorProcess], say: Callable[[str], None]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Starts a simulator child process for each enabled venue whose ``ws_url`` is
+    ``"sim"``, appending each to ``sims`` before it starts (so that a stop while it starts
+    still reaches its child); returns the WebSocket and REST URLs by venue."""
+    urls: dict[str, str] = {}
+    rest_urls: dict[str, str] = {}
+    for venue, section in config.venues.configured():
+        if not section.enabled or section.ws_url != "sim":
+            continue
+        sim = SimulatorProcess(venue, config.simulators.get(venue))
+        sims.append(sim)
+        await sim.start()
+        urls[venue] = sim.ws_url
+        rest_urls[venue] = sim.rest_url
+        shown = f"{redact_url(sim.ws_url)} (REST {redact_url(sim.rest_url)})"
+        say(f"started the {venue} simulator in a child process: {shown}")
+    return urls, rest_urls
+
+
 class _Started:
     """What one run has started so far, so that every way out stops exactly that."""
 
@@ -241,6 +272,7 @@ class _Started:
         self.gw: Gateway | None = None
         self.consumers: list[DemoConsumer] = []
         self.console: LiveConsole | None = None
+        self.ops_log: asyncio.Task[None] | None = None
         self.started: float | None = None
         """When the gateway started (monotonic seconds); the run's figures count from here."""
 
@@ -248,19 +280,7 @@ class _Started:
         """Starts the simulators, the gateway, the consumers and the console, then waits
         ``duration_s`` (forever when None). Only ever ended by cancellation or an exception;
         every step until then awaits, so a cancel lands promptly at any point."""
-        urls: dict[str, str] = {}
-        rest_urls: dict[str, str] = {}
-        for venue, section in self.config.venues.configured():
-            if not section.enabled or section.ws_url != "sim":
-                continue
-            sim = SimulatorProcess(venue, self.config.simulators.get(venue))
-            # Tracked before it starts: a stop while it starts must still reach its child.
-            self.sims.append(sim)
-            await sim.start()
-            urls[venue] = sim.ws_url
-            rest_urls[venue] = sim.rest_url
-            shown = f"{redact_url(sim.ws_url)} (REST {redact_url(sim.rest_url)})"
-            self.say(f"started the {venue} simulator in a child process: {shown}")
+        urls, rest_urls = await start_simulators(self.config, self.sims, self.say)
         loop = asyncio.get_running_loop()
         self.gw = Gateway(self.config, urls=urls, rest_urls=rest_urls)
         self.started = time.monotonic()
@@ -272,6 +292,10 @@ class _Started:
         if server is not None and server.address is not None:
             host, port = server.address
             self.say(f"control socket on {host}:{port} (tradegw ctl state)")
+        if self.gw.metrics_url:
+            health = self.gw.metrics_url.removesuffix("/metrics") + "/healthz"
+            self.say(f"metrics on {self.gw.metrics_url} (health: {health})")
+        self.ops_log = loop.create_task(log_ops_events(self.gw.telemetry.ops), name="ops-log")
         for c in self.consumers:
             c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
         self.console = LiveConsole(self.gw, self.consumers, self.started, enabled=live)
@@ -299,6 +323,8 @@ class _Started:
     async def _stop_gateway(self) -> None:
         if self.console is not None:
             self.console.stop()
+        if self.ops_log is not None:
+            self.ops_log.cancel()
         if self.gw is not None:
             await self.gw.stop()
         for c in self.consumers:

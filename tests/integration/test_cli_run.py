@@ -55,7 +55,8 @@ def _check_summary(summary: dict[str, object]) -> None:
 def test_run_default_config_writes_a_clean_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The embedded default writes its state and order ledger to the current folder.
+    # The embedded default keeps its state, order ledger, control address and DLQ in the
+    # current folder.
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "s.json"
     assert main(["run", "--duration", "4", "--summary-json", str(out), "--no-live"]) == 0
@@ -89,6 +90,7 @@ def test_ctrl_c_ends_the_run_cleanly_with_a_summary(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0, stderr
     assert "checksum ok" in stdout
+    assert "metrics on http://127.0.0.1:" in stdout  # the embedded default serves them
     _check_summary(orjson.loads(out.read_bytes()))
 
 

@@ -49,7 +49,9 @@ def test_default_config_loads() -> None:
     assert kraken.symbols[:3] == ["BTC/USD", "ETH/USD", "SOL/USD"]
     assert [c.name for c in config.consumers] == ["books", "tape", "quotes"]
     assert [c.kind for c in config.consumers] == ["book", "tape", "ticker"]
-    assert config.telemetry.dlq_path is None
+    # The DLQ on disk in the run's folder, the metrics on any free port of 127.0.0.1.
+    assert config.telemetry.dlq_path == "tradegw-dlq"
+    assert (config.ops.host, config.ops.port) == ("127.0.0.1", 0)
     assert config.dispatcher.lateness_ms == 150
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 
 from rich.console import Console
@@ -16,7 +17,6 @@ from tradegw.console import LiveConsole
 from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
 from tradegw.gateway import Gateway
 from tradegw.runner import DemoConsumer
-from tradegw.telemetry import Telemetry
 
 
 def text_of(live: LiveConsole) -> str:
@@ -26,17 +26,24 @@ def text_of(live: LiveConsole) -> str:
     return out.getvalue()
 
 
-def dummy_gateway() -> Gateway:
-    """A real gateway whose Kraken adapter points at a dead address (never started)."""
-    config = GatewayConfig.model_validate(
-        {
-            "venues": {
-                "kraken": {"ws_url": "ws://127.0.0.1:1/v2", "rest_url": "http://127.0.0.1:1"}
-            },
-            "telemetry": {"dlq_path": None},
-        }
-    )
+def dummy_gateway(*venues: str) -> Gateway:
+    """A real gateway whose adapters (Kraken unless told) point at a dead address (never
+    started)."""
+    sections = {
+        venue: {"ws_url": "ws://127.0.0.1:1/v2", "rest_url": "http://127.0.0.1:1"}
+        for venue in venues or ("kraken",)
+    }
+    if "coinbase" in sections:
+        sections["coinbase"]["symbols"] = ["BTC-USD"]  # type: ignore[assignment]
+    config = GatewayConfig.model_validate({"venues": sections, "telemetry": {"dlq_path": None}})
     return Gateway(config)
+
+
+def add_books(gw: Gateway, venue: str, books: dict[str, tuple[str, BookAssembler]]) -> None:
+    """Tracks ``books`` (canonical symbol -> (status, assembler)) in ``venue``'s provider."""
+    provider = gw.providers[venue]
+    for symbol, (status, asm) in books.items():
+        provider.add_book(symbol, symbol, asm).status = status
 
 
 def demo_consumers(gw: Gateway) -> list[DemoConsumer]:
@@ -52,11 +59,12 @@ def test_render_real_gateway_shows_counters_and_latency() -> None:
     gw = dummy_gateway()
     consumers = demo_consumers(gw)
     c = gw.telemetry.counters
-    c.inc("checksum_ok", "kraken", by=1234)
-    c.inc("checksum_failed", "kraken", by=2)
-    c.inc("resyncs", "kraken", "BTC-USD", by=3)
+    c.inc("checksum_ok", "kraken", "BTC-USD", by=1234)
+    c.inc("checksum_failed", "kraken", "BTC-USD", by=2)
+    c.inc("resyncs_checksum", "kraken", by=2)
+    c.inc("resyncs_gap", "kraken")
     c.inc("reconnects", "kraken")
-    gw.telemetry.dlq.put(provider="kraken", reason="malformed", raw="x", trace_id="0" * 16)
+    gw.telemetry.dlq.put(venue="kraken", reason="malformed", raw="x", trace_id="0" * 16)
     old = trade()
     old.ingest_ts = time.time_ns() - 5_000_000  # 5 ms ago
     gw.dispatcher.publish(old)
@@ -73,6 +81,10 @@ def test_render_real_gateway_shows_counters_and_latency() -> None:
     assert "resyncs 3" in text
     assert "reconnects 1" in text
     assert "dlq 1" in text
+    assert "verified 99.84%" in text  # 1234 of 1236
+    # The consumers' lag, the metrics (none: the gateway never started), the ops events.
+    assert "books: lag 0, coalesced 0, spilled 0" in text
+    assert "metrics (no ops server)" in text
     p50 = int(text.split("latency p50 ")[1].split("us")[0])
     assert p50 >= 4800  # the 5 ms old trade, at ~3 % resolution
     for column in ("symbol", "book", "bid", "ask", "updates", "trades", "last", "ticker"):
@@ -80,32 +92,13 @@ def test_render_real_gateway_shows_counters_and_latency() -> None:
     assert gw.telemetry.counters.get("frames") == 0
 
 
-class FakeProvider:
-    """What the console reads from a provider: its books and their status."""
-
-    def __init__(self, books: dict[str, tuple[str, BookAssembler]]) -> None:
-        self._books = books
-
-    def books(self) -> dict[str, tuple[str, BookAssembler]]:
-        return self._books
-
-
-class FakeGateway:
-    """What the console reads from a gateway: telemetry and providers."""
-
-    def __init__(self, providers: dict[str, FakeProvider]) -> None:
-        self.telemetry = Telemetry()
-        self.providers = providers
-
-
 def test_render_shows_symbols_books_trades_and_tickers() -> None:
     btc = BookAssembler("kraken", 1, 2, 10)
     btc.on_snapshot([("100.0", "1.5")], [("101.0", "2")], checksum=None)
     eth = BookAssembler("kraken", 2, 3, 10)
-    gw = FakeGateway(
-        {"kraken": FakeProvider({"BTC-USD": ("synced", btc), "ETH-USD": ("resyncing", eth)})}
-    )
-    gw.telemetry.counters.inc("checksum_ok", "kraken", by=7)
+    gw = dummy_gateway()
+    add_books(gw, "kraken", {"BTC-USD": ("synced", btc), "ETH-USD": ("resyncing", eth)})
+    gw.telemetry.counters.inc("checksum_ok", "kraken", "BTC-USD", by=7)
     real = dummy_gateway()
     consumers = demo_consumers(real)
     books, tape, quotes = (dc.handler for dc in consumers)
@@ -119,7 +112,7 @@ def test_render_shows_symbols_books_trades_and_tickers() -> None:
     for i in range(3):
         tape.on_event(trade("BTC-USD", price=f"100.{i}", trade_id=str(i)))
     quotes.on_event(ticker("BTC-USD", bid="99.9", ask="100.1"))
-    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False)  # type: ignore[arg-type]
+    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False)
     text = text_of(live)
     assert "checksum ok 7" in text
     rows = {
@@ -139,7 +132,7 @@ def test_render_shows_symbols_books_trades_and_tickers() -> None:
     assert rows[("kraken", "ETH-USD")] == ["resyncing", "-", "-", "0", "0", "-", "-"]
     # Books that are not synced come first; a summary line per venue above the table.
     assert text.index("ETH-USD") < text.index("BTC-USD")
-    assert "kraken   books 1/2 synced" in text
+    assert "kraken   books 1/2 synced, 0 stale, 1 resyncing" in text
 
 
 def test_render_groups_by_venue_and_shows_only_the_busiest_books() -> None:
@@ -148,12 +141,9 @@ def test_render_groups_by_venue_and_shows_only_the_busiest_books() -> None:
         asm = BookAssembler("kraken", 1, 2, 10)
         asm.on_snapshot([("100.0", "1.5")], [("101.0", "2")], checksum=None)
         assemblers[f"S{i:02d}-USD"] = ("synced", asm)
-    gw = FakeGateway(
-        {
-            "kraken": FakeProvider(dict(assemblers)),
-            "coinbase": FakeProvider({"S00-USD": ("resyncing", BookAssembler("kraken", 1, 2))}),
-        }
-    )
+    gw = dummy_gateway("coinbase", "kraken")
+    add_books(gw, "kraken", assemblers)
+    add_books(gw, "coinbase", {"S00-USD": ("resyncing", BookAssembler("kraken", 1, 2))})
     gw.telemetry.counters.inc("frames", "coinbase", by=5)
     consumers = demo_consumers(dummy_gateway())
     books = consumers[0].handler
@@ -161,10 +151,10 @@ def test_render_groups_by_venue_and_shows_only_the_busiest_books() -> None:
     for i in range(30):
         for _ in range(i):  # S29 is the busiest
             books.updates[("kraken", f"S{i:02d}-USD")] = i
-    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False, max_rows=5)  # type: ignore[arg-type]
+    live = LiveConsole(gw, consumers, time.monotonic(), enabled=False, max_rows=5)
     text = text_of(live)
     assert "kraken   books 30/30 synced" in text
-    assert "coinbase books 0/1 synced  frames 5" in text
+    assert "coinbase books 0/1 synced, 0 stale, 1 resyncing  frames 5" in text
     shown = [line.split("\u2502")[:2] for line in text.splitlines() if "\u2502" in line]
     shown = [(v.strip(), s.strip()) for v, s in shown]
     # The unsynced book always shows; the busiest synced ones fill the rest.
@@ -190,3 +180,25 @@ async def test_enabled_console_starts_and_stops() -> None:
     live.stop()
     live.stop()  # idempotent
     assert "checksum ok 0" in out.getvalue()
+
+
+def test_venue_health_counts_stale_books_and_the_rate_follows_the_frames() -> None:
+    gw = dummy_gateway()
+    asm = BookAssembler("kraken", 1, 2, 10)
+    add_books(gw, "kraken", {"A-USD": ("synced", asm), "B-USD": ("resyncing", asm)})
+    gw.providers["kraken"].book("B-USD").reason = "stale"  # type: ignore[union-attr]
+    live = LiveConsole(gw, [], time.monotonic(), enabled=False)
+    text = text_of(live)
+    assert "books 1/2 synced, 1 stale, 0 resyncing" in text
+    assert "0 msg/s" in text
+    # A second later, 500 more frames: 500 msg/s (read from tradegw_frames_total).
+    gw.telemetry.counters.inc("frames", "kraken", by=500)
+    live._read_at -= 1.0
+    live._frames_before = (live._frames_before[0] - 1.0, live._frames_before[1])  # type: ignore[index]
+    text = text_of(live)
+    rate = re.search(r"frames 500\s+(\d+) msg/s", text)
+    assert rate is not None
+    assert 400 < int(rate.group(1)) <= 500  # 500 frames over a bit more than a second
+    gw.telemetry.ops.emit("book.resync", venue="kraken", symbol="B-USD", reason="stale")
+    live._read_at -= 1.0
+    assert "last: book.resync kraken B-USD stale" in text_of(live)

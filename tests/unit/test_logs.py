@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from tradegw.cli import main
 from tradegw.config.models import TelemetryConfig
 from tradegw.telemetry import DeadLetterQueue, logs
+from tradegw.telemetry.dlq import segment_files
 from tradegw.telemetry.logs import (
     MESSAGE_MAX_BYTES,
     TRACEBACK_MAX_BYTES,
@@ -44,8 +48,15 @@ def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     root.setLevel(level)
 
 
-def _log_to(path: Path, level: str = "INFO") -> None:
-    configure_logging(TelemetryConfig(log_path=str(path), log_level=level))
+def _log_to(path: Path, level: str = "INFO", fmt: str = "text") -> None:
+    configure_logging(
+        TelemetryConfig(log_path=str(path), log_level=level, log_format=fmt)  # type: ignore[arg-type]
+    )
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The file's records, one JSON object per line (every line must parse)."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
 def _records(path: Path) -> list[str]:
@@ -135,47 +146,134 @@ def test_a_wrong_call_is_reported_as_logging_always_did() -> None:
         f.format(_record(msg="%d items", args=("x" * 100_000,)))
 
 
-# ---- redaction ----
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        ("frame %r", (b"\x00" * 5_000_000,)),  # JSON escapes every backslash again
+        ("wide %s", ("é" * 5_000_000,)),
+    ],
+)
+def test_a_5_mb_message_is_bounded_in_json_too(
+    tmp_path: Path, root_logging: None, msg: str, args: tuple[object, ...]
+) -> None:
+    path = tmp_path / "log"
+    _log_to(path, fmt="json")
+    logging.getLogger("tradegw.test").warning(msg, *args)
+    (record,) = _json_lines(path)
+    assert len(record["message"].encode()) <= MESSAGE_MAX_BYTES
+    assert "… [truncated " in record["message"]
 
 
-def test_a_logged_exception_with_a_secret_url_is_redacted_in_message_and_traceback(
+# ---- JSON lines ----
+
+
+def test_json_lines_carry_time_level_logger_and_what_is_known(
     tmp_path: Path, root_logging: None
 ) -> None:
     path = tmp_path / "log"
-    _log_to(path)
+    _log_to(path, fmt="json")
+    log = logging.getLogger("tradegw.providers")
+    log.warning(
+        "kraken: resync %s (%s) trace_id=%s",
+        *("BTC/USD", "gap", "0123456789abcdef"),
+        extra={"venue": "kraken", "symbol": "BTC-USD", "trace_id": "0123456789abcdef"},
+    )
+    log.info("resync done trace_id=%s", "fedcba9876543210")  # known from the text alone
+    log.error('plain\nline with "quotes" and \ud800 a lone surrogate')
+    try:
+        raise KeyError("boom")
+    except KeyError:
+        log.exception("handler failed", extra={"venue": "coinbase", "count": 3, "ok": True})
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 4  # one line per record, tracebacks included
+    first, second, third, fourth = (orjson.loads(line) for line in lines)
+    assert first["level"] == "WARNING"
+    assert first["logger"] == "tradegw.providers"
+    assert first["message"] == "kraken: resync BTC/USD (gap) trace_id=0123456789abcdef"
+    assert (first["venue"], first["symbol"], first["trace_id"]) == (
+        "kraken",
+        "BTC-USD",
+        "0123456789abcdef",
+    )
+    stamp = datetime.fromisoformat(first["time"])
+    assert stamp.tzinfo is not None
+    assert abs(stamp.timestamp() - time.time()) < 60
+    assert second["trace_id"] == "fedcba9876543210"
+    assert "venue" not in second
+    assert third["message"].startswith('plain\nline with "quotes"')
+    assert fourth["venue"] == "coinbase"
+    assert (fourth["count"], fourth["ok"]) == (3, True)
+    assert "KeyError: 'boom'" in fourth["exc_info"]
+
+
+def test_auto_is_text_at_a_terminal_and_json_otherwise(
+    capsys: pytest.CaptureFixture[str], root_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging(TelemetryConfig(log_path=None))
+    logging.getLogger("tradegw.test").warning("piped %s", URL)
+    # Only this record: whatever an earlier test left running may write here too.
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "piped" in x]
+    assert orjson.loads(line)["message"] == "piped wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    configure_logging(TelemetryConfig(log_path=None))
+    logging.getLogger("tradegw.test").warning("at a terminal")
+    err = capsys.readouterr().err
+    assert "WARNING tradegw.test at a terminal" in err
+
+
+# ---- redaction ----
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_logged_exception_with_a_secret_url_is_redacted_in_message_and_traceback(
+    tmp_path: Path, root_logging: None, fmt: str
+) -> None:
+    path = tmp_path / "log"
+    _log_to(path, fmt=fmt)
     try:
         raise OSError(f"cannot connect to {URL}")
     except OSError as e:
         logging.getLogger("tradegw.provider").exception("connect to %s failed (%s)", URL, e)
     text = path.read_text(encoding="utf-8")
     assert SECRET not in text
+    if fmt == "json":
+        (record,) = _json_lines(path)
+        text = record["message"] + "\n" + record["exc_info"]
     assert "connect to wss://***@127.0.0.1:1/ws?token=***&depth=10 failed" in text
     assert "OSError: cannot connect to wss://***@127.0.0.1:1/ws?token=***&depth=10" in text
     # The source line of the raise statement is in the traceback too.
     assert 'raise OSError(f"cannot connect to {URL}")' in text
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
 def test_every_logger_is_covered_including_third_party_ones(
-    tmp_path: Path, root_logging: None
+    tmp_path: Path, root_logging: None, fmt: str
 ) -> None:
     path = tmp_path / "log"
-    _log_to(path, "DEBUG")
+    _log_to(path, "DEBUG", fmt)
     for name in ("aiohttp.client", "asyncio", "picows", "tradegw.rest"):
         logging.getLogger(name).warning("GET %s", URL)
     logging.getLogger("tradegw").info("stack", stack_info=True)
-    records = _records(path)
-    assert len(records) == 5
+    # An extra field is redacted too.
+    logging.getLogger("tradegw").warning("x", extra={"url": URL})
+    if fmt == "json":
+        assert _json_lines(path)[-1]["url"] == "wss://***@127.0.0.1:1/ws?token=***&depth=10"
+    records = _records(path) if fmt == "text" else path.read_text().splitlines()
+    assert len(records) == 6
     assert all(SECRET not in r for r in records)
 
 
-def test_a_secret_straddling_the_bound_leaves_nothing(tmp_path: Path, root_logging: None) -> None:
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_secret_straddling_the_bound_leaves_nothing(
+    tmp_path: Path, root_logging: None, fmt: str
+) -> None:
     path = tmp_path / "log"
-    _log_to(path)
+    _log_to(path, fmt=fmt)
     log = logging.getLogger("tradegw.test")
     # Put the URL's user-info and then its token right across the cut.
     for pad in range(MESSAGE_MAX_BYTES - 120, MESSAGE_MAX_BYTES, 7):
         log.warning("%s %s %s", "p" * pad, URL, "q" * MESSAGE_MAX_BYTES)
-    records = _records(path)
+    records = _records(path) if fmt == "text" else path.read_text().splitlines()
     assert len(records) == len(range(MESSAGE_MAX_BYTES - 120, MESSAGE_MAX_BYTES, 7))
     for r in records:
         assert "s3c" not in r, r[-200:]
@@ -184,7 +282,7 @@ def test_a_secret_straddling_the_bound_leaves_nothing(tmp_path: Path, root_loggi
 def test_stderr_is_used_without_a_log_path(
     capsys: pytest.CaptureFixture[str], root_logging: None
 ) -> None:
-    configure_logging(TelemetryConfig(log_path=None))
+    configure_logging(TelemetryConfig(log_path=None, log_format="text"))
     logging.getLogger("tradegw.test").warning("connect to %s failed", URL)
     err = capsys.readouterr().err
     assert "WARNING tradegw.test connect to wss://***@" in err
@@ -208,12 +306,12 @@ def test_a_second_call_replaces_only_its_own_handler(tmp_path: Path, root_loggin
 
 
 def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> None:
-    path = tmp_path / "dlq.jsonl"
+    path = tmp_path / "dlq"
     dlq = DeadLetterQueue(path)
     raw = b'{"note": "raw frames are kept as sent: key=abc"}'
     try:
         entry = dlq.put(
-            provider="kraken",
+            venue="kraken",
             reason="handler_error",
             raw=raw,
             trace_id="t1",
@@ -221,7 +319,7 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
             url=URL,
         )
         long = dlq.put(
-            provider="kraken",
+            venue="kraken",
             reason="malformed",
             raw=b"{}",
             trace_id="t2",
@@ -236,9 +334,9 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
     assert entry["raw"] == raw.decode()
     assert long["detail_truncated"] is True
     assert SECRET[:3] not in long["detail"]
-    lines = path.read_bytes().splitlines()
-    assert len(lines) == 2
-    assert SECRET.encode() not in path.read_bytes()
+    written = b"".join(p.read_bytes() for p in segment_files(path))
+    assert len(written.splitlines()) == 2
+    assert SECRET.encode() not in written
 
 
 # ---- end to end ----
@@ -248,7 +346,7 @@ def test_a_dlq_entry_detail_and_extra_fields_are_redacted(tmp_path: Path) -> Non
 def test_tradegw_run_never_writes_a_secret(
     tmp_path: Path, root_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log_path, dlq_path, summary = tmp_path / "gw.log", tmp_path / "dlq.jsonl", tmp_path / "s.json"
+    log_path, dlq_path, summary = tmp_path / "gw.log", tmp_path / "dlq", tmp_path / "s.json"
     config = tmp_path / "gw.yaml"
     # Nothing listens on port 1: connections are refused, REST fails, and both are logged
     # (the connection with its URL).
@@ -276,11 +374,13 @@ telemetry:
     assert main([*args, "--summary-json", str(summary)]) == 0
     out, err = capsys.readouterr()
     logged = log_path.read_text(encoding="utf-8")
+    records = _json_lines(log_path)  # a log file is JSON lines by default
+    assert {r["venue"] for r in records if "venue" in r} >= {"kraken"}
     assert "connect to ws://***@127.0.0.1:1/?token=*** failed" in logged
     assert "coinbase: waiting for reference data" in logged
     for name, text in (
         ("log", logged),
-        ("dlq", dlq_path.read_text(encoding="utf-8")),
+        ("dlq", "".join(p.read_text(encoding="utf-8") for p in segment_files(dlq_path))),
         ("summary", summary.read_text(encoding="utf-8")),
         ("stdout", out),
         ("stderr", err),

@@ -32,6 +32,7 @@ from tradegw.consumers import Subscription
 from tradegw.dispatch import Dispatcher
 from tradegw.schema import BookSnapshot, BookUpdate, Event, ExecReport, Ticker, Trade
 from tradegw.telemetry import Telemetry
+from tradegw.telemetry.dlq import read_entries
 
 
 def drain(sub: Subscription) -> list[Event]:
@@ -323,7 +324,7 @@ def test_snapshot_published_while_a_marker_is_pending_keeps_the_consumer_book_ri
 
 
 def test_trades_are_never_coalesced_and_spill_to_the_dlq(tmp_path: Path) -> None:
-    path = tmp_path / "dlq.jsonl"
+    path = tmp_path / "dlq"
     telemetry = Telemetry(path)
     d = Dispatcher(DispatcherConfig(), telemetry)
     sub = d.subscribe(max_pending=2, name="tape")
@@ -338,7 +339,7 @@ def test_trades_are_never_coalesced_and_spill_to_the_dlq(tmp_path: Path) -> None
     assert telemetry.dlq.by_reason == {"consumer_overflow": 4}
     assert drain(sub) == sent[:8]
     telemetry.close()
-    lines = [orjson.loads(line) for line in path.read_text().splitlines()]
+    lines = list(read_entries(path))
     assert [e["reason"] for e in lines] == ["consumer_overflow"] * 4
     assert [e["trace_id"] for e in lines] == [ev.trace_id for ev in sent[8:]]
     assert [orjson.loads(e["raw"])["trade_id"] for e in lines] == ["8", "9", "10", "11"]

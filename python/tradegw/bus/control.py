@@ -16,6 +16,7 @@ themselves are not control state: the order ledger keeps them, not the control s
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,12 +43,14 @@ from tradegw.config.models import TradingMode
 from tradegw.dispatch.routing import RouteFilter
 from tradegw.errors import OrderError
 from tradegw.problems import one_line, problem_lines
+from tradegw.telemetry.ops_events import new_decision_id
 
 if TYPE_CHECKING:
     from tradegw.consumers.subscription import Subscription
     from tradegw.orders.handle import OrderHandle
     from tradegw.orders.record import FillRecord, OrderRecord
     from tradegw.orders.requests import OrderRequest
+    from tradegw.telemetry.ops_events import OpsEventQueue
 
 log = logging.getLogger("tradegw.bus")
 
@@ -132,9 +135,12 @@ class ControlTarget(Protocol):
 class ControlBus:
     """Answers control messages for ``target``, keeping its state in ``store``."""
 
-    def __init__(self, target: ControlTarget, store: ControlStore) -> None:
+    def __init__(
+        self, target: ControlTarget, store: ControlStore, ops: OpsEventQueue | None = None
+    ) -> None:
         self._target = target
         self._store = store
+        self._ops = ops
         self._merges: dict[str, StoredMerge] = {}
         self.handled = 0
         self.refused = 0
@@ -180,11 +186,13 @@ class ControlBus:
         self.handled += 1
         kind: str | None = None
         request_id: str | None = None
+        consumer: str | None = None
         raw: object = message
         try:
             raw = _parse(message) if isinstance(message, str | bytes) else message
             msg = _validate(raw)
             kind, request_id = msg.type, msg.request_id
+            consumer = getattr(msg, "consumer", None)
             if isinstance(msg, _ASYNC_MESSAGES):
                 raise ControlRefused(
                     f"{msg.type} waits for a venue's answer: send it over the control socket "
@@ -193,7 +201,7 @@ class ControlBus:
             ack = self._apply(msg)
         except Exception as e:
             ack, kind, request_id = self._failed(e, raw, kind, request_id)
-        return self._answered(ack, kind, request_id)
+        return self._answered(ack, kind, request_id, consumer)
 
     async def handle_async(self, message: ControlMessage | Mapping[str, Any] | str | bytes) -> Ack:
         """Applies one message of any type, waiting for a venue where an order message
@@ -201,11 +209,13 @@ class ControlBus:
         self.handled += 1
         kind: str | None = None
         request_id: str | None = None
+        consumer: str | None = None
         raw: object = message
         try:
             raw = _parse(message) if isinstance(message, str | bytes) else message
             msg = _validate(raw)
             kind, request_id = msg.type, msg.request_id
+            consumer = getattr(msg, "consumer", None)
             if isinstance(msg, SubmitOrder):
                 handle = await self._target.submit(msg.order)
                 ack = self._ok(order={**handle.record.as_dict(), "duplicate": handle.duplicate})
@@ -216,7 +226,7 @@ class ControlBus:
                 ack = self._apply(msg)
         except Exception as e:
             ack, kind, request_id = self._failed(e, raw, kind, request_id)
-        return self._answered(ack, kind, request_id)
+        return self._answered(ack, kind, request_id, consumer)
 
     def _failed(
         self, e: Exception, raw: object, kind: str | None, request_id: str | None
@@ -225,30 +235,52 @@ class ControlBus:
         if isinstance(e, ValidationError):
             kind, request_id = _echo(raw)
             return (
-                self.refuse("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES))),
+                self._refusal("; ".join(problem_lines(e, _MAX_PROBLEMS, _MESSAGE_TYPES))),
                 kind,
                 request_id,
             )
         if isinstance(e, ControlRefused | ValueError | OrderError):
-            return self.refuse(str(e)), kind, request_id
+            return self._refusal(str(e)), kind, request_id
         # A bug here must not take the gateway down.
         log.exception("control: %s failed", kind)
         return (
-            self.refuse(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}"),
+            self._refusal(f"internal error: {one_line(type(e).__name__ + ': ' + str(e))}"),
             kind,
             request_id,
         )
 
-    def _answered(self, ack: Ack, kind: str | None, request_id: str | None) -> Ack:
+    def _answered(
+        self, ack: Ack, kind: str | None, request_id: str | None, consumer: str | None
+    ) -> Ack:
         ack.type, ack.request_id = kind, request_id
         if not ack.ok:
             log.warning("control: %s refused: %s", kind or "message", ack.error)
+        self._emit(ack, consumer)
         return ack
 
     def refuse(self, error: str) -> Ack:
         """An error Ack (for what is refused before it is a message: an overlong line)."""
+        ack = self._refusal(error)
+        self._emit(ack)
+        return ack
+
+    def _refusal(self, error: str) -> Ack:
         self.refused += 1
         return Ack(ok=False, routing_version=self._target.routing_version, error=error)
+
+    def _emit(self, ack: Ack, consumer: str | None = None) -> None:
+        """One ``control.<message>`` ops event per message handled (``control.invalid``
+        for what could not be read as one); an applied one is a decision."""
+        if self._ops is None:
+            return
+        fields = ack.model_dump(exclude_none=True, exclude={"state", "type", "ok", "order"})
+        self._ops.emit(
+            "control." + (_snake(ack.type) if ack.type else "invalid"),
+            decision_id=new_decision_id() if ack.ok else None,
+            ok=ack.ok,
+            **({"consumer": consumer} if consumer is not None else {}),
+            **fields,
+        )
 
     def _apply(self, msg: ControlMessage) -> Ack:
         if isinstance(msg, Subscribe):
@@ -451,6 +483,11 @@ def _validate(raw: object) -> ControlMessage:
     if isinstance(raw, Mapping):
         return CONTROL_MESSAGE.validate_python(dict(raw))
     raise ControlRefused("a control message is a JSON object with a 'type'")
+
+
+def _snake(name: str) -> str:
+    """``SetTradingMode`` -> ``set_trading_mode``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _sorted(values: frozenset[str] | None) -> list[str] | None:

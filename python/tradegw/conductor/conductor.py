@@ -30,7 +30,7 @@ class Conductor:
     ) -> None:
         self.dispatcher = dispatcher
         self.engine = MergeEngine(
-            dispatcher.publish, dispatcher.book_snapshot, telemetry.counters, clock
+            dispatcher.publish, dispatcher.book_snapshot, telemetry.counters, clock, telemetry.ops
         )
         # Bound once: publish runs for every event of every venue.
         self._forward = dispatcher.publish

@@ -35,11 +35,13 @@ from tradegw.schema import (
     MergedLevel,
 )
 from tradegw.telemetry.histogram import LatencyHistogram
+from tradegw.telemetry.ops_events import new_decision_id
 
 if TYPE_CHECKING:
     from tradegw.dispatch import BookSource
     from tradegw.schema import BookSnapshot, Event
     from tradegw.telemetry import Counters
+    from tradegw.telemetry.ops_events import OpsEventQueue
 
 log = logging.getLogger("tradegw.conductor")
 
@@ -102,6 +104,8 @@ class MergeEngine:
             None while it is not synced (the dispatcher's ``book_snapshot``).
         counters: Telemetry counters (``merge.*``).
         clock: Time and timers; the running event loop's by default.
+        ops: Where ``merge.late_dropped`` and ``merge.suppressed_partial`` ops events go
+            (none when None).
     """
 
     def __init__(
@@ -110,8 +114,10 @@ class MergeEngine:
         books: BookSource,
         counters: Counters,
         clock: MergeClock | None = None,
+        ops: OpsEventQueue | None = None,
     ) -> None:
         self._publish = publish
+        self._ops = ops
         self._books = books
         self._counters = counters
         self._clock: MergeClock = clock or LoopClock()
@@ -198,6 +204,15 @@ class MergeEngine:
         if event.ingest_ts <= merge.last_close_ts:
             merge.stats.late_dropped += 1
             self._counters.inc("merge.late_dropped", merge.spec.merge_id, venue)
+            if self._ops is not None:
+                self._ops.emit(
+                    "merge.late_dropped",
+                    trace_id=event.trace_id,
+                    venue=venue,
+                    symbol=event.symbol,
+                    merge_id=merge.spec.merge_id,
+                    late_ns=merge.last_close_ts - event.ingest_ts,
+                )
             return
         window = merge.window
         if window is None:
@@ -295,6 +310,19 @@ class MergeEngine:
         if silent or unsynced:
             merge.stats.suppressed += 1
             self._counters.inc("merge.suppressed_partial", spec.merge_id)
+            if self._ops is not None:
+                self._ops.emit(
+                    "merge.suppressed_partial",
+                    trace_id=window.open_trace_id,
+                    decision_id=new_decision_id(),
+                    symbol=spec.symbol,
+                    merge_id=spec.merge_id,
+                    window_seq=window.seq,
+                    missing=silent + unsynced,
+                    silent=silent,
+                    unsynced=unsynced,
+                    close_reason=reason,
+                )
             log.warning(
                 "merge %s: window %d of %s suppressed, missing venues %s (no fragment: %s; "
                 "not synced: %s); closed by %s after %d fragments %s trace_id=%s "

@@ -271,17 +271,63 @@ class OrdersConfig(StrictModel):
         return self
 
 
+MIB = 1024 * 1024
+
+
 class TelemetryConfig(StrictModel):
     """Ops outputs."""
 
-    dlq_path: str | None = Field("tradegw-dlq.jsonl", description="None keeps the DLQ in memory")
+    dlq_path: str | None = Field(
+        "tradegw-dlq",
+        description="folder of the DLQ's JSON-lines files (rotated by size, bounded in "
+        "total); None keeps the DLQ in memory",
+    )
+    dlq_file_bytes: int = Field(
+        16 * MIB, ge=MIB, le=1024 * MIB, description="a DLQ file's size before the next starts"
+    )
+    dlq_total_bytes: int = Field(
+        256 * MIB,
+        ge=2 * MIB,
+        le=1024 * 1024 * MIB,
+        description="the DLQ files' size together; the oldest are deleted past it "
+        "(at least twice dlq_file_bytes)",
+    )
+    ops_queue_size: int = Field(
+        10_000,
+        ge=16,
+        le=1_000_000,
+        description="unread ops events kept; past it the oldest are dropped (counted)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_path: str | None = None
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="json: one JSON object per line; text: for people; auto: text when the "
+        "log is a terminal, json otherwise",
+    )
 
     @field_validator("dlq_path", "log_path")
     @classmethod
     def _paths(cls, path: str | None) -> str | None:
         return _no_nul(path)
+
+    @field_validator("dlq_total_bytes")
+    @classmethod
+    def _room_for_rotation(cls, total: int, info: ValidationInfo) -> int:
+        # The file being written is never deleted: the bound needs room for it and another.
+        per_file = info.data.get("dlq_file_bytes")
+        if per_file is not None and total < 2 * per_file:
+            raise ValueError(f"must be at least twice dlq_file_bytes ({2 * per_file})")
+        return total
+
+
+class OpsConfig(StrictModel):
+    """The ops HTTP server: ``/metrics`` (Prometheus) and ``/healthz``."""
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=255)
+    port: int | None = Field(
+        None, ge=0, le=65_535, description="0 = any free port; None = no ops server"
+    )
 
 
 class GatewayConfig(StrictModel):
@@ -301,6 +347,7 @@ class GatewayConfig(StrictModel):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     @field_validator("consumers")
     @classmethod

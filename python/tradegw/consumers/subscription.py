@@ -39,6 +39,7 @@ from tradegw._core import Coalescer, TokenBucket
 from tradegw.dispatch.fair_share import SliceClock
 from tradegw.dispatch.routing import RouteFilter
 from tradegw.telemetry.histogram import LatencyHistogram
+from tradegw.telemetry.ops_events import new_decision_id
 
 if TYPE_CHECKING:
     from tradegw.dispatch.dispatcher import Dispatcher
@@ -126,6 +127,11 @@ class Subscription:
         self._diff_gen: dict[tuple[str, str], int] = {}
         # Last delivered seq per stream, to prove (and count violations of) ordering.
         self._last_seq: dict[tuple[str, str, str], int] = {}
+        # Whether the consumer is in a backlog episode in which it coalesced or spilled: the
+        # ops event marks the decision once per episode (until the consumer has drained its
+        # queue), not once per event, so an overload cannot flood the ops queue.
+        self._coalescing = False
+        self._spilling = False
 
     # ---- routing ----
 
@@ -175,6 +181,8 @@ class Subscription:
             if len(queue) >= self.max_pending:
                 self._marked.add(book)
                 self.stats.coalesced += 1
+                if not self._coalescing:
+                    self._coalescing_started(event, "backlog_snapshot")
                 queue.push(self._key(*book, "marker"), _BookMarker(*book), True)
             else:
                 self._diff_gen[book] = self._diff_gen.get(book, 0) + 1
@@ -182,6 +190,8 @@ class Subscription:
         elif etype in _COALESCE_LATEST:
             if queue.push(self._key(event.provider, event.symbol, etype), event, True):
                 self.stats.coalesced += 1
+                if not self._coalescing:
+                    self._coalescing_started(event, "latest_wins")
         elif etype == "BookSnapshot":
             book = (event.provider, event.symbol)
             if book in self._marked:
@@ -190,6 +200,8 @@ class Subscription:
             gen = self._diff_gen.get(book, 0) & 0xFFFF_FFFF
             if queue.push((self._key(*book, etype) << 32) | gen, event, True):
                 self.stats.coalesced += 1
+                if not self._coalescing:
+                    self._coalescing_started(event, "latest_wins")
         elif etype == "ExecReport":
             self._exec.append(event)
         elif etype == "Trade" and len(queue) >= self.max_pending * _TRADE_SPILL_FACTOR:
@@ -200,9 +212,26 @@ class Subscription:
             merge_key = self._key(event.provider, event.merge_id or "", etype)
             if queue.push(merge_key, event, True):
                 self.stats.coalesced += 1
+                if not self._coalescing:
+                    self._coalescing_started(event, "latest_wins")
         else:
             queue.push(0, event, False)
         self._wake()
+
+    def _coalescing_started(self, event: Event, policy: str) -> None:
+        """The first coalescing of a backlog episode: one ``dispatch.coalesced`` ops event."""
+        self._coalescing = True
+        self._dispatcher.telemetry.ops.emit(
+            "dispatch.coalesced",
+            trace_id=event.trace_id,
+            decision_id=new_decision_id(),
+            venue=event.provider,
+            symbol=event.symbol,
+            consumer=self.name,
+            policy=policy,
+            event_type=event.event_type,
+            queued=len(self),
+        )
 
     def _spill(self, event: Event) -> None:
         from tradegw.schema import to_json
@@ -210,8 +239,21 @@ class Subscription:
         self.stats.spilled += 1
         telemetry = self._dispatcher.telemetry
         telemetry.counters.inc("consumer_spilled", self.name)
+        if not self._spilling:
+            # Every spilled trade is in the DLQ with its trace id; the decision to spill is
+            # said once per episode.
+            self._spilling = True
+            telemetry.ops.emit(
+                "dispatch.spilled",
+                trace_id=event.trace_id,
+                decision_id=new_decision_id(),
+                venue=event.provider,
+                symbol=event.symbol,
+                consumer=self.name,
+                queued=len(self),
+            )
         telemetry.dlq.put(
-            provider=event.provider,
+            venue=event.provider,
             reason="consumer_overflow",
             raw=to_json(event),
             trace_id=event.trace_id,
@@ -303,6 +345,8 @@ class Subscription:
 
     async def _wait(self) -> None:
         """Sleeps until :meth:`offer` or :meth:`close` wakes the consumer."""
+        # Nothing queued any more: a backlog episode, if there was one, is over.
+        self._coalescing = self._spilling = False
         self._clock.end()
         self._waiter = asyncio.get_running_loop().create_future()
         try:

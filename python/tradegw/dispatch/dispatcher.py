@@ -130,6 +130,11 @@ class Dispatcher:
         self._subscriptions.add(sub)
         return sub
 
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription made here that is still referenced, routed or not (for the
+        metrics)."""
+        return list(self._subscriptions)
+
     def unsubscribe(self, sub: Subscription) -> None:
         """Stops routing to ``sub``; it still drains what it holds."""
         self.routing.remove(sub)

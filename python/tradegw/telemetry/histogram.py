@@ -6,8 +6,10 @@ samples at report time would need memory proportional to the run length instead.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # Each power of two is split into 32 linear sub-buckets: values are kept to ~3 %.
 _SUB_BITS = 5
@@ -77,6 +79,15 @@ class LatencyHistogram:
             if seen >= rank:
                 return min(_lower_bound(i), self.max)
         return self.max
+
+    def cumulative(self, bounds: Sequence[int]) -> list[int]:
+        """For each of the ascending ``bounds``, the samples at or below it, as Prometheus
+        histogram buckets count them. A bucket is counted under a bound its lower edge does
+        not pass, so a count can include samples up to one bucket (~3 %) above the bound."""
+        first = [0] * (len(bounds) + 1)
+        for i, c in self._counts.items():
+            first[bisect.bisect_left(bounds, _lower_bound(i))] += c
+        return list(itertools.accumulate(first[:-1]))
 
     def summary_us(self) -> dict[str, float]:
         """p50/p99/p999/max/mean in microseconds, for ns samples."""

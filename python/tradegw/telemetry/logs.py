@@ -1,4 +1,11 @@
-"""Log output: every record bounded in bytes and with credentials redacted.
+"""Log output: one JSON object per line (or text for people at a terminal), every record
+bounded in bytes and with credentials redacted.
+
+:class:`JsonFormatter` writes ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``,
+then ``venue``, ``symbol``, ``trace_id``, ``decision_id`` and any other field a call passed
+in ``extra`` where known (a ``trace_id=<16 hex>`` the message itself quotes counts as known),
+and ``exc_info`` with the traceback: what log shippers and ``jq`` read. ``log_format: auto``
+(the default) writes text when the log is a terminal and JSON otherwise (files, pipes).
 
 A venue sending megabyte-long field values reaches the log through the error messages that
 quote them; each record's message is therefore capped at :data:`MESSAGE_MAX_BYTES` and its
@@ -11,9 +18,13 @@ traceback (with any stack) at :data:`TRACEBACK_MAX_BYTES`, each cut marked
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
+
+import orjson
 
 from tradegw.telemetry.redact import redact_prefix
 
@@ -24,6 +35,7 @@ __all__ = [
     "MESSAGE_MAX_BYTES",
     "TRACEBACK_MAX_BYTES",
     "BoundedRedactingFormatter",
+    "JsonFormatter",
     "configure_logging",
 ]
 
@@ -39,7 +51,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 def configure_logging(telemetry: TelemetryConfig) -> None:
     """Sends log records at ``telemetry.log_level`` and above to ``telemetry.log_path`` (or
-    standard error), bounded and redacted by :class:`BoundedRedactingFormatter`.
+    standard error), one JSON object per line (:class:`JsonFormatter`) or as text
+    (:class:`BoundedRedactingFormatter`) as ``telemetry.log_format`` says, bounded and
+    redacted either way.
 
     Replaces the handler an earlier call installed and leaves every other handler alone
     (the test runner's, an embedding application's).
@@ -55,7 +69,10 @@ def configure_logging(telemetry: TelemetryConfig) -> None:
         )
     else:
         handler = _StderrHandler()
-    handler.setFormatter(BoundedRedactingFormatter(FORMAT))
+    fmt = telemetry.log_format
+    if fmt == "auto":
+        fmt = "text" if telemetry.log_path is None and sys.stderr.isatty() else "json"
+    handler.setFormatter(JsonFormatter() if fmt == "json" else BoundedRedactingFormatter(FORMAT))
     if _installed is not None:
         root.removeHandler(_installed)
         _installed.close()
@@ -160,6 +177,88 @@ class BoundedRedactingFormatter(logging.Formatter):
             # The call itself was wrong (say "%d" with a str); let logging report it exactly
             # as it would have, from the untouched arguments.
             return record.getMessage(), 0
+
+
+CONTEXT_FIELDS = ("venue", "symbol", "trace_id", "decision_id")
+"""Written right after the message when the record knows them."""
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+"""Attributes every record has: anything else came from ``extra``."""
+_TRACE_IN_TEXT = re.compile(r"\btrace_id=([0-9a-f]{16})\b")
+_EXTRA_MAX_CHARS = 1024
+
+
+class JsonFormatter(BoundedRedactingFormatter):
+    """One JSON object per record, on one line; the message and traceback bounded as
+    :class:`BoundedRedactingFormatter` bounds them, every string of ``extra`` redacted and
+    cut to 1 KiB."""
+
+    def __init__(
+        self,
+        *,
+        message_max_bytes: int = MESSAGE_MAX_BYTES,
+        traceback_max_bytes: int = TRACEBACK_MAX_BYTES,
+    ) -> None:
+        super().__init__(
+            None, message_max_bytes=message_max_bytes, traceback_max_bytes=traceback_max_bytes
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        message, dropped = self._message(record)
+        message = _bounded(message, self.message_max_bytes, dropped)
+        out: dict[str, Any] = {
+            "time": _iso_utc(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+        }
+        fields = record.__dict__
+        for key in CONTEXT_FIELDS:
+            value = fields.get(key)
+            if value is not None:
+                out[key] = _field(value)
+        if "trace_id" not in out:
+            quoted = _TRACE_IN_TEXT.search(message)
+            if quoted is not None:
+                out["trace_id"] = quoted.group(1)
+        for key, value in fields.items():
+            if key not in _STANDARD and key not in out:
+                out[key] = _field(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        trace = record.exc_text or ""
+        if record.stack_info:
+            trace = (trace + "\n" if trace else "") + self.formatStack(record.stack_info)
+        if trace:
+            out["exc_info"] = _bounded(trace, self.traceback_max_bytes)
+        try:
+            return orjson.dumps(out).decode()
+        except TypeError:
+            # A lone surrogate (orjson refuses them): written escaped, never an error.
+            clean = {
+                k: v.encode("utf-8", "backslashreplace").decode() if isinstance(v, str) else v
+                for k, v in out.items()
+            }
+            return orjson.dumps(clean, default=str).decode()
+
+
+def _iso_utc(created: float) -> str:
+    return (
+        datetime.fromtimestamp(created, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _field(value: Any) -> Any:
+    """An ``extra`` value as JSON can hold it: numbers, booleans and None as they are,
+    strings (and anything else, as its ``str``) redacted and cut."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | tuple) and len(value) <= 64:
+        return [_field(v) for v in value]
+    text = value if isinstance(value, str) else str(value)
+    return redact_prefix(text, _EXTRA_MAX_CHARS)
 
 
 def _utf8_len(text: str, start: int = 0) -> int:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
-from tradegw.telemetry.dlq import DeadLetterQueue
+from tradegw.telemetry.dlq import DEFAULT_FILE_BYTES, DEFAULT_TOTAL_BYTES, DeadLetterQueue
 from tradegw.telemetry.histogram import LatencyHistogram
+from tradegw.telemetry.ops_events import DEFAULT_CAPACITY, OpsEventQueue
+
+if TYPE_CHECKING:
+    from tradegw.config.models import TelemetryConfig
 
 
 class Counters:
@@ -50,13 +55,37 @@ class Counters:
 
 
 class Telemetry:
-    """Everything ops-only in one place: counters, latency, the DLQ."""
+    """Everything ops-only in one place: counters, latency, the DLQ, the ops event queue
+    and the books' time to resync."""
 
-    def __init__(self, dlq_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        dlq_path: str | os.PathLike[str] | None = None,
+        *,
+        ops_capacity: int = DEFAULT_CAPACITY,
+        dlq_file_bytes: int = DEFAULT_FILE_BYTES,
+        dlq_total_bytes: int = DEFAULT_TOTAL_BYTES,
+    ) -> None:
         self.counters = Counters()
-        self.dlq = DeadLetterQueue(dlq_path)
+        self.dlq = DeadLetterQueue(
+            dlq_path, max_file_bytes=dlq_file_bytes, max_total_bytes=dlq_total_bytes
+        )
         self.latency = LatencyHistogram()
+        self.ops = OpsEventQueue(ops_capacity)
+        self.resync_ns: dict[tuple[str, str], LatencyHistogram] = {}
+        """How long books took to resync (ns, from leaving ``synced`` to the next snapshot
+        applied), by (venue, reason)."""
+
+    @classmethod
+    def from_config(cls, config: TelemetryConfig) -> Telemetry:
+        """The telemetry a config's ``telemetry:`` section asks for."""
+        return cls(
+            config.dlq_path,
+            ops_capacity=config.ops_queue_size,
+            dlq_file_bytes=config.dlq_file_bytes,
+            dlq_total_bytes=config.dlq_total_bytes,
+        )
 
     def close(self) -> None:
-        """Releases files."""
+        """Writes what the DLQ holds and releases its files."""
         self.dlq.close()

@@ -27,6 +27,7 @@ class TrackedBook:
         "qty_places",
         "reason",
         "resync_deadline",
+        "resyncing_since",
         "status",
         "symbol",
         "synced_at",
@@ -46,6 +47,8 @@ class TrackedBook:
         self.status = "resyncing"
         self.reason: ResyncReason | None = None
         self.resync_deadline = 0.0
+        self.resyncing_since = 0.0
+        """When the book last left ``synced`` (monotonic seconds; 0.0: never synced yet)."""
         self.synced_at = 0.0
         self.last_update = 0.0
 

@@ -43,6 +43,8 @@ from tradegw.schema import (
     ResyncReason,
     new_trace_id,
 )
+from tradegw.telemetry.histogram import LatencyHistogram
+from tradegw.telemetry.ops_events import new_decision_id
 
 if TYPE_CHECKING:
     from tradegw._core import BookAssembler
@@ -87,6 +89,7 @@ class VenueProvider(ABC):
         self._sink = sink
         self._telemetry = telemetry
         self._counters = telemetry.counters
+        self._ops = telemetry.ops
         self._rng = rng or random.Random()
         self._backoff = Backoff(config.reconnect, self._rng)
         self._books: dict[str, TrackedBook] = {}
@@ -121,7 +124,12 @@ class VenueProvider(ABC):
                     raise
                 except Exception as e:
                     self._counters.inc("provider_restarts", self.name)
-                    log.exception("%s: feed failed (%s); restarting", self.name, one_line(e))
+                    self._ops.emit("feed.restarted", venue=self.name, error=one_line(e))
+                    log.exception(
+                        "%s: feed failed (%s); restarting",
+                        *(self.name, one_line(e)),
+                        extra={"venue": self.name},
+                    )
                     self._drop_transport()
                     self._all_resyncing("reconnect")
                     if not self._stopping:
@@ -142,6 +150,7 @@ class VenueProvider(ABC):
                 log.error(
                     "%s: waiting for reference data: %s; retry in %.2fs",
                     *(self.name, one_line(e), delay),
+                    extra={"venue": self.name},
                 )
                 await asyncio.sleep(delay)
         while not self._stopping:
@@ -155,6 +164,7 @@ class VenueProvider(ABC):
                 log.warning(
                     "%s: connect to %s failed (%s); retry in %.2fs",
                     *(self.name, url, one_line(e), delay),
+                    extra={"venue": self.name},
                 )
                 await asyncio.sleep(delay)
                 continue
@@ -172,7 +182,9 @@ class VenueProvider(ABC):
                 # offending bytes are gone, so the DLQ keeps what picows said of them.
                 self._counters.inc("protocol_errors", self.name)
                 log.warning(
-                    "%s: WebSocket protocol error (%s); reconnecting", self.name, one_line(e)
+                    "%s: WebSocket protocol error (%s); reconnecting",
+                    *(self.name, one_line(e)),
+                    extra={"venue": self.name},
                 )
                 self.dead_letter(b"", new_trace_id(), "protocol_error", one_line(e))
             finally:
@@ -185,7 +197,12 @@ class VenueProvider(ABC):
             self._counters.inc("reconnects", self.name)
             self._all_resyncing("reconnect")
             delay = self._backoff.next_delay()
-            log.warning("%s: disconnected; reconnecting in %.2fs", self.name, delay)
+            self._ops.emit("feed.reconnect", venue=self.name, delay_s=round(delay, 3))
+            log.warning(
+                "%s: disconnected; reconnecting in %.2fs",
+                *(self.name, delay),
+                extra={"venue": self.name},
+            )
             await asyncio.sleep(delay)
 
     def stop(self) -> None:
@@ -199,6 +216,15 @@ class VenueProvider(ABC):
         if transport is not None:
             transport.disconnect()
             self.on_disconnected()
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is up now."""
+        return self._transport is not None
+
+    def quiet_s(self, now: float | None = None) -> float:
+        """Seconds since the connection last carried anything (monotonic ``now``)."""
+        return (time.monotonic() if now is None else now) - self._last_rx
 
     def disconnect(self) -> None:
         """Drops the current connection; the session loop reconnects after a backoff."""
@@ -216,6 +242,7 @@ class VenueProvider(ABC):
                 # The session loop sees the disconnect and starts over; the watchdog must
                 # never die on its own and leave a feed without one.
                 self._counters.inc("provider_restarts", self.name)
+                self._ops.emit("feed.restarted", venue=self.name, error="watchdog failed")
                 log.exception("%s: watchdog failed; reconnecting", self.name)
                 transport.disconnect()
                 return
@@ -225,7 +252,13 @@ class VenueProvider(ABC):
         cfg = self.config
         if now - self._last_rx > cfg.stale_after_s:
             self._counters.inc("stale", self.name)
-            log.warning("%s: no data for %.1fs; reconnecting", self.name, now - self._last_rx)
+            quiet = round(now - self._last_rx, 3)
+            self._ops.emit("feed.stale", venue=self.name, scope="connection", quiet_s=quiet)
+            log.warning(
+                "%s: no data for %.1fs; reconnecting",
+                *(self.name, quiet),
+                extra={"venue": self.name},
+            )
             self._all_resyncing("stale")
             return False
         if now - self._last_ping > cfg.ping_interval_s:
@@ -243,7 +276,16 @@ class VenueProvider(ABC):
             ):
                 # The connection is alive (heartbeats, other symbols) but this book is not.
                 self._counters.inc("stale_books", self.name, book.canonical)
-                self.resync(book, "stale", new_trace_id())
+                trace_id = new_trace_id()
+                self._ops.emit(
+                    "feed.stale",
+                    trace_id=trace_id,
+                    venue=self.name,
+                    symbol=book.canonical,
+                    scope="book",
+                    quiet_s=round(now - max(book.last_update, book.synced_at), 3),
+                )
+                self.resync(book, "stale", trace_id)
             elif book.status == "synced" and now - book.synced_at > cfg.refresh_interval_s:
                 # Keeps serving the old book: the status stays synced until the fresh
                 # snapshot replaces it, so consumers see no gap.
@@ -279,7 +321,11 @@ class VenueProvider(ABC):
             self.dead_letter(payload, trace_id, "malformed", f"{type(e).__name__}: {e}")
         except Exception as e:
             # A frame the handlers did not expect must still never end the feed.
-            log.exception("%s: frame handler failed trace_id=%s", self.name, trace_id)
+            log.exception(
+                "%s: frame handler failed trace_id=%s",
+                *(self.name, trace_id),
+                extra={"venue": self.name, "trace_id": trace_id},
+            )
             self.dead_letter(payload, trace_id, "handler_error", f"{type(e).__name__}: {e}")
 
     def each_item(
@@ -302,7 +348,7 @@ class VenueProvider(ABC):
         """Counts a frame that cannot be used and keeps it in the DLQ with its trace id."""
         self._counters.inc("dlq", self.name, reason)
         self._telemetry.dlq.put(
-            provider=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
+            venue=self.name, reason=reason, raw=payload, trace_id=trace_id, detail=detail
         )
 
     # ---- events ----
@@ -340,7 +386,7 @@ class VenueProvider(ABC):
 
     def publish(self, event: Event) -> None:
         """Counts ``event`` and hands it downstream (the conductor, then the dispatcher)."""
-        self._counters.inc("events", self.name, event.event_type)
+        self._counters.inc("events", self.name, event.symbol, event.event_type)
         self._sink.publish(event)
 
     # ---- books ----
@@ -388,18 +434,35 @@ class VenueProvider(ABC):
         exchange_ts: int | None,
         ingest_ts: int,
         trace_id: str,
+        raw: bytes = b"",
     ) -> None:
-        """Turns the assembler's answer to one snapshot or update into events and health."""
+        """Turns the assembler's answer to one snapshot or update into events and health.
+        ``raw`` is the frame, kept in the DLQ when it fails its checksum (venues with
+        checksums pass it)."""
         if outcome == "applied":
             book.last_update = self._last_rx
             if checksum is not None:
                 self._counters.inc("checksum_ok", self.name, book.canonical)
+            else:
+                # Proven by its sequence (Binance's U/u, Coinbase's sequence_num) instead.
+                self._counters.inc("sequence_ok", self.name, book.canonical)
             if snapshot:
                 self._on_synced(book, checksum, exchange_ts, ingest_ts, trace_id)
             elif book.status == "synced":
                 self._publish_update(book, bids, asks, checksum, exchange_ts, ingest_ts, trace_id)
         elif outcome == "checksum_mismatch":
             self._counters.inc("checksum_failed", self.name, book.canonical)
+            self._ops.emit(
+                "book.checksum_mismatch",
+                trace_id=trace_id,
+                venue=self.name,
+                symbol=book.canonical,
+                checksum=checksum,
+            )
+            # The frame could not be used: what it said is lost with the book it broke.
+            self.dead_letter(
+                raw, trace_id, "checksum_mismatch", f"{book.symbol}: venue checksum {checksum}"
+            )
             self.resync(book, "checksum", trace_id)
         elif outcome == "gap":
             self._counters.inc("sequence_gaps", self.name, book.canonical)
@@ -455,6 +518,13 @@ class VenueProvider(ABC):
         trace_id: str,
     ) -> None:
         was = book.status
+        if was != "synced" and book.reason is not None and book.resyncing_since:
+            # A resync, not the first sync: how long the book was out of service.
+            key = (self.name, book.reason)
+            hist = self._telemetry.resync_ns.get(key)
+            if hist is None:
+                hist = self._telemetry.resync_ns[key] = LatencyHistogram()
+            hist.record(int((time.monotonic() - book.resyncing_since) * 1e9))
         book.status = "synced"
         book.reason = None
         book.resync_deadline = 0.0
@@ -513,6 +583,8 @@ class VenueProvider(ABC):
         """Marks ``book`` resyncing (a ``BookStatus`` goes out); False if it already was."""
         if book.status == "resyncing" and book.reason is not None:
             return False
+        if book.status == "synced":
+            book.resyncing_since = time.monotonic()
         book.status = "resyncing"
         book.reason = reason
         self._publish_status(book, time.time_ns(), trace_id or new_trace_id())
@@ -527,7 +599,25 @@ class VenueProvider(ABC):
         if self.mark_resyncing(book, reason, trace_id):
             self._counters.inc("resyncs", self.name, book.canonical)
             self._counters.inc(f"resyncs_{reason}", self.name)
-            log.info("%s: resync %s (%s) trace_id=%s", self.name, book.symbol, reason, trace_id)
+            decision_id = new_decision_id()
+            self._ops.emit(
+                "book.resync",
+                trace_id=trace_id,
+                decision_id=decision_id,
+                venue=self.name,
+                symbol=book.canonical,
+                reason=reason,
+            )
+            log.info(
+                "%s: resync %s (%s) trace_id=%s",
+                *(self.name, book.symbol, reason, trace_id),
+                extra={
+                    "venue": self.name,
+                    "symbol": book.canonical,
+                    "trace_id": trace_id,
+                    "decision_id": decision_id,
+                },
+            )
             self._request_snapshot(book)
 
     def book_snapshot(self, provider: str, symbol: str) -> BookSnapshot | None:

@@ -78,6 +78,7 @@ class RestClient:
                 self._counters.inc("rest_throttled", self.venue)
                 await asyncio.sleep(wait)
             self.bucket.try_acquire(weight)
+            self._counters.inc("rest_weight", self.venue, by=round(weight))
             try:
                 async with session.get(url, params=params) as resp:
                     self._note_used_weight(resp.headers)

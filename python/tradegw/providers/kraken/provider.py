@@ -293,6 +293,7 @@ class KrakenProvider(VenueProvider):
                 exchange_ts=exchange_ts,
                 ingest_ts=ingest_ts,
                 trace_id=trace_id,
+                raw=raw,
             )
 
     def _on_trade(

@@ -1,0 +1,59 @@
+"""``tradegw.open``: the gateway in one line, started as ``tradegw run`` starts it.
+
+>>> async with tradegw.open() as gw:              # the embedded default: its simulators too
+...     async for ev in gw.subscribe(symbols=["BTC-USD"], types=["Ticker"]):
+...         print(ev.provider, ev.bid, ev.ask)
+
+The config names what runs: a venue whose URL is ``"sim"`` gets its simulator in a child
+process (the same start-up as ``tradegw run``, :func:`tradegw.runner.start_simulators`), so a
+strategy never needs to know a port. Its control socket, ops server (``gw.metrics_url``),
+state file and DLQ start as configured. The config's ``consumers:`` are ``tradegw run``'s
+demo consumers and are not started: the code inside the ``async with`` is the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+
+from tradegw.config import GatewayConfig, load_config
+from tradegw.gateway import Gateway
+from tradegw.runner import SIM_GRACE_S, start_simulators
+from tradegw.sim.process import SimulatorProcess
+
+__all__ = ["open_gateway"]
+
+log = logging.getLogger("tradegw")
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(
+    config: str | os.PathLike[str] | GatewayConfig | None = None,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> AsyncIterator[Gateway]:
+    """Starts what ``config`` names (a YAML path, a :class:`GatewayConfig`, or None for the
+    embedded default) and yields the started :class:`Gateway`; on the way out (an exception
+    or cancellation included) stops the gateway, then the simulators.
+
+    ``say`` receives the lines ``tradegw run`` prints (simulator URLs); by default they go to
+    the ``tradegw`` logger at INFO.
+
+    Raises:
+        tradegw.errors.ConfigError: the file is not a valid config (it names the field).
+    """
+    cfg = config if isinstance(config, GatewayConfig) else load_config(config)
+    sims: list[SimulatorProcess] = []
+    try:
+        urls, rest_urls = await start_simulators(cfg, sims, say or log.info)
+        gw = Gateway(cfg, urls=urls, rest_urls=rest_urls)
+        await gw.start()
+        try:
+            yield gw
+        finally:
+            await gw.stop()
+    finally:
+        await asyncio.gather(*(sim.stop(SIM_GRACE_S) for sim in sims))

@@ -32,7 +32,7 @@ from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.requests import OrderRequest
 from tradegw.orders.venue import OrderVenue
 from tradegw.providers.base import VenueProvider
-from tradegw.providers.registry import provider_class
+from tradegw.providers.registry import order_venue_factory, provider_class
 from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 
@@ -102,6 +102,13 @@ class Gateway:
         """The one place every order passes; ExecReports go out through the conductor."""
         self.ops_server: OpsServer | None = None
         """``/metrics`` and ``/healthz`` while running, when ``ops.port`` is set."""
+        for venue, provider in self.providers.items():
+            # A venue with an enabled ``trading`` section gets its order adapter here; its
+            # credentials are read now, so a missing key stops the start, naming the variable.
+            factory = order_venue_factory(venue)
+            order_venue = factory(provider.config, provider) if factory is not None else None
+            if order_venue is not None:
+                self.register_order_venue(venue, order_venue)
         for m in config.merges:
             self.merge(
                 m.symbol,

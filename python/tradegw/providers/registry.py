@@ -13,13 +13,26 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tradegw.orders.venue import OrderVenue
     from tradegw.providers.base import VenueConfig, VenueProvider
+
+    OrderVenueFactory = Callable[[VenueConfig, VenueProvider], OrderVenue | None]
+    """``(venue config, its market-data provider) -> OrderVenue``, or None when the config
+    has no enabled ``trading`` section. It reads the venue's credentials
+    (:func:`tradegw.orders.credentials.load_credentials`) and may raise
+    :class:`~tradegw.errors.CredentialError`; the provider gives it the venue's URLs (the
+    simulator's order endpoints are found from them) and its instruments."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     config: str
     provider: str
+    orders: str | None = None
+    """``module:function`` making the venue's :class:`~tradegw.orders.venue.OrderVenue`
+    (:data:`OrderVenueFactory`), once the venue has an order adapter."""
 
 
 _VENUES: dict[str, _Entry] = {
@@ -60,3 +73,13 @@ def provider_class(venue: str) -> type[VenueProvider]:
     """The adapter class of ``venue``. Raises ``KeyError`` for an unknown venue."""
     cls: type[VenueProvider] = _load(_VENUES[venue].provider)
     return cls
+
+
+def order_venue_factory(venue: str) -> OrderVenueFactory | None:
+    """How to make ``venue``'s order adapter, or None when it has none yet. Raises
+    ``KeyError`` for an unknown venue."""
+    path = _VENUES[venue].orders
+    if path is None:
+        return None
+    factory: OrderVenueFactory = _load(path)
+    return factory

@@ -11,7 +11,13 @@
 """
 
 from tradegw.providers.base.books import SnapshotToken, TrackedBook
-from tradegw.providers.base.config import ReconnectPolicy, RestPolicy, StrictModel, VenueConfig
+from tradegw.providers.base.config import (
+    ReconnectPolicy,
+    RestPolicy,
+    StrictModel,
+    TradingConfig,
+    VenueConfig,
+)
 from tradegw.providers.base.decode import (
     FrameError,
     as_int,
@@ -39,6 +45,7 @@ __all__ = [
     "SnapshotToken",
     "StrictModel",
     "TrackedBook",
+    "TradingConfig",
     "VenueConfig",
     "VenueProvider",
     "as_int",

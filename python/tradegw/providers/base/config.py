@@ -58,6 +58,22 @@ class RestPolicy(StrictModel):
     )
 
 
+class TradingConfig(StrictModel):
+    """Order entry on a venue (absent: market data only). Each venue extends it with its
+    own endpoints; the API key and secret never come from the config file but from the
+    environment or owner-only files (:mod:`tradegw.orders.credentials`)."""
+
+    enabled: bool = True
+    url: str = Field(
+        "sim",
+        description='the venue\'s order endpoint (WebSocket API or REST base), or "sim": '
+        "the simulator's, derived from the market-data URLs it serves",
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0, le=HOUR, description="one order request's wait for the venue's answer"
+    )
+
+
 class VenueConfig(StrictModel):
     """What every venue adapter is configured with; venues add their own fields."""
 

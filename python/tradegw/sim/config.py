@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar, overload
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradegw.safe_yaml import parse
 from tradegw.sim.faults import FaultPlan
@@ -38,6 +38,19 @@ class AccountConfig(BaseModel):
         description="asset -> starting balance as decimal text; assets not named start at "
         "starting_balance",
     )
+
+
+class ApiKeyConfig(BaseModel):
+    """One API key the simulator accepts, and the account it trades for. A venue that signs
+    with a shared secret (Binance HMAC, Kraken API-Sign) checks with ``secret``; one that
+    signs with a private key (Coinbase CDP JWT, Binance Ed25519) checks with
+    ``public_key_pem``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: AccountName = "default"
+    secret: str | None = Field(default=None, min_length=1, max_length=4096)
+    public_key_pem: str | None = Field(default=None, min_length=1, max_length=8192)
 
 
 def _default_accounts() -> dict[str, AccountConfig]:
@@ -86,6 +99,12 @@ class SimConfig(BaseModel):
         max_length=1_000,
         description="trading accounts by name (the venue maps its API keys to them)",
     )
+    api_keys: dict[Annotated[str, Field(min_length=1, max_length=256)], ApiKeyConfig] = Field(
+        default_factory=dict,
+        max_length=1_000,
+        description="API key -> what checks its signatures and the account it trades for; "
+        "a request signed with any other key is refused as the venue refuses it",
+    )
     starting_balance: str | None = Field(
         default="1000000",
         pattern=AMOUNT_PATTERN,
@@ -104,6 +123,17 @@ class SimConfig(BaseModel):
         le=2**32,
         description="bytes queued for a client beyond which it is cut off as too slow",
     )
+
+    @model_validator(mode="after")
+    def _keys_name_accounts(self) -> SimConfig:
+        for key, spec in self.api_keys.items():
+            if spec.account not in self.accounts:
+                shown = key[:6] + "..." if len(key) > 6 else key
+                raise ValueError(
+                    f"api key {shown!r} trades for account {spec.account!r}, which is not in "
+                    f"accounts ({sorted(self.accounts)[:10]})"
+                )
+        return self
 
     @field_validator("pairs")
     @classmethod

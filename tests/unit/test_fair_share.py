@@ -134,7 +134,10 @@ async def test_a_cheap_consumer_takes_a_backlog_without_yielding() -> None:
         n += 1
         if n == 2_000:
             break
-    assert sub._clock.yields <= 2
+    # 2,000 events of about a microsecond are a slice or two of its time; a busy machine
+    # (wall time passes while the process waits for a core) may cut a few more. A greedy
+    # consumer yields after every two or three events (the test above).
+    assert sub._clock.yields <= 10
 
 
 # ---- budgets ----

@@ -38,6 +38,11 @@ PREFIX_MAX = 80
 def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Whatever configure_logging adds to the root logger is gone after the test."""
     root = logging.getLogger()
+    # A handler an earlier test installed through configure_logging (a whole `tradegw run`
+    # in process) would write this test's records a second time: set it aside meanwhile.
+    prior = logs._installed
+    if prior is not None:
+        root.removeHandler(prior)
     handlers, level = list(root.handlers), root.level
     monkeypatch.setattr(logs, "_installed", None)
     yield
@@ -46,6 +51,8 @@ def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             root.removeHandler(h)
             h.close()
     root.setLevel(level)
+    if prior is not None:
+        root.addHandler(prior)
 
 
 def _log_to(path: Path, level: str = "INFO", fmt: str = "text") -> None:

@@ -52,6 +52,8 @@ def rig_config(
     raw["merges"] = []
     raw["control"] = {"state_path": None, "port": None, "address_path": None}
     raw["telemetry"] = {"dlq_path": None, "log_level": "ERROR", "log_path": None}
+    raw["orders"] = {"ledger_path": None}
+    raw["ops"] = {"port": None}
     if change is not None:
         change(raw)
     return GatewayConfig.model_validate(raw)

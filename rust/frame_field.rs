@@ -178,6 +178,23 @@ pub fn orjson_int<'t>(v: &'t Json, what: &str) -> ItemResult<&'t str> {
     }
 }
 
+/// An integer text (`-?[0-9]+`) as Python's `str(int(text))` writes it: no leading zeros,
+/// no `-0`. Borrowed when it already is.
+pub fn canonical_int(text: &str) -> std::borrow::Cow<'_, str> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.is_empty() {
+        return std::borrow::Cow::Borrowed("0");
+    }
+    if trimmed.len() == digits.len() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(format!("{sign}{trimmed}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +263,27 @@ mod tests {
             assert!(quoted_signed(json(bad), "c").is_err(), "{bad}");
         }
         assert_eq!(quoted_signed(json(r#""-1.25""#), "c"), Ok("-1.25"));
+    }
+
+    #[test]
+    fn canonical_integers_as_python_writes_them() {
+        for (text, want) in [
+            ("0", "0"),
+            ("-0", "0"),
+            ("000", "0"),
+            ("-000", "0"),
+            ("7", "7"),
+            ("007", "7"),
+            ("-007", "-7"),
+            ("-12", "-12"),
+            ("100", "100"),
+        ] {
+            assert_eq!(canonical_int(text), want, "{text}");
+        }
+        assert!(matches!(
+            canonical_int("123"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -101,12 +101,17 @@ pub fn int_text(v: &Json, what: &str) -> ItemResult<Option<i128>> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what} is not an integer: {:?}", clip(text, 40)));
     }
-    let mut value: Option<i128> = Some(0);
-    for b in digits.bytes() {
-        value = value
-            .and_then(|v| v.checked_mul(10))
-            .and_then(|v| v.checked_add(i128::from(b - b'0')));
-    }
+    let value = if digits.len() <= 18 {
+        // Ids and times: 18 digits never overflow a u64, so no check per digit.
+        let v = digits
+            .bytes()
+            .fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+        Some(i128::from(v))
+    } else {
+        digits.bytes().try_fold(0i128, |v, b| {
+            v.checked_mul(10)?.checked_add(i128::from(b - b'0'))
+        })
+    };
     Ok(value.map(|v| if negative { -v } else { v }))
 }
 
@@ -178,6 +183,23 @@ pub fn orjson_int<'t>(v: &'t Json, what: &str) -> ItemResult<&'t str> {
     }
 }
 
+/// An integer text (`-?[0-9]+`) as Python's `str(int(text))` writes it: no leading zeros,
+/// no `-0`. Borrowed when it already is.
+pub fn canonical_int(text: &str) -> std::borrow::Cow<'_, str> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.is_empty() {
+        return std::borrow::Cow::Borrowed("0");
+    }
+    if trimmed.len() == digits.len() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(format!("{sign}{trimmed}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +268,46 @@ mod tests {
             assert!(quoted_signed(json(bad), "c").is_err(), "{bad}");
         }
         assert_eq!(quoted_signed(json(r#""-1.25""#), "c"), Ok("-1.25"));
+    }
+
+    #[test]
+    fn integer_texts_either_side_of_18_digits() {
+        let value = |token: &str| int_text(json(token), "n");
+        assert_eq!(
+            value("999999999999999999"),
+            Ok(Some(999_999_999_999_999_999))
+        );
+        assert_eq!(
+            value(r#""-0999999999999999999""#),
+            Ok(Some(-999_999_999_999_999_999))
+        );
+        assert_eq!(
+            value("1000000000000000000"),
+            Ok(Some(1_000_000_000_000_000_000))
+        );
+        assert_eq!(value(&i128::MAX.to_string()), Ok(Some(i128::MAX)));
+        assert_eq!(value(&format!("{}0", i128::MAX)), Ok(None));
+    }
+
+    #[test]
+    fn canonical_integers_as_python_writes_them() {
+        for (text, want) in [
+            ("0", "0"),
+            ("-0", "0"),
+            ("000", "0"),
+            ("-000", "0"),
+            ("7", "7"),
+            ("007", "7"),
+            ("-007", "-7"),
+            ("-12", "-12"),
+            ("100", "100"),
+        ] {
+            assert_eq!(canonical_int(text), want, "{text}");
+        }
+        assert!(matches!(
+            canonical_int("123"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

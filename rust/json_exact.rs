@@ -34,8 +34,17 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Parses one JSON document (surrounding whitespace allowed).
 pub fn parse<'a, S: Sink<'a>>(input: &'a [u8], sink: &mut S) -> Result<S::Value, S::Error> {
+    // UTF-8 is checked once for the whole document (a byte outside a string that is not
+    // ASCII is a syntax error anyway): strings and numbers are then slices of it.
+    let text = std::str::from_utf8(input).map_err(|e| {
+        CoreError::Value(format!(
+            "invalid JSON at byte {}: not valid UTF-8",
+            e.valid_up_to()
+        ))
+    })?;
     let mut r = Reader {
         b: input,
+        s: text,
         i: 0,
         scratch: String::new(),
     };
@@ -50,6 +59,8 @@ pub fn parse<'a, S: Sink<'a>>(input: &'a [u8], sink: &mut S) -> Result<S::Value,
 
 struct Reader<'a> {
     b: &'a [u8],
+    /// `b` as text.
+    s: &'a str,
     i: usize,
     scratch: String,
 }
@@ -81,11 +92,7 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.i;
                 self.number()?;
-                // Only ASCII digits, signs, '.', 'e' passed the grammar: valid UTF-8.
-                let b: &'a [u8] = self.b;
-                let text = std::str::from_utf8(&b[start..self.i])
-                    .map_err(|_| self.err("number is not ASCII"))?;
-                sink.number(text)
+                sink.number(self.slice(start)?)
             }
             Some(_) => Err(self.err("expected a value").into()),
             None => Err(self.err("unexpected end of input").into()),
@@ -139,13 +146,20 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The text from `start` to the current byte. Both ends are at ASCII bytes (or the end)
+    /// wherever this is called, so it is always there; `get` keeps that from being a panic.
+    fn slice(&self, start: usize) -> Result<&'a str, CoreError> {
+        let s: &'a str = self.s;
+        s.get(start..self.i)
+            .ok_or_else(|| self.err("not at a character boundary"))
+    }
+
     fn hex4(&mut self) -> Result<u32, CoreError> {
-        let h = self
-            .b
+        let s: &'a str = self.s;
+        let h = s
             .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("truncated \\u escape"))?;
-        let s = std::str::from_utf8(h).map_err(|_| self.err("bad \\u escape"))?;
-        let v = u32::from_str_radix(s, 16).map_err(|_| self.err("bad \\u escape"))?;
+            .ok_or_else(|| self.err("bad \\u escape"))?;
+        let v = u32::from_str_radix(h, 16).map_err(|_| self.err("bad \\u escape"))?;
         self.i += 4;
         Ok(v)
     }
@@ -172,15 +186,12 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.i;
             // The common case: a run of plain characters copied in one go.
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
-            let b: &'a [u8] = self.b;
-            let run = std::str::from_utf8(&b[start..self.i])
-                .map_err(|_| self.err("string is not valid UTF-8"))?;
+            let rest = &self.b[start..];
+            self.i += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
+            let run = self.slice(start)?;
             if first && self.b.get(self.i) == Some(&b'"') {
                 self.i += 1;
                 return Ok(Some(run)); // the common case: nothing to unescape, nothing to copy

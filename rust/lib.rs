@@ -5,6 +5,7 @@
 //! `python` feature that maturin enables.
 
 pub mod assembler;
+pub mod binance_frame;
 pub mod book;
 pub mod bucket;
 pub mod checksum;

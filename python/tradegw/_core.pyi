@@ -12,6 +12,7 @@ from typing import Any, Literal, final, overload
 
 __all__ = [
     "MAX_INTEGER_DIGITS",
+    "BinanceFrameDecoder",
     "BookAssembler",
     "Coalescer",
     "CoinbaseFrameDecoder",
@@ -335,6 +336,53 @@ class CoinbaseFrameDecoder:
         one (error frames). ``ValueError`` for a frame that is not JSON as orjson reads it
         (numbers beyond a float's range, nesting deeper than 128, too), not an object, or
         whose ``sequence_num`` is not an integer."""
+
+@final
+class BinanceFrameDecoder:
+    """Reads a whole Binance spot ``depthUpdate``, ``trade``, ``aggTrade``, ``bookTicker``,
+    ``24hrTicker`` or ``kline`` frame natively and checks its event the way the adapter
+    needs it.
+
+    The frame is a combined stream's ``{"stream": ..., "data": {...}}`` or the bare event.
+    The event names a symbol tracked with :meth:`set_precision`; prices and quantities are
+    JSON strings holding plain decimals (see :func:`decimal_ok`; a JSON number is refused)
+    within the symbol's decimals where they must be; ids and times are JSON integers within
+    64 bits or strings of ``-?[0-9]+`` (any length); times come out in ns since the epoch.
+    :meth:`decode` returns ``(event, item, stamp)``: ``event`` the event's ``e`` (or
+    ``"bookTicker"``, the event known by its ``u``, ``b`` and ``a``), ``stamp`` the frame's
+    top-level ``sim_send_ns`` text (the simulators' bench stamp) or None, and ``item``:
+
+    - depthUpdate: ``(symbol, U, u, bids, asks, exchange_ts)``, levels as
+      ``[(price, qty), ...]`` in frame order (their texts, and the ids' range, are the
+      assembler's to check); a malformed ``U``, ``u``, ``b`` or ``a`` makes the item
+      ``(symbol, why)`` instead;
+    - trade, aggTrade: ``(symbol, trade_id, price, qty, side, exchange_ts)``, ``trade_id``
+      (``t``, or ``a`` of an aggTrade) as ``str(int(...))`` writes it, ``price`` and ``qty``
+      positive, ``side`` the aggressor's (``"sell"`` when ``m``, the buyer is the maker);
+    - bookTicker: ``(symbol, u, bid, bid_qty, ask, ask_qty)``, prices positive;
+    - 24hrTicker: ``(symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high,
+      change, change_pct, exchange_ts)``, ``last`` positive, ``change`` and ``change_pct``
+      with an optional ``-``;
+    - kline: ``(symbol, exchange_ts, interval_s, open_ts, open, high, low, close, volume,
+      trades, closed)``, ``interval_s`` the seconds of ``i`` (``1s`` .. ``1w``).
+
+    ``exchange_ts`` is ``E`` (``T`` of a trade) in ns, or None when absent or null. Of a
+    depthUpdate and a 24hrTicker, which the adapter acts on before it reads the time, a
+    malformed one is a ``str`` saying why.
+    """
+
+    def __new__(cls) -> BinanceFrameDecoder: ...
+    def set_precision(self, symbol: str, price_precision: int, qty_precision: int) -> None:
+        """Tracks ``symbol`` with its price and quantity decimals (0..18, else
+        ``ValueError``), replacing earlier ones."""
+    def precision(self, symbol: str) -> tuple[int, int] | None:
+        """The ``(price_precision, qty_precision)`` of a tracked symbol, or None."""
+    def decode(self, payload: bytes) -> tuple[str, tuple[Any, ...], str | None] | None:
+        """``(event, item, stamp)`` of a market-data frame; None for any other frame
+        (``serverShutdown``, control replies, errors, unknown events). ``ValueError`` for a
+        malformed frame: not JSON (a number beyond a double's range included, as orjson
+        refuses it), not an object, ``data`` of a stream not an object, an event of an
+        untracked symbol, or an event other than a depth diff with a malformed field."""
 
 def kraken_checksum(asks: _Levels, bids: _Levels) -> int:
     """Kraken's CRC32 over the first 10 asks then the first 10 bids, each ``(price, qty)``

@@ -12,12 +12,17 @@ pub fn opt<'py>(py: Python<'py>, v: Option<&str>) -> PyResult<Bound<'py, PyAny>>
     }
 }
 
+/// CPython's `int(text)` refuses more digits than `sys.get_int_max_str_digits()`, which is
+/// never below 640 (or 0, no limit): a text longer than this goes through `int()` itself,
+/// so that what the Python path's `int()` refused (leading zeros included) stays refused.
+pub const SURELY_CONVERTIBLE: usize = 640;
+
 /// A checked integer text (`-?[0-9]+`) as a Python `int` of any size.
 pub fn int<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     match text.parse::<i64>() {
-        Ok(v) => v.into_bound_py_any(py),
+        Ok(v) if text.len() <= SURELY_CONVERTIBLE => v.into_bound_py_any(py),
         // Beyond 64 bits (absurd, but the Python path took it): Python's own int().
-        Err(_) => py.get_type::<PyInt>().call1((text,)),
+        _ => py.get_type::<PyInt>().call1((text,)),
     }
 }
 

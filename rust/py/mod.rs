@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod assembler;
+mod binance_frame;
 mod book;
 mod bucket;
 mod checksum;
@@ -27,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<assembler::PyBookAssembler>()?;
     m.add_class::<kraken_frame::PyKrakenFrameDecoder>()?;
     m.add_class::<coinbase_frame::PyCoinbaseFrameDecoder>()?;
+    m.add_class::<binance_frame::PyBinanceFrameDecoder>()?;
     m.add_function(wrap_pyfunction!(checksum::kraken_checksum, m)?)?;
     m.add_function(wrap_pyfunction!(checksum::crc32, m)?)?;
     m.add_function(wrap_pyfunction!(json::loads_exact, m)?)?;

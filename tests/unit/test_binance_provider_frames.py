@@ -325,3 +325,77 @@ def test_step_decimals(step: str, decimals: int) -> None:
 def test_config_requires_snapshots_as_deep_as_the_published_book() -> None:
     with pytest.raises(ValueError, match="snapshot_limit"):
         BinanceVenueConfig(book_depth=50, snapshot_limit=20)
+
+
+@pytest.mark.parametrize("ids", [("x", 12), (12, 1.5), (-1, 12), (12, str(2**64)), ("12", None)])
+def test_a_diff_with_unreadable_ids_resyncs_its_book(ids: tuple[Any, Any]) -> None:
+    provider, _, telemetry, book = _synced()
+    diff = _diff("BTCUSDT", 12, 12)
+    diff["data"]["U"], diff["data"]["u"] = ids
+    if ids[1] is None:
+        del diff["data"]["u"]
+    feed(provider, diff)
+    assert telemetry.dlq.count == 1
+    assert book.status == "resyncing"
+    assert book.reason == "gap"
+
+
+def test_a_diff_with_a_bad_event_time_is_applied_but_not_published() -> None:
+    """The adapter reads ``E`` after applying the diff: the book keeps the diff (and its
+    continuity), the frame goes to the DLQ without a BookUpdate, and the book stays synced."""
+    provider, received, telemetry, book = _synced()
+    bad = _diff("BTCUSDT", 12, 12, asks=[["101.00", "2"]])
+    bad["data"]["E"] = "yesterday"
+    feed(provider, bad)
+    assert telemetry.dlq.count == 1
+    assert book.status == "synced"
+    assert book.asm.last_update_id == 12
+    assert book.asm.book.best_ask() == ("101.00", "2.0000")
+    assert [e for e in received if e.event_type == "BookUpdate"] == []
+    feed(provider, _diff("BTCUSDT", 13, 13, asks=[["101.00", "3"]]))
+    updates = [e for e in received if e.event_type == "BookUpdate"]
+    assert [u.asks for u in updates] == [[("101.00", "3.0000")]]  # type: ignore[attr-defined]
+    assert telemetry.counters.get("sequence_gaps") == 0
+
+
+def test_a_day_ticker_with_a_bad_event_time_still_leaves_its_figures() -> None:
+    provider, received, telemetry, _ = _synced()
+    day = {
+        "e": "24hrTicker",
+        "E": "x",
+        "s": "BTCUSDT",
+        "p": "-1.50",
+        "P": "-1.47",
+        "w": "100.10",
+        "c": "100.50",
+        "v": "12.5",
+        "h": "102.00",
+        "l": "99.00",
+        "b": "100.00",
+        "B": "2",
+        "a": "101.00",
+        "A": "1",
+    }
+    feed(provider, {"stream": "btcusdt@ticker", "data": day})
+    assert telemetry.dlq.count == 1
+    assert [e for e in received if e.event_type == "Ticker"] == []
+    ticker = {"u": 99, "s": "BTCUSDT", "b": "100.00", "B": "1", "a": "101.00", "A": "1"}
+    feed(provider, {"stream": "btcusdt@bookTicker", "data": ticker})
+    (tick,) = [e for e in received if e.event_type == "Ticker"]
+    assert (tick.last, tick.change, tick.bid_qty) == ("100.50", "-1.50", "1")  # type: ignore[attr-defined]
+
+
+def test_the_decoded_hook_gets_the_event_and_the_bench_stamp() -> None:
+    provider, _, _, _ = _synced()
+    seen: list[dict[str, Any]] = []
+    provider.on_decoded = lambda msg, trace_id: seen.append(msg)
+    diff = orjson.dumps(_diff("BTCUSDT", 12, 12))
+    feed(provider, diff[:-1] + b',"sim_send_ns":123456789}')
+    feed(provider, {"result": None, "id": 1, "sim_send_ns": 5})
+    trade = {"e": "trade", "s": "BTCUSDT", "t": 1, "p": "1", "q": "1", "m": True}
+    feed(provider, trade)
+    assert seen == [
+        {"event": "depthUpdate", "sim_send_ns": "123456789"},
+        {"result": None, "id": 1, "sim_send_ns": 5},
+        {"event": "trade"},
+    ]

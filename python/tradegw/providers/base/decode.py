@@ -6,7 +6,9 @@ a checksum and the book. :func:`decode_exact` (``_core.loads_exact``, Rust; 1.5 
 book frame where the standard library's decoder with ``parse_float=str`` takes 2.5 µs) hands
 every number over as its exact text and refuses what JSON does not allow (NaN, Infinity,
 invalid UTF-8, nesting deeper than 128). Venues that quote decimals as strings (Binance,
-Coinbase) use :func:`decode` (orjson) and keep their strings as they are.
+Coinbase) use :func:`decode` (orjson) and keep their strings as they are (their market data
+is read natively, ``_core.BinanceFrameDecoder`` and ``CoinbaseFrameDecoder``; their other
+frames with orjson).
 """
 
 from __future__ import annotations

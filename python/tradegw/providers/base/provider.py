@@ -107,7 +107,7 @@ class VenueProvider(ABC):
         read the simulator's send stamp); None on the hot path. A venue that decodes a frame
         natively without building its dict passes the fields benches read from it instead
         (Kraken's and Coinbase's market data: ``channel`` and ``sim_send_ns``, when
-        present)."""
+        present; Binance's: ``event``, the event's name, and ``sim_send_ns``)."""
         self.connected = asyncio.Event()
         sink.register_book_source(self.name, self.book_snapshot)
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tradegw._core import BookAssembler
+from tradegw._core import BinanceFrameDecoder, BookAssembler
 from tradegw.providers.base import (
     MALFORMED,
     FrameError,
@@ -32,10 +33,7 @@ from tradegw.providers.base import (
     SnapshotToken,
     TrackedBook,
     VenueProvider,
-    as_int,
-    decimal_text,
     decode,
-    signed_decimal_text,
 )
 from tradegw.providers.binance.rest import (
     USED_WEIGHT_HEADER,
@@ -43,7 +41,6 @@ from tradegw.providers.binance.rest import (
     SymbolInfo,
     fetch_depth,
     fetch_symbols,
-    levels,
 )
 from tradegw.schema import KlineSummary, Ticker, Trade, new_trace_id
 
@@ -54,11 +51,11 @@ log = logging.getLogger("tradegw.providers.binance")
 
 PROVIDER = "binance"
 
-_KLINE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_MS = 1_000_000
 _MAX_REFETCH = 5
 """Snapshots older than the first buffered diff fetched again in a row, before the resync
 deadline takes over."""
+
+_EventHandler = Callable[[tuple[Any, ...], int, str, bytes], None]
 
 
 class BinanceProvider(VenueProvider):
@@ -76,6 +73,17 @@ class BinanceProvider(VenueProvider):
         self._stats_24h: dict[str, dict[str, Any]] = {}
         self._bbo: dict[str, tuple[str, str, str, str]] = {}
         self._bbo_id: dict[str, int] = {}
+        self._decoder = BinanceFrameDecoder()
+        """Reads and checks the market-data frames natively; knows the tracked books'
+        precisions (see :meth:`add_book`)."""
+        self._market: dict[str, _EventHandler] = {
+            "depthUpdate": self._on_depth,
+            "trade": self._on_trade,
+            "aggTrade": self._on_trade,
+            "bookTicker": self._on_book_ticker,
+            "24hrTicker": self._on_ticker_24h,
+            "kline": self._on_kline,
+        }
 
     # ---- session hooks ----
 
@@ -107,6 +115,13 @@ class BinanceProvider(VenueProvider):
         # into view later.
         return BookAssembler(PROVIDER, info.price_precision, info.qty_precision)
 
+    def add_book(self, symbol: str, canonical: str, asm: BookAssembler) -> TrackedBook:
+        # The native decoder checks the events of tracked books only, at their precisions:
+        # it learns of every book added (and of every new assembler, on_connected).
+        book = super().add_book(symbol, canonical, asm)
+        self._decoder.set_precision(symbol, book.price_places, book.qty_places)
+        return book
+
     def connect_url(self) -> str:
         names = []
         cfg = self.config
@@ -128,6 +143,7 @@ class BinanceProvider(VenueProvider):
         for book in self.tracked_books():
             info = self.symbols[book.symbol]
             book.replace_assembler(self._assembler(info))
+            self._decoder.set_precision(book.symbol, book.price_places, book.qty_places)
             self.expect_snapshot(book)
 
     def on_disconnected(self) -> None:
@@ -207,6 +223,22 @@ class BinanceProvider(VenueProvider):
     # ---- incoming ----
 
     def handle_frame(self, payload: bytes, ingest_ts: int, trace_id: str) -> None:
+        # Depth diffs, trades, tickers and candles are read and checked natively; the other
+        # frames (serverShutdown, control replies, errors, unknown events) go on below.
+        try:
+            frame = self._decoder.decode(payload)
+        except ValueError as e:
+            raise FrameError(str(e)) from e
+        if frame is not None:
+            event, item, stamp = frame
+            if self.on_decoded is not None:
+                # No dict of the frame was built: the hook gets what benches read from it.
+                fields: dict[str, Any] = {"event": event}
+                if stamp is not None:
+                    fields["sim_send_ns"] = stamp
+                self.on_decoded(fields, trace_id)
+            self._market[event](item, ingest_ts, trace_id, payload)
+            return
         msg = decode(payload)
         if not isinstance(msg, dict):
             raise FrameError("frame is not a JSON object")
@@ -216,17 +248,7 @@ class BinanceProvider(VenueProvider):
         if not isinstance(data, dict):
             raise FrameError("stream data is not an object")
         kind = data.get("e")
-        if kind == "depthUpdate":
-            self._on_depth(data, ingest_ts, trace_id, payload)
-        elif kind == "trade" or kind == "aggTrade":
-            self._on_trade(data, kind, ingest_ts, trace_id)
-        elif kind is None and "u" in data and "b" in data and "a" in data:
-            self._on_book_ticker(data, ingest_ts, trace_id)
-        elif kind == "24hrTicker":
-            self._on_ticker_24h(data, ingest_ts, trace_id)
-        elif kind == "kline":
-            self._on_kline(data, ingest_ts, trace_id)
-        elif kind == "serverShutdown":
+        if kind == "serverShutdown":
             self._counters.inc("server_shutdowns", PROVIDER)
             log.warning("binance: serverShutdown; reconnecting")
             self.disconnect()
@@ -238,11 +260,20 @@ class BinanceProvider(VenueProvider):
         else:
             raise FrameError(f"unknown event {kind!r}")
 
-    def _on_depth(self, d: dict[str, Any], ingest_ts: int, trace_id: str, raw: bytes) -> None:
-        book = self.subscribed(d.get("s"), "event")
+    # -- depth diffs, trades, tickers, candles: events the native decoder checked --
+    #
+    # What needs Python state stays here: the books and their health, the bookTicker checks,
+    # the 24-hour figures, event numbering. A time handed over as a str is one the decoder
+    # refused where the adapter reads it only after acting on the event (a diff applied,
+    # figures kept): the frame is refused at that point, as it always was.
+
+    def _on_depth(self, item: tuple[Any, ...], ingest_ts: int, trace_id: str, raw: bytes) -> None:
+        book = self._books[item[0]]
+        if len(item) == 2:
+            self.on_book_error(book, raw, trace_id, FrameError(item[1]))
+            return
+        _, first, final, bids, asks, exchange_ts = item
         try:
-            first, final = as_int(d["U"], "U"), as_int(d["u"], "u")
-            bids, asks = levels(d["b"], "b"), levels(d["a"], "a")
             outcome = book.asm.on_diff(first, final, bids, asks)
         except MALFORMED as e:
             self.on_book_error(book, raw, trace_id, e)
@@ -252,6 +283,8 @@ class BinanceProvider(VenueProvider):
             if book.symbol not in self._fetching:
                 self.request_snapshot(book, book.token())
             return
+        if exchange_ts.__class__ is str:
+            raise FrameError(exchange_ts)
         self.on_book_outcome(
             book,
             outcome,
@@ -259,7 +292,7 @@ class BinanceProvider(VenueProvider):
             bids=bids,
             asks=asks,
             checksum=None,
-            exchange_ts=_ms(d.get("E")),
+            exchange_ts=exchange_ts,
             ingest_ts=ingest_ts,
             trace_id=trace_id,
         )
@@ -267,31 +300,33 @@ class BinanceProvider(VenueProvider):
             # The bookTicker of this update id came first.
             self._check_bbo(book, self._bbo[book.symbol], trace_id)
 
-    def _on_trade(self, d: dict[str, Any], kind: str, ingest_ts: int, trace_id: str) -> None:
-        book = self.subscribed(d.get("s"), "event")
-        maker_buys = d["m"]
-        if not isinstance(maker_buys, bool):
-            raise FrameError(f"trade 'm' is not a boolean: {maker_buys!r:.20}")
-        trade_id = as_int(d["t"] if kind == "trade" else d["a"], "trade id")
+    def _on_trade(self, item: tuple[Any, ...], ingest_ts: int, trace_id: str, raw: bytes) -> None:
+        symbol, trade_id, price, qty, side, exchange_ts = item
         self.publish(
             Trade(
                 **self.event_fields(
-                    book.symbol, book.canonical, "Trade", _ms(d.get("T")), ingest_ts, trace_id
+                    symbol,
+                    self._books[symbol].canonical,
+                    "Trade",
+                    exchange_ts,
+                    ingest_ts,
+                    trace_id,
                 ),
-                price=decimal_text(d["p"], "p", places=book.price_places, positive=True),
-                qty=decimal_text(d["q"], "q", places=book.qty_places, positive=True),
-                # The buyer is the maker: the aggressor sold.
-                side="sell" if maker_buys else "buy",
-                trade_id=str(trade_id),
+                price=price,
+                qty=qty,
+                side=side,
+                trade_id=trade_id,
             )
         )
 
-    def _on_book_ticker(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self.subscribed(d.get("s"), "event")
-        bbo = _bbo(d, book)
-        update_id = as_int(d["u"], "u")
-        self._bbo[book.symbol] = bbo
-        self._bbo_id[book.symbol] = update_id
+    def _on_book_ticker(
+        self, item: tuple[Any, ...], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        symbol, update_id, bid, bid_qty, ask, ask_qty = item
+        book = self._books[symbol]
+        bbo = (bid, bid_qty, ask, ask_qty)
+        self._bbo[symbol] = bbo
+        self._bbo_id[symbol] = update_id
         if book.asm.last_update_id == update_id:
             self._check_bbo(book, bbo, trace_id)
         self._publish_ticker(book, bbo, None, ingest_ts, trace_id)
@@ -306,14 +341,26 @@ class BinanceProvider(VenueProvider):
             self._counters.inc("bbo_mismatches", PROVIDER, book.canonical)
             self.resync(book, "checksum", trace_id)
 
-    def _on_ticker_24h(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self.subscribed(d.get("s"), "event")
-        bbo = _bbo(d, book)
-        # Checked before it is kept: every later ticker of the symbol repeats these figures.
-        self._stats_24h[book.symbol] = _stats(d, book)
-        if book.symbol not in self._bbo or "bookTicker" not in self.config.channels:
-            self._bbo[book.symbol] = bbo
-        self._publish_ticker(book, self._bbo[book.symbol], _ms(d.get("E")), ingest_ts, trace_id)
+    def _on_ticker_24h(
+        self, item: tuple[Any, ...], ingest_ts: int, trace_id: str, raw: bytes
+    ) -> None:
+        symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, ch, pct, ts = item
+        book = self._books[symbol]
+        # Kept before the time is read: every later ticker of the symbol repeats these figures.
+        self._stats_24h[symbol] = {
+            "last": last,
+            "volume": volume,
+            "vwap": vwap,
+            "low": low,
+            "high": high,
+            "change": ch,
+            "change_pct": pct,
+        }
+        if symbol not in self._bbo or "bookTicker" not in self.config.channels:
+            self._bbo[symbol] = (bid, bid_qty, ask, ask_qty)
+        if ts.__class__ is str:
+            raise FrameError(ts)
+        self._publish_ticker(book, self._bbo[symbol], ts, ingest_ts, trace_id)
 
     def _publish_ticker(
         self,
@@ -337,64 +384,29 @@ class BinanceProvider(VenueProvider):
             )
         )
 
-    def _on_kline(self, d: dict[str, Any], ingest_ts: int, trace_id: str) -> None:
-        book = self.subscribed(d.get("s"), "event")
-        k = d["k"]
-        if not isinstance(k, dict):
-            raise FrameError("kline 'k' is not an object")
-        interval = str(k["i"])
-        unit = _KLINE_SECONDS.get(interval[-1:])
-        if unit is None or not interval[:-1].isdigit():
-            raise FrameError(f"kline interval {interval!r:.20}")
-        closed = k["x"]
-        if not isinstance(closed, bool):
-            raise FrameError("kline 'x' is not a boolean")
+    def _on_kline(self, item: tuple[Any, ...], ingest_ts: int, trace_id: str, raw: bytes) -> None:
+        symbol, exchange_ts, interval_s, open_ts, open_, high, low, close, volume, n, closed = item
         self.publish(
             KlineSummary(
                 **self.event_fields(
-                    book.symbol,
-                    book.canonical,
+                    symbol,
+                    self._books[symbol].canonical,
                     "KlineSummary",
-                    _ms(d.get("E")),
+                    exchange_ts,
                     ingest_ts,
                     trace_id,
                 ),
-                interval_s=int(interval[:-1]) * unit,
-                open_ts=as_int(k["t"], "kline t") * _MS,
-                open=decimal_text(k["o"], "o"),
-                high=decimal_text(k["h"], "h"),
-                low=decimal_text(k["l"], "l"),
-                close=decimal_text(k["c"], "c"),
-                volume=decimal_text(k["v"], "v"),
-                trades=as_int(k["n"], "kline n"),
+                interval_s=interval_s,
+                open_ts=open_ts,
+                open=open_,
+                high=high,
+                low=low,
+                close=close,
+                volume=volume,
+                trades=n,
                 closed=closed,
             )
         )
-
-
-def _bbo(d: dict[str, Any], book: TrackedBook) -> tuple[str, str, str, str]:
-    """Best bid, its qty, best ask, its qty of a bookTicker or 24hrTicker."""
-    pp, qp = book.price_places, book.qty_places
-    return (
-        decimal_text(d["b"], "b", places=pp, positive=True),
-        decimal_text(d["B"], "B", places=qp),
-        decimal_text(d["a"], "a", places=pp, positive=True),
-        decimal_text(d["A"], "A", places=qp),
-    )
-
-
-def _stats(d: dict[str, Any], book: TrackedBook) -> dict[str, str]:
-    """The 24-hour figures of a 24hrTicker as Ticker fields."""
-    pp = book.price_places
-    return {
-        "last": decimal_text(d["c"], "c", places=pp, positive=True),
-        "volume": decimal_text(d["v"], "v"),
-        "vwap": decimal_text(d["w"], "w"),
-        "low": decimal_text(d["l"], "l", places=pp),
-        "high": decimal_text(d["h"], "h", places=pp),
-        "change": signed_decimal_text(d["p"], "p"),
-        "change_pct": signed_decimal_text(d["P"], "P"),
-    }
 
 
 def _same_bbo(book: TrackedBook, bbo: tuple[str, str, str, str]) -> bool:
@@ -409,7 +421,3 @@ def _same_bbo(book: TrackedBook, bbo: tuple[str, str, str, str]) -> bool:
 def _norm(text: str) -> str:
     """Decimal text without trailing fractional zeros (``25.35190000`` → ``25.3519``)."""
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _ms(raw: Any) -> int | None:
-    return None if raw is None else as_int(raw, "time") * _MS

@@ -6,13 +6,13 @@
 //! the way the Python adapter did it before this fast path existed:
 //!
 //! - the symbol must be in the precision table (the books the adapter tracks);
-//! - prices and quantities are plain decimals ([`is_plain_decimal`]) within the symbol's
+//! - prices and quantities are plain decimals ([`crate::fixed::is_plain_decimal`]) within the symbol's
 //!   price or quantity decimals where the adapter says so, and not zero where it says
 //!   `positive`; a JSON string holding such a decimal passes too (the exact reader hands
 //!   numbers and strings over alike, and the Python path never told them apart);
 //! - integers (`trade_id`, `interval`, `trades`, `checksum`) are `-?[0-9]+` texts, in range
 //!   where a range applies;
-//! - timestamps are RFC 3339 text, handed over as ns since the epoch ([`rfc3339_ns`]).
+//! - timestamps are RFC 3339 text, handed over as ns since the epoch ([`crate::timestamp::rfc3339_ns`]).
 //!
 //! A malformed *item* is reported in its slot ([`Err`] or [`BookEntry::Bad`]) so that the
 //! adapter can keep the rule "one bad item is that item's loss"; a malformed *frame* (not

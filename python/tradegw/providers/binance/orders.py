@@ -1,0 +1,753 @@
+"""Binance order entry: :class:`BinanceOrderVenue`, the
+:class:`~tradegw.orders.venue.OrderVenue` of the venue, and :func:`order_venue`, the factory
+the venue registry names.
+
+Over the WebSocket API (protocols.md sections 1.6-1.7):
+
+* **Orders**, on one connection opened when first needed: ``order.place`` (with
+  ``newClientOrderId`` = the order's client id, ``newOrderRespType=ACK``), ``order.cancel``
+  and ``order.status`` by ``origClientOrderId``, each SIGNED (HMAC-SHA256, ``timestamp`` on
+  the venue's clock, ``recvWindow``). One send per call, never retried here; a request
+  without an answer (timeout, connection lost, 5xx, ``-1007``) is an unknown outcome, and so
+  is ``-2010 Duplicate order sent.``: the id is in use, the entry's query finds the order.
+* **Execution reports**, on a connection of their own: ``userDataStream.subscribe.signature``
+  (listenKey streams are retired), then ``{"subscriptionId":N,"event":{executionReport}}``
+  mapped by :func:`~tradegw.providers.binance.order_wire.execution_report`. When the stream
+  ends (a dropped connection, ``eventStreamTerminated``, ``serverShutdown``, a dead
+  heartbeat) it is opened and subscribed again with backoff, and ``on_stream_gap`` is called
+  once subscribed, so the entry reconciles every open order. The first subscription counts
+  as a gap too if an order was sent before it.
+* **Fills after a gap** from REST ``GET /api/v3/myTrades`` (SIGNED query string, key in
+  ``X-MBX-APIKEY``) by ``orderId``, paged by ``fromId``.
+* **Trading rules** from REST ``exchangeInfo`` (tick, step, minimum and maximum quantity,
+  minimum notional) of the venue's configured symbols, loaded at start (and retried in the
+  background until they load); the venue's clock offset from ``GET /api/v3/time``.
+
+Secrets: the key and secret are :class:`~tradegw.orders.credentials.Secret` values revealed
+only while a request is signed or sent; no log line, exception text or ``repr`` here holds a
+key, a secret, a signature or a signed URL (REST errors are re-raised without their cause,
+which may quote the URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from tradegw.errors import VenueUnavailable, one_line
+from tradegw.orders.credentials import VenueCredentials, load_credentials
+from tradegw.orders.venue import (
+    CancelResult,
+    PlaceResult,
+    ReportCallback,
+    StreamGapCallback,
+    VenueFill,
+    VenueOrderStatus,
+)
+from tradegw.providers.binance.config import BinanceTradingConfig, BinanceVenueConfig
+from tradegw.providers.binance.order_wire import (
+    OrderWireError,
+    execution_report,
+    instrument,
+    order_status,
+    plain_decimal,
+    trade_fill,
+)
+from tradegw.providers.binance.signing import ParamValue, sign_ws_api, signed_rest_query
+from tradegw.schema import ExecState
+
+if TYPE_CHECKING:
+    from tradegw.orders.instrument import OrderInstrument
+    from tradegw.orders.record import OrderRecord
+    from tradegw.orders.venue import OrderVenue
+    from tradegw.providers.base import VenueConfig, VenueProvider
+
+log = logging.getLogger("tradegw.providers.binance.orders")
+
+VENUE: Final = "binance"
+WS_API_PATH: Final = "/ws-api/v3"
+API_KEY_HEADER: Final = "X-MBX-APIKEY"
+MY_TRADES_PAGE: Final = 1000
+"""``myTrades`` rows per request (the venue's maximum)."""
+
+UNKNOWN_OUTCOME_CODES: Final = frozenset({-1000, -1001, -1006, -1007})
+"""Error codes that say the venue does not know whether the request went through
+(``-1007 TIMEOUT``: "Send status unknown; execution status unknown.")."""
+DUPLICATE_ORDER: Final = "Duplicate order sent."
+ORDER_NOT_FOUND: Final = -2013
+ORDER_ARCHIVED: Final = -2026
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class VenueAnswerError(Exception):
+    """The venue answered a request with an error object; the text is ``code msg``."""
+
+    def __init__(self, status: int, code: int | None, msg: str) -> None:
+        super().__init__(f"{code} {msg}" if code is not None else f"HTTP {status}: {msg}")
+        self.status = status
+        self.code = code
+        self.msg = msg
+
+
+class WsApiConnection:
+    """One WebSocket API connection: requests matched to their answers by ``id``; every
+    other frame (user data events, ``serverShutdown``) goes to ``on_event``."""
+
+    def __init__(
+        self,
+        url: str,
+        session: aiohttp.ClientSession,
+        *,
+        heartbeat_s: float,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> None:
+        self._url = url
+        self._session = session
+        self._heartbeat_s = heartbeat_s
+        self._on_event = on_event
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self.closed = asyncio.Event()
+        """Set once the connection is gone (or never opened)."""
+        self.close_reason = "not connected"
+
+    @property
+    def usable(self) -> bool:
+        """Open and not closing."""
+        return self._ws is not None and not self.closed.is_set()
+
+    async def open(self) -> None:
+        """Connects (within the session's timeout).
+
+        Raises:
+            ConnectionError: it could not connect.
+        """
+        try:
+            self._ws = await self._session.ws_connect(
+                self._url, heartbeat=self._heartbeat_s, autoping=True, max_msg_size=16 * 2**20
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            self.closed.set()
+            raise ConnectionError(f"cannot connect to the WebSocket API ({one_line(e)})") from None
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read(self._ws), name="binance-ws-api-reader"
+        )
+
+    async def request(
+        self, method: str, params: dict[str, ParamValue], timeout_s: float
+    ) -> dict[str, Any]:
+        """Sends one request and returns its answer (``status``, ``result`` or ``error``).
+
+        Raises:
+            ConnectionError: not connected, or the connection ended before the answer.
+            TimeoutError: no answer within ``timeout_s``.
+        """
+        ws = self._ws
+        if ws is None or self.closed.is_set():
+            raise ConnectionError(f"WebSocket API connection {self.close_reason}")
+        rid = next(self._ids)
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = answer
+        try:
+            try:
+                await ws.send_bytes(orjson.dumps({"id": rid, "method": method, "params": params}))
+            except (aiohttp.ClientError, OSError) as e:
+                raise ConnectionError(f"WebSocket API send failed ({type(e).__name__})") from None
+            async with asyncio.timeout(timeout_s):
+                return await answer
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for msg in ws:
+                if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    self._on_frame(msg.data)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    self.close_reason = f"failed ({type(ws.exception()).__name__})"
+                    break
+            else:
+                self.close_reason = f"closed by the venue (code {ws.close_code})"
+        except Exception as e:  # the reader must end by setting closed, whatever happened
+            self.close_reason = f"failed ({type(e).__name__})"
+        finally:
+            self.closed.set()
+            for answer in self._pending.values():
+                if not answer.done():
+                    answer.set_exception(
+                        ConnectionError(f"WebSocket API connection {self.close_reason}")
+                    )
+
+    def _on_frame(self, data: str | bytes) -> None:
+        try:
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            log.warning("binance orders: a WebSocket API frame is not JSON: %.200r", data)
+            return
+        if isinstance(frame, dict) and "status" in frame and "id" in frame:
+            rid = frame["id"]
+            answer = self._pending.get(rid) if isinstance(rid, int) else None
+            if answer is not None and not answer.done():
+                answer.set_result(frame)
+            return
+        if self._on_event is not None:
+            self._on_event(frame)
+
+    async def close(self) -> None:
+        """Closes the connection (idempotent)."""
+        self.closed.set()
+        if self.close_reason == "not connected":
+            self.close_reason = "closed"
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+
+class BinanceOrderVenue:
+    """Binance's :class:`~tradegw.orders.venue.OrderVenue` (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: BinanceTradingConfig,
+        *,
+        ws_api_url: str,
+        rest_url: str,
+        symbols: list[str],
+        credentials: VenueCredentials,
+    ) -> None:
+        self.config = config
+        self.ws_api_url = ws_api_url
+        self.rest_url = rest_url.rstrip("/")
+        self._symbols = list(symbols)
+        self._credentials = credentials
+        self._instruments: dict[str, OrderInstrument] = {}
+        self._venue_symbols: set[str] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._orders: WsApiConnection | None = None
+        self._orders_lock = asyncio.Lock()
+        self._stream: WsApiConnection | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._stream_up = asyncio.Event()
+        self._stream_ended = asyncio.Event()
+        self._instruments_task: asyncio.Task[None] | None = None
+        self._on_report: ReportCallback | None = None
+        self._on_gap: StreamGapCallback | None = None
+        self._clock_offset_ms = 0
+        self._sent_since_subscribed = False
+        self._rng = random.Random()
+        self.stats: dict[str, int] = {
+            "places": 0,
+            "stream_connects": 0,
+            "stream_gaps": 0,
+            "reports": 0,
+            "frames_not_understood": 0,
+        }
+        """What the adapter did (for tests and the curious)."""
+
+    def __repr__(self) -> str:
+        return f"BinanceOrderVenue(ws_api_url={self.ws_api_url!r}, rest_url={self.rest_url!r})"
+
+    # ---- OrderVenue ----
+
+    @property
+    def name(self) -> str:
+        """``binance``."""
+        return VENUE
+
+    @property
+    def query_grace_s(self) -> float:
+        """``recvWindow`` plus :attr:`BinanceTradingConfig.query_grace_extra_s`: a request
+        older than its window is refused by the venue, so after that long a query that finds
+        nothing means "never"."""
+        return self.config.recv_window_ms / 1000 + self.config.query_grace_extra_s
+
+    def instrument(self, symbol: str) -> OrderInstrument | None:
+        """Tick, lot and minimums of canonical ``symbol`` (``BTC-USDT``) from
+        ``exchangeInfo``; None before they are loaded or for a symbol not configured."""
+        return self._instruments.get(symbol)
+
+    async def start(self, on_report: ReportCallback, on_stream_gap: StreamGapCallback) -> None:
+        """Loads the trading rules and the venue's clock, starts the user data stream and
+        waits a little for its first subscription (not for ever: a venue down now is
+        reconnected to in the background)."""
+        await self.stop()
+        self._on_report = on_report
+        self._on_gap = on_stream_gap
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s)
+        )
+        self._sent_since_subscribed = False
+        if not await self._load_instruments():
+            self._instruments_task = asyncio.get_running_loop().create_task(
+                self._keep_loading_instruments(), name="binance-order-instruments"
+            )
+        await self._sync_clock()
+        self._stream_task = asyncio.get_running_loop().create_task(
+            self._run_stream(), name="binance-user-data-stream"
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(self.config.request_timeout_s, 5.0)):
+                await self._stream_up.wait()
+
+    async def stop(self) -> None:
+        """Closes both connections and the HTTP session; safe to call twice."""
+        for task in (self._stream_task, self._instruments_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._stream_task = self._instruments_task = None
+        for conn in (self._stream, self._orders):
+            if conn is not None:
+                await conn.close()
+        self._stream = self._orders = None
+        self._stream_up.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._on_report = self._on_gap = None
+
+    async def place(self, order: OrderRecord) -> PlaceResult:
+        """``order.place`` once; see the module docstring for how answers map."""
+        try:
+            params = _place_params(order)
+        except ValueError as e:
+            return PlaceResult.rejected(str(e))
+        self._sent_since_subscribed = True
+        self.stats["places"] += 1
+        try:
+            answer = await self._request("order.place", params)
+        except TimeoutError:
+            return PlaceResult.unknown(f"no answer within {self.config.request_timeout_s}s")
+        except ConnectionError as e:
+            return PlaceResult.unknown(f"no answer: {e}")
+        if answer.get("status") == 200:
+            result = answer.get("result")
+            order_id = result.get("orderId") if isinstance(result, dict) else None
+            if not isinstance(order_id, int):
+                return PlaceResult.unknown(f"an answer without orderId: {str(answer)[:200]}")
+            return PlaceResult.accepted(str(order_id))
+        error = _answer_error(answer)
+        if _outcome_unknown(error):
+            return PlaceResult.unknown(str(error))
+        if error.code == -2010 and error.msg == DUPLICATE_ORDER:
+            # The id is in use by an open order: ours, sent before. The entry's query finds it.
+            return PlaceResult.unknown(f"{error} (the client order id is in use)")
+        return PlaceResult.rejected(str(error))
+
+    async def cancel(self, order: OrderRecord) -> CancelResult:
+        """``order.cancel`` by ``origClientOrderId``."""
+        params: dict[str, ParamValue] = {
+            "symbol": order.venue_symbol,
+            "origClientOrderId": order.client_order_id,
+        }
+        try:
+            answer = await self._request("order.cancel", params)
+        except TimeoutError:
+            return CancelResult.unknown(f"no answer within {self.config.request_timeout_s}s")
+        except ConnectionError as e:
+            return CancelResult.unknown(f"no answer: {e}")
+        if answer.get("status") == 200:
+            result = answer.get("result")
+            status = result.get("status") if isinstance(result, dict) else None
+            return CancelResult.cancelled() if status == "CANCELED" else CancelResult.pending()
+        error = _answer_error(answer)
+        if _outcome_unknown(error):
+            return CancelResult.unknown(str(error))
+        return CancelResult.rejected(str(error))
+
+    async def query(self, order: OrderRecord) -> VenueOrderStatus | None:
+        """``order.status`` by ``origClientOrderId``; None only for ``-2013 Order does not
+        exist.``
+
+        Raises:
+            VenueUnavailable: no answer, or any other error.
+        """
+        params: dict[str, ParamValue] = {
+            "symbol": order.venue_symbol,
+            "origClientOrderId": order.client_order_id,
+        }
+        try:
+            answer = await self._request("order.status", params)
+        except (TimeoutError, ConnectionError) as e:
+            raise VenueUnavailable(f"order.status: {one_line(e)}") from None
+        if answer.get("status") == 200:
+            result = answer.get("result")
+            if not isinstance(result, dict):
+                raise VenueUnavailable(f"order.status answered {str(answer)[:200]}")
+            try:
+                return order_status(result)
+            except OrderWireError as e:
+                raise VenueUnavailable(f"order.status: {e}") from None
+        error = _answer_error(answer)
+        if error.code == ORDER_NOT_FOUND:
+            return None
+        if error.code == ORDER_ARCHIVED:
+            # Canceled or expired long ago without a fill; which of the two is lost.
+            return VenueOrderStatus(
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id or "archived",
+                state=ExecState.CANCELLED,
+                filled_qty="0",
+                reason=str(error),
+            )
+        raise VenueUnavailable(f"order.status: {error}")
+
+    async def fills(self, order: OrderRecord) -> list[VenueFill]:
+        """Every execution of ``order`` from ``GET /api/v3/myTrades`` by ``orderId``.
+
+        Raises:
+            VenueUnavailable: the venue cannot say now.
+        """
+        order_id = order.venue_order_id
+        if order_id is None:
+            status = await self.query(order)
+            if status is None:
+                return []
+            order_id = status.venue_order_id
+        out: list[VenueFill] = []
+        from_id: int | None = None
+        while True:
+            params: dict[str, ParamValue] = {
+                "symbol": order.venue_symbol,
+                "orderId": order_id,
+                "limit": MY_TRADES_PAGE,
+            }
+            if from_id is not None:
+                params["fromId"] = from_id
+            rows = await self._signed_get("/api/v3/myTrades", params)
+            if not isinstance(rows, list):
+                raise VenueUnavailable(f"myTrades answered {str(rows)[:200]}")
+            try:
+                out.extend(trade_fill(row) for row in rows if str(row.get("orderId")) == order_id)
+            except (OrderWireError, AttributeError) as e:
+                raise VenueUnavailable(f"myTrades: {e}") from None
+            if len(rows) < MY_TRADES_PAGE:
+                return out
+            from_id = int(rows[-1]["id"]) + 1
+
+    # ---- requests ----
+
+    def _now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self._clock_offset_ms
+
+    def _signed(self, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        creds = self._credentials
+        return sign_ws_api(
+            params,
+            api_key=creds.api_key,
+            secret=creds.api_secret,
+            timestamp_ms=self._now_ms(),
+            recv_window_ms=self.config.recv_window_ms,
+        )
+
+    async def _request(self, method: str, params: dict[str, ParamValue]) -> dict[str, Any]:
+        """One signed request on the orders connection (opened when needed).
+
+        Raises:
+            ConnectionError: no connection, or it ended before the answer.
+            TimeoutError: no answer in time.
+        """
+        conn = await self._orders_connection()
+        # Signed at the last moment: the timestamp starts the request's recvWindow.
+        return await conn.request(method, self._signed(params), self.config.request_timeout_s)
+
+    async def _orders_connection(self) -> WsApiConnection:
+        async with self._orders_lock:
+            conn = self._orders
+            if conn is None or not conn.usable:
+                if conn is not None:
+                    log.info(
+                        "binance orders: order connection %s; opening another", conn.close_reason
+                    )
+                    await conn.close()
+                conn = WsApiConnection(
+                    self.ws_api_url, self._http(), heartbeat_s=self.config.heartbeat_s
+                )
+                self._orders = conn
+                await conn.open()
+            return conn
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            raise ConnectionError("the Binance order venue is not started")
+        return self._session
+
+    async def _signed_get(self, path: str, params: dict[str, ParamValue]) -> Any:
+        """A SIGNED REST GET; the answer's JSON.
+
+        Raises:
+            VenueUnavailable: no answer, an error status, or no JSON (never quoting the
+                signed URL).
+        """
+        query = signed_rest_query(
+            params,
+            secret=self._credentials.api_secret,
+            timestamp_ms=self._now_ms(),
+            recv_window_ms=self.config.recv_window_ms,
+        )
+        url = URL(f"{self.rest_url}{path}?{query}", encoded=True)
+        headers = {API_KEY_HEADER: self._credentials.api_key.reveal()}
+        try:
+            async with self._http().get(url, headers=headers) as resp:
+                status, body = resp.status, await resp.read()
+        except ConnectionError as e:
+            raise VenueUnavailable(f"{path}: {e}") from None
+        except Exception as e:  # its text may quote the signed URL: the type only
+            raise VenueUnavailable(f"{path}: {type(e).__name__}") from None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise VenueUnavailable(f"{path}: HTTP {status}, not JSON: {body[:100]!r}") from None
+        if status != 200:
+            code = data.get("code") if isinstance(data, dict) else None
+            msg = data.get("msg") if isinstance(data, dict) else None
+            raise VenueUnavailable(f"{path}: HTTP {status} {code} {msg}")
+        return data
+
+    async def _public_get(self, path: str, query: str = "") -> Any:
+        url = URL(f"{self.rest_url}{path}{'?' + query if query else ''}", encoded=True)
+        async with self._http().get(url) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise VenueAnswerError(resp.status, None, body[:200].decode("utf-8", "replace"))
+        return orjson.loads(body)
+
+    # ---- reference data and the clock ----
+
+    async def _load_instruments(self) -> bool:
+        """``exchangeInfo`` of the configured symbols; False (logged) when it failed."""
+        query = urlencode({"symbols": orjson.dumps(self._symbols).decode()})
+        try:
+            body = await self._public_get("/api/v3/exchangeInfo", query)
+            loaded = {}
+            for raw in body["symbols"]:
+                if raw.get("status") != "TRADING":
+                    continue
+                inst = instrument(raw)
+                loaded[inst.symbol] = inst
+        except Exception as e:
+            log.warning("binance orders: exchangeInfo failed: %s", one_line(e))
+            return False
+        self._instruments = loaded
+        self._venue_symbols = {i.venue_symbol for i in loaded.values()}
+        missing = sorted(set(self._symbols) - self._venue_symbols)
+        if missing:
+            log.error("binance orders: not tradable at the venue: %s", ", ".join(missing))
+        return True
+
+    async def _keep_loading_instruments(self) -> None:
+        delay = self.config.reconnect.initial_s
+        while not await self._load_instruments():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.reconnect.max_s)
+
+    async def _sync_clock(self) -> None:
+        """The venue's clock minus ours, in ms, from ``GET /api/v3/time`` (the midpoint of
+        the round trip); left as it was when the call fails."""
+        try:
+            before = time.time_ns()
+            body = await self._public_get("/api/v3/time")
+            after = time.time_ns()
+            server_ms = int(body["serverTime"])
+        except Exception as e:
+            log.warning("binance orders: /api/v3/time failed: %s", one_line(e))
+            return
+        self._clock_offset_ms = server_ms - (before + after) // 2_000_000
+
+    # ---- the user data stream ----
+
+    async def _run_stream(self) -> None:
+        policy = self.config.reconnect
+        delay = policy.initial_s
+        subscribed_once = False
+        while True:
+            conn = WsApiConnection(
+                self.ws_api_url,
+                self._http(),
+                heartbeat_s=self.config.heartbeat_s,
+                on_event=self._on_stream_frame,
+            )
+            self._stream = conn
+            self._stream_ended.clear()
+            try:
+                await conn.open()
+                if subscribed_once:
+                    await self._sync_clock()
+                answer = await conn.request(
+                    "userDataStream.subscribe.signature",
+                    self._signed({}),
+                    self.config.request_timeout_s,
+                )
+                if answer.get("status") != 200:
+                    raise _answer_error(answer)
+                self.stats["stream_connects"] += 1
+                self._stream_up.set()
+                log.info("binance orders: user data stream subscribed")
+                # Updates sent before this subscription (a reconnect, or orders placed
+                # before the first one) may be lost: the entry reconciles.
+                if subscribed_once or self._sent_since_subscribed:
+                    self.stats["stream_gaps"] += 1
+                    if self._on_gap is not None:
+                        self._on_gap()
+                subscribed_once = True
+                self._sent_since_subscribed = False
+                delay = policy.initial_s
+                closed = asyncio.ensure_future(conn.closed.wait())
+                ended = asyncio.ensure_future(self._stream_ended.wait())
+                try:
+                    await asyncio.wait({closed, ended}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    closed.cancel()
+                    ended.cancel()
+                log.warning(
+                    "binance orders: user data stream ended (%s); subscribing again",
+                    conn.close_reason if conn.closed.is_set() else "terminated",
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning(
+                    "binance orders: user data stream: %s; again in %.2fs", one_line(e), delay
+                )
+            finally:
+                self._stream_up.clear()
+                await conn.close()
+            await asyncio.sleep(delay * (1 + self._rng.uniform(-policy.jitter, policy.jitter)))
+            delay = min(delay * policy.multiplier, policy.max_s)
+
+    def _on_stream_frame(self, frame: Any) -> None:
+        if not isinstance(frame, dict):
+            self._not_understood(frame)
+            return
+        event = frame.get("event", frame)  # legacy streams sent the bare event
+        kind = event.get("e") if isinstance(event, dict) else None
+        if kind == "executionReport":
+            try:
+                report = execution_report(event)
+            except OrderWireError as e:
+                self._not_understood(frame, str(e))
+                return
+            if report is not None and self._on_report is not None:
+                self.stats["reports"] += 1
+                self._on_report(report)
+        elif kind in ("eventStreamTerminated", "serverShutdown"):
+            log.warning("binance orders: %s on the user data stream", kind)
+            self._stream_ended.set()
+        elif kind is None:
+            self._not_understood(frame)
+        # Balance events (outboundAccountPosition, balanceUpdate, ...) are not ours.
+
+    def _not_understood(self, frame: Any, why: str = "") -> None:
+        self.stats["frames_not_understood"] += 1
+        log.warning("binance orders: user data frame not understood %s: %.200r", why, frame)
+
+
+def _place_params(order: OrderRecord) -> dict[str, ParamValue]:
+    """``order.place`` parameters of ``order`` (unsigned).
+
+    Raises:
+        ValueError: a combination Binance has no order for (the reason says which).
+    """
+    params: dict[str, ParamValue] = {
+        "symbol": order.venue_symbol,
+        "side": order.side.upper(),
+        "quantity": plain_decimal(order.qty),
+        "newClientOrderId": order.client_order_id,
+        "newOrderRespType": "ACK",
+    }
+    if order.type == "market":
+        if order.time_in_force == "FOK":
+            raise ValueError("binance: a market order cannot be FOK (MARKET takes no timeInForce)")
+        params["type"] = "MARKET"
+        return params
+    if order.price is None:
+        raise ValueError("binance: a limit order needs a price")
+    params["price"] = plain_decimal(order.price)
+    if order.post_only:
+        if order.time_in_force != "GTC":
+            raise ValueError("binance: post-only (LIMIT_MAKER) orders are GTC")
+        params["type"] = "LIMIT_MAKER"
+    else:
+        params["type"] = "LIMIT"
+        params["timeInForce"] = order.time_in_force
+    return params
+
+
+def _answer_error(answer: dict[str, Any]) -> VenueAnswerError:
+    status = answer.get("status")
+    error = answer.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    msg = error.get("msg") if isinstance(error, dict) else None
+    return VenueAnswerError(
+        status if isinstance(status, int) else 0,
+        code if isinstance(code, int) else None,
+        msg if isinstance(msg, str) else str(answer)[:200],
+    )
+
+
+def _outcome_unknown(error: VenueAnswerError) -> bool:
+    """5xx, or a code saying the venue does not know: the request may have gone through."""
+    return error.status >= 500 or error.code in UNKNOWN_OUTCOME_CODES
+
+
+def order_venue(config: VenueConfig, provider: VenueProvider) -> OrderVenue | None:
+    """The registry's factory: Binance's order venue for the venue config's ``trading``
+    section, or None without an enabled one. URLs ``"sim"`` are found from the provider's
+    (the simulator serves the WebSocket API on its WebSocket port).
+
+    Raises:
+        CredentialError: the key or secret is missing, or its file is unsafe.
+        ValueError: the URLs cannot be found.
+    """
+    if not isinstance(config, BinanceVenueConfig):
+        raise TypeError(f"not a Binance venue config: {type(config).__name__}")
+    trading = config.trading
+    if trading is None or not trading.enabled:
+        return None
+    ws_api_url = trading.url
+    if ws_api_url == "sim":
+        host = urlsplit(provider.ws_url).hostname
+        if host not in _LOCAL_HOSTS:
+            raise ValueError(
+                "venues.binance.trading.url is 'sim' but ws_url is not a simulator's; set it "
+                "to wss://ws-api.binance.com:443/ws-api/v3"
+            )
+        ws_api_url = provider.ws_url.rstrip("/") + WS_API_PATH
+    rest_url = provider.rest_url if trading.rest_url == "sim" else trading.rest_url
+    if not rest_url:
+        raise ValueError("venues.binance.trading needs a REST URL (rest_url) for myTrades")
+    credentials = load_credentials(VENUE)
+    return BinanceOrderVenue(
+        trading,
+        ws_api_url=ws_api_url,
+        rest_url=rest_url,
+        symbols=list(config.symbols),
+        credentials=credentials,
+    )
+
+
+if TYPE_CHECKING:
+
+    def _is_an_order_venue(venue: BinanceOrderVenue) -> OrderVenue:
+        return venue  # mypy proves here that the adapter satisfies the protocol
+
+
+__all__ = ["BinanceOrderVenue", "VenueAnswerError", "WsApiConnection", "order_venue"]

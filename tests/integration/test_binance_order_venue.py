@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
+import aiohttp
 import pytest
 
 from tests.integration.binance_orders_rig import (
@@ -21,6 +23,7 @@ from tests.integration.binance_orders_rig import (
 from tests.unit.order_venue_contract import OrderVenueContract, VenueUnderTest
 from tradegw.errors import VenueUnavailable
 from tradegw.orders.venue import CancelOutcome, PlaceOutcome, VenueReport
+from tradegw.providers.binance.orders import WeightWindow
 from tradegw.schema import ExecState
 from tradegw.sim.binance import BinanceSimulator
 
@@ -219,3 +222,49 @@ async def test_fills_of_an_order_never_placed_are_none_and_a_dead_venue_cannot_s
             await v.venue.fills(record("BTC-USDT", qty="0.001", price="1.0", cid="x"))
         result = await v.venue.place(v.order(v.resting_price))
         assert result.outcome is PlaceOutcome.UNKNOWN
+
+
+async def test_requests_wait_for_the_weight_window_instead_of_being_banned() -> None:
+    """A venue allowing 40 weight per 1 s window, 12 of it spent by another client on the IP:
+    once an answer has said so, 30 queries at once (120 weight) are spread over the windows
+    the adapter counts; none is refused for weight."""
+    async with BinanceSimulator(sim_config(weight_limit=40, weight_window_s=1.0)) as sim:
+        # Not started through the helper: the window must be the simulator's before start.
+        venue = venue_for(sim)
+        venue._weight = WeightWindow(36, window_s=1.0)  # type: ignore[attr-defined]
+        v = VenueUnderTest(venue, "BTC-USDT", "0.001", *prices(sim))
+        try:
+            await venue.start(v.on_report, v.on_stream_gap)
+            await wait_until(lambda: time.time() % 1 < 0.5)  # early in a window
+            async with aiohttp.ClientSession() as other:
+                for _ in range(12):
+                    async with other.get(f"{sim.rest_url}/api/v3/ping") as r:
+                        assert r.status == 200
+            # Its answer carries the venue's count of the window, others' weight included.
+            assert await venue.query(v.order(v.resting_price)) is None
+            started = time.monotonic()
+            answers = await asyncio.gather(
+                *(venue.query(v.order(v.resting_price)) for _ in range(30))
+            )
+            assert answers == [None] * 30
+            assert time.monotonic() - started > 1.5, "spread over at least three windows"
+            assert venue.stats["weight_waits"] > 0
+            assert sim.stats()["refused_429"] == 0
+        finally:
+            await venue.stop()
+
+
+def test_the_weight_window_is_the_venues_fixed_minute() -> None:
+    w = WeightWindow(100)
+    assert w.reserve(60, 120.0) == 0
+    assert w.reserve(40, 150.0) == 0
+    assert w.reserve(1, 170.0) == pytest.approx(10.01)  # until 180 s, the next window
+    w.observe(30, 181.0)  # a new window; the venue has seen 30 already
+    assert w.reserve(70, 181.5) == 0
+    assert w.reserve(1, 182.0) > 0
+    w.spend(2, 183.0)  # counted, even past the budget
+    assert w.used == 102
+    assert w.reserve(500, 240.0) == 0, "more than the budget passes alone at a window's start"
+    w.block_until(400.0)  # a ban
+    assert w.reserve(1, 300.0) == pytest.approx(100.0)
+    assert w.reserve(1, 400.5) == 0

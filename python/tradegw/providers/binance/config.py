@@ -65,6 +65,20 @@ class BinanceTradingConfig(TradingConfig):
     heartbeat_s: float = Field(
         20.0, gt=0, le=HOUR, description="client ping period on the WebSocket API connections"
     )
+    weight_per_minute: float = Field(
+        5000.0,
+        ge=10.0,
+        le=1e6,
+        description="request weight order entry may spend per minute (the venue allows 6000 "
+        "per IP, shared with market data); requests wait for it before they are sent",
+    )
+    open_orders_reuse_s: float = Field(
+        0.5,
+        ge=0.0,
+        le=60.0,
+        description="queries arriving together (a reconciliation after a stream gap) share "
+        "one openOrders.status answer per symbol for this long; 0 = one order.status each",
+    )
     reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
 
 

@@ -19,6 +19,14 @@ Over the WebSocket API (protocols.md sections 1.6-1.7):
   as a gap too if an order was sent before it.
 * **Fills after a gap** from REST ``GET /api/v3/myTrades`` (SIGNED query string, key in
   ``X-MBX-APIKEY``) by ``orderId``, paged by ``fromId``.
+* **Request weight**: every request waits until its weight fits ``weight_per_minute`` in
+  the venue's fixed one-minute window before it is sent, and the count follows the venue's
+  own count of the IP's weight (``rateLimits`` in answers, ``X-MBX-USED-WEIGHT-1M`` on
+  REST), so market data and order entry together stay under the venue's limit instead of
+  being banned.
+  Queries that come together (the reconciliation of every open order after a stream gap)
+  share one ``openOrders.status`` per symbol (weight 6) instead of an ``order.status``
+  (weight 4) each; an order not among the working ones is asked about on its own.
 * **Trading rules** from REST ``exchangeInfo`` (tick, step, minimum and maximum quantity,
   minimum notional) of the venue's configured symbols, loaded at start (and retried in the
   background until they load); the venue's clock offset from ``GET /api/v3/time``.
@@ -36,7 +44,9 @@ import contextlib
 import itertools
 import logging
 import random
+import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -78,8 +88,19 @@ log = logging.getLogger("tradegw.providers.binance.orders")
 VENUE: Final = "binance"
 WS_API_PATH: Final = "/ws-api/v3"
 API_KEY_HEADER: Final = "X-MBX-APIKEY"
+USED_WEIGHT_HEADER: Final = "X-MBX-USED-WEIGHT-1M"
 MY_TRADES_PAGE: Final = 1000
 """``myTrades`` rows per request (the venue's maximum)."""
+
+WEIGHTS: Final = {
+    "order.place": 1,
+    "order.cancel": 1,
+    "order.status": 4,
+    "openOrders.status": 6,
+    "userDataStream.subscribe.signature": 2,
+    "myTrades": 5,
+}
+"""Request weights of what the adapter sends (``myTrades`` by ``orderId``)."""
 
 UNKNOWN_OUTCOME_CODES: Final = frozenset({-1000, -1001, -1006, -1007})
 """Error codes that say the venue does not know whether the request went through
@@ -88,6 +109,7 @@ DUPLICATE_ORDER: Final = "Duplicate order sent."
 ORDER_NOT_FOUND: Final = -2013
 ORDER_ARCHIVED: Final = -2026
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+_BANNED_UNTIL: Final = re.compile(r"banned until (\d{10,16})")
 
 
 class VenueAnswerError(Exception):
@@ -98,6 +120,52 @@ class VenueAnswerError(Exception):
         self.status = status
         self.code = code
         self.msg = msg
+
+
+class WeightWindow:
+    """Request weight per minute the venue's way: a fixed window of a whole minute (on the
+    venue's clock), reset at its end. What the venue reports as used in the window raises
+    our count (other clients on the IP spend the same budget); our own spending is counted
+    as it is made, before any answer says so."""
+
+    def __init__(self, budget: float, window_s: float = 60.0) -> None:
+        self.budget = budget
+        self.window_s = window_s
+        self._window = -1
+        self.used = 0.0
+        self.blocked_until = 0.0
+
+    def _roll(self, now_s: float) -> None:
+        window = int(now_s // self.window_s)
+        if window != self._window:
+            self._window = window
+            self.used = 0.0
+
+    def reserve(self, weight: float, now_s: float) -> float:
+        """Spends ``weight`` now and returns 0, or returns the seconds until the window
+        ends when it does not fit (spending nothing). A weight above the whole budget is let
+        through at a window's start, so it is never stuck."""
+        if now_s < self.blocked_until:
+            return self.blocked_until - now_s
+        self._roll(now_s)
+        if self.used + weight <= self.budget or (self.used == 0 and weight > self.budget):
+            self.used += weight
+            return 0.0
+        return (self._window + 1) * self.window_s - now_s + 0.01
+
+    def block_until(self, until_s: float) -> None:
+        """Nothing fits before ``until_s`` (a ban)."""
+        self.blocked_until = max(self.blocked_until, until_s)
+
+    def spend(self, weight: float, now_s: float) -> None:
+        """Counts ``weight`` spent now, whether it fits or not."""
+        self._roll(now_s)
+        self.used += weight
+
+    def observe(self, used: float, now_s: float) -> None:
+        """The venue says ``used`` weight is spent in the current window."""
+        self._roll(now_s)
+        self.used = max(self.used, used)
 
 
 class WsApiConnection:
@@ -111,8 +179,10 @@ class WsApiConnection:
         *,
         heartbeat_s: float,
         on_event: Callable[[Any], None] | None = None,
+        on_used_weight: Callable[[int], None] | None = None,
     ) -> None:
         self._url = url
+        self._on_used_weight = on_used_weight
         self._session = session
         self._heartbeat_s = heartbeat_s
         self._on_event = on_event
@@ -198,6 +268,10 @@ class WsApiConnection:
             log.warning("binance orders: a WebSocket API frame is not JSON: %.200r", data)
             return
         if isinstance(frame, dict) and "status" in frame and "id" in frame:
+            if self._on_used_weight is not None:
+                used = _used_weight(frame)
+                if used is not None:
+                    self._on_used_weight(used)
             rid = frame["id"]
             answer = self._pending.get(rid) if isinstance(rid, int) else None
             if answer is not None and not answer.done():
@@ -252,7 +326,13 @@ class BinanceOrderVenue:
         self._clock_offset_ms = 0
         self._sent_since_subscribed = False
         self._rng = random.Random()
+        self._weight = WeightWindow(config.weight_per_minute)
+        self._open_snapshots: dict[str, tuple[float, asyncio.Task[dict[str, dict[str, Any]]]]] = {}
+        self._querying: Counter[str] = Counter()
         self.stats: dict[str, int] = {
+            "weight_waits": 0,
+            "open_orders_snapshots": 0,
+            "queries_from_snapshots": 0,
             "places": 0,
             "stream_connects": 0,
             "stream_gaps": 0,
@@ -380,6 +460,27 @@ class BinanceOrderVenue:
         Raises:
             VenueUnavailable: no answer, or any other error.
         """
+        symbol = order.venue_symbol
+        together = self._querying[symbol] > 0
+        self._querying[symbol] += 1
+        try:
+            if self.config.open_orders_reuse_s > 0 and (together or self._fresh_snapshot(symbol)):
+                working = await self._open_orders(symbol)
+                found = working.get(order.client_order_id)
+                if found is not None:
+                    self.stats["queries_from_snapshots"] += 1
+                    try:
+                        return order_status(found)
+                    except OrderWireError as e:
+                        raise VenueUnavailable(f"openOrders.status: {e}") from None
+            # Not working (closed, or not there): only the order itself can say.
+            return await self._query_one(order)
+        finally:
+            self._querying[symbol] -= 1
+            if not self._querying[symbol]:
+                del self._querying[symbol]
+
+    async def _query_one(self, order: OrderRecord) -> VenueOrderStatus | None:
         params: dict[str, ParamValue] = {
             "symbol": order.venue_symbol,
             "origClientOrderId": order.client_order_id,
@@ -432,6 +533,7 @@ class BinanceOrderVenue:
             }
             if from_id is not None:
                 params["fromId"] = from_id
+            await self._spend(WEIGHTS["myTrades"])
             rows = await self._signed_get("/api/v3/myTrades", params)
             if not isinstance(rows, list):
                 raise VenueUnavailable(f"myTrades answered {str(rows)[:200]}")
@@ -443,10 +545,59 @@ class BinanceOrderVenue:
                 return out
             from_id = int(rows[-1]["id"]) + 1
 
+    # ---- open orders, shared by queries that come together ----
+
+    def _fresh_snapshot(self, symbol: str) -> bool:
+        taken = self._open_snapshots.get(symbol)
+        if taken is None:
+            return False
+        loop = asyncio.get_running_loop()
+        return loop.time() - taken[0] <= self.config.open_orders_reuse_s
+
+    async def _open_orders(self, symbol: str) -> dict[str, dict[str, Any]]:
+        """The working orders of ``symbol`` by client id, from one ``openOrders.status``
+        shared by every query within ``open_orders_reuse_s`` of its sending (a state that
+        old is as good as any answer on its way back; the stream's later reports still
+        advance it).
+
+        Raises:
+            VenueUnavailable: the venue cannot say now.
+        """
+        loop = asyncio.get_running_loop()
+        taken = self._open_snapshots.get(symbol)
+        if taken is None or loop.time() - taken[0] > self.config.open_orders_reuse_s:
+            task = loop.create_task(self._fetch_open_orders(symbol), name=f"open-orders-{symbol}")
+            taken = (loop.time(), task)
+            self._open_snapshots[symbol] = taken
+
+            def forget_failure(done: asyncio.Task[dict[str, dict[str, Any]]]) -> None:
+                if (done.cancelled() or done.exception() is not None) and (
+                    self._open_snapshots.get(symbol) is taken
+                ):
+                    del self._open_snapshots[symbol]
+
+            task.add_done_callback(forget_failure)
+        return await asyncio.shield(taken[1])
+
+    async def _fetch_open_orders(self, symbol: str) -> dict[str, dict[str, Any]]:
+        self.stats["open_orders_snapshots"] += 1
+        try:
+            answer = await self._request("openOrders.status", {"symbol": symbol})
+        except (TimeoutError, ConnectionError) as e:
+            raise VenueUnavailable(f"openOrders.status: {one_line(e)}") from None
+        result = answer.get("result")
+        if answer.get("status") != 200 or not isinstance(result, list):
+            raise VenueUnavailable(f"openOrders.status: {_answer_error(answer)}")
+        return {str(o.get("clientOrderId")): o for o in result if isinstance(o, dict)}
+
     # ---- requests ----
 
     def _now_ms(self) -> int:
+        """The venue's clock (ours corrected by the offset ``/api/v3/time`` measured)."""
         return time.time_ns() // 1_000_000 + self._clock_offset_ms
+
+    def _now_s(self) -> float:
+        return self._now_ms() / 1000
 
     def _signed(self, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
         creds = self._credentials
@@ -466,8 +617,38 @@ class BinanceOrderVenue:
             TimeoutError: no answer in time.
         """
         conn = await self._orders_connection()
+        await self._spend(WEIGHTS.get(method, 1))
         # Signed at the last moment: the timestamp starts the request's recvWindow.
-        return await conn.request(method, self._signed(params), self.config.request_timeout_s)
+        answer = await conn.request(method, self._signed(params), self.config.request_timeout_s)
+        self._note_limit_answer(answer.get("status"), answer.get("error"))
+        return answer
+
+    async def _spend(self, weight: int) -> None:
+        """Waits until ``weight`` fits this minute's budget, then spends it: the venue's
+        limit is never what stops a request."""
+        while True:
+            wait = self._weight.reserve(weight, self._now_s())
+            if wait <= 0:
+                return
+            self.stats["weight_waits"] += 1
+            await asyncio.sleep(wait)
+
+    def _note_limit_answer(self, status: object, error: object) -> None:
+        """After a 429 nothing more is sent in this window; after a 418 nothing until the
+        ban the message names ends (requests during a back-off lengthen bans)."""
+        if status == 429:
+            self._weight.spend(self._weight.budget, self._now_s())
+        elif status == 418:
+            msg = error.get("msg") if isinstance(error, dict) else None
+            match = _BANNED_UNTIL.search(msg) if isinstance(msg, str) else None
+            until = int(match.group(1)) / 1000 if match else self._now_s() + 60.0
+            self._weight.block_until(until)
+
+    def _note_used_weight(self, used: int) -> None:
+        """The venue's count of the weight this IP used in its window (``rateLimits``,
+        ``X-MBX-USED-WEIGHT-1M``): what others spent (market data, other processes) counts
+        against the budget too."""
+        self._weight.observe(used, self._now_s())
 
     async def _orders_connection(self) -> WsApiConnection:
         async with self._orders_lock:
@@ -479,7 +660,10 @@ class BinanceOrderVenue:
                     )
                     await conn.close()
                 conn = WsApiConnection(
-                    self.ws_api_url, self._http(), heartbeat_s=self.config.heartbeat_s
+                    self.ws_api_url,
+                    self._http(),
+                    heartbeat_s=self.config.heartbeat_s,
+                    on_used_weight=self._note_used_weight,
                 )
                 self._orders = conn
                 await conn.open()
@@ -508,6 +692,9 @@ class BinanceOrderVenue:
         try:
             async with self._http().get(url, headers=headers) as resp:
                 status, body = resp.status, await resp.read()
+                used = resp.headers.get(USED_WEIGHT_HEADER, "")
+                if used.isdigit():
+                    self._note_used_weight(int(used))
         except ConnectionError as e:
             raise VenueUnavailable(f"{path}: {e}") from None
         except Exception as e:  # its text may quote the signed URL: the type only
@@ -517,6 +704,7 @@ class BinanceOrderVenue:
         except orjson.JSONDecodeError:
             raise VenueUnavailable(f"{path}: HTTP {status}, not JSON: {body[:100]!r}") from None
         if status != 200:
+            self._note_limit_answer(status, data)
             code = data.get("code") if isinstance(data, dict) else None
             msg = data.get("msg") if isinstance(data, dict) else None
             raise VenueUnavailable(f"{path}: HTTP {status} {code} {msg}")
@@ -526,6 +714,9 @@ class BinanceOrderVenue:
         url = URL(f"{self.rest_url}{path}{'?' + query if query else ''}", encoded=True)
         async with self._http().get(url) as resp:
             body = await resp.read()
+            used = resp.headers.get(USED_WEIGHT_HEADER, "")
+            if used.isdigit():
+                self._note_used_weight(int(used))
             if resp.status != 200:
                 raise VenueAnswerError(resp.status, None, body[:200].decode("utf-8", "replace"))
         return orjson.loads(body)
@@ -584,6 +775,7 @@ class BinanceOrderVenue:
                 self._http(),
                 heartbeat_s=self.config.heartbeat_s,
                 on_event=self._on_stream_frame,
+                on_used_weight=self._note_used_weight,
             )
             self._stream = conn
             self._stream_ended.clear()
@@ -591,6 +783,8 @@ class BinanceOrderVenue:
                 await conn.open()
                 if subscribed_once:
                     await self._sync_clock()
+                # Never kept waiting for the window: a stream down is a gap growing.
+                self._weight.spend(WEIGHTS["userDataStream.subscribe.signature"], self._now_s())
                 answer = await conn.request(
                     "userDataStream.subscribe.signature",
                     self._signed({}),
@@ -703,6 +897,19 @@ def _answer_error(answer: dict[str, Any]) -> VenueAnswerError:
     )
 
 
+def _used_weight(answer: dict[str, Any]) -> int | None:
+    """``REQUEST_WEIGHT`` ``count`` of an answer's ``rateLimits``, if it has one."""
+    limits = answer.get("rateLimits")
+    if not isinstance(limits, list):
+        return None
+    for limit in limits:
+        if isinstance(limit, dict) and limit.get("rateLimitType") == "REQUEST_WEIGHT":
+            count = limit.get("count")
+            if isinstance(count, int) and not isinstance(count, bool):
+                return count
+    return None
+
+
 def _outcome_unknown(error: VenueAnswerError) -> bool:
     """5xx, or a code saying the venue does not know: the request may have gone through."""
     return error.status >= 500 or error.code in UNKNOWN_OUTCOME_CODES
@@ -750,4 +957,10 @@ if TYPE_CHECKING:
         return venue  # mypy proves here that the adapter satisfies the protocol
 
 
-__all__ = ["BinanceOrderVenue", "VenueAnswerError", "WsApiConnection", "order_venue"]
+__all__ = [
+    "BinanceOrderVenue",
+    "VenueAnswerError",
+    "WeightWindow",
+    "WsApiConnection",
+    "order_venue",
+]

@@ -621,6 +621,14 @@ class BinanceOrderVenue:
         # Signed at the last moment: the timestamp starts the request's recvWindow.
         answer = await conn.request(method, self._signed(params), self.config.request_timeout_s)
         self._note_limit_answer(answer.get("status"), answer.get("error"))
+        # Names only: the signed parameters (key, signature) are never logged.
+        log.debug(
+            "binance orders: %s %s answered %s %s",
+            method,
+            params.get("newClientOrderId") or params.get("origClientOrderId") or params["symbol"],
+            answer.get("status"),
+            answer.get("error") or "",
+        )
         return answer
 
     async def _spend(self, weight: int) -> None:
@@ -703,6 +711,7 @@ class BinanceOrderVenue:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise VenueUnavailable(f"{path}: HTTP {status}, not JSON: {body[:100]!r}") from None
+        log.debug("binance orders: GET %s %s answered %s", path, params.get("orderId"), status)
         if status != 200:
             self._note_limit_answer(status, data)
             code = data.get("code") if isinstance(data, dict) else None
@@ -839,6 +848,12 @@ class BinanceOrderVenue:
             except OrderWireError as e:
                 self._not_understood(frame, str(e))
                 return
+            log.debug(
+                "binance orders: executionReport %s x=%s X=%s",
+                event.get("c"),
+                event.get("x"),
+                event.get("X"),
+            )
             if report is not None and self._on_report is not None:
                 self.stats["reports"] += 1
                 self._on_report(report)

@@ -399,6 +399,7 @@ class BinanceOrderVenue:
                 await conn.close()
         self._stream = self._orders = None
         self._stream_up.clear()
+        self._open_snapshots.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

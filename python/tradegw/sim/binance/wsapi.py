@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import orjson
 
-from tradegw.sim.binance.auth import ApiError, Authenticator, Caller
+from tradegw.sim.binance.auth import ApiError, Authenticator, Caller, mandatory
 from tradegw.sim.binance.config import BinanceSimConfig
 from tradegw.sim.binance.feed import BinanceFeed
 from tradegw.sim.binance.trading import UNKNOWN_STATUS_MSG, BinanceTrading
@@ -132,8 +132,7 @@ class BinanceWsApiConnection(BinanceWsConnection):
             return
         req_id = msg.get("id")
         if not _valid_id(req_id):
-            self._reply(None, None, ApiError(-1102, "Mandatory parameter 'id' was not sent, "
-                                             "was empty/null, or malformed."))  # fmt: skip
+            self._reply(None, None, mandatory("id"))
             return
         method = msg.get("method")
         params = msg.get("params", {})
@@ -146,8 +145,8 @@ class BinanceWsApiConnection(BinanceWsConnection):
         weight = _weight(method, params)
         verdict = self._limiter.charge(self._ip(), weight, time.time())
         if verdict.status != 200:
-            self._reply(req_id, params, ApiError(-1003, _limit_text(verdict.status, self._limiter),
-                                                 verdict.status), used=verdict.used)  # fmt: skip
+            refusal = ApiError(-1003, _limit_text(verdict.status, self._limiter), verdict.status)
+            self._reply(req_id, params, refusal, used=verdict.used)
             return
         try:
             result = self._call(method, params)
@@ -226,8 +225,7 @@ class BinanceWsApiConnection(BinanceWsConnection):
                 raise ApiError(-2036, "User Data Stream subscription not active.")
             ids = [wanted]
         else:
-            raise ApiError(-1102, "Mandatory parameter 'subscriptionId' was not sent, was "
-                           "empty/null, or malformed.")  # fmt: skip
+            raise mandatory("subscriptionId")
         for sub_id in ids:
             self._end_subscription(sub_id)
         return {}

@@ -21,10 +21,14 @@ from tests.integration.binance_orders_rig import (
     venue_for,
 )
 from tests.unit.order_venue_contract import OrderVenueContract, VenueUnderTest
+from tradegw.config.models import OrdersConfig
 from tradegw.errors import VenueUnavailable
+from tradegw.orders.entry import OrderEntry
+from tradegw.orders.ledger import OrderLedger
+from tradegw.orders.requests import OrderRequest
 from tradegw.orders.venue import CancelOutcome, PlaceOutcome, VenueReport
 from tradegw.providers.binance.orders import WeightWindow
-from tradegw.schema import ExecState
+from tradegw.schema import Event, ExecReport, ExecState
 from tradegw.sim.binance import BinanceSimulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -268,3 +272,51 @@ def test_the_weight_window_is_the_venues_fixed_minute() -> None:
     w.block_until(400.0)  # a ban
     assert w.reserve(1, 300.0) == pytest.approx(100.0)
     assert w.reserve(1, 400.5) == 0
+
+
+async def test_through_the_entry_fills_lost_with_the_stream_are_reported_once() -> None:
+    """The order entry over the adapter: a taking order whose fills the private stream lost
+    (dropped mid-fill) ends FILLED or EXPIRED with exactly the venue's fills, each reported
+    once in an ExecReport, after the resubscription's gap reconciled it."""
+    faults = {"faults": [{"kind": "private_stream_drop", "after_messages": [0], "max_count": 1}]}
+    async with BinanceSimulator(sim_config(faults=faults, stream_drop="disconnect")) as sim:
+        events: list[Event] = []
+        ledger = OrderLedger(None)
+        config = OrdersConfig(request_timeout_s=2.0, reconcile_backoff_s=0.02)
+        entry = OrderEntry(ledger, events.append, trading_mode=lambda: "enabled", config=config)
+        venue = venue_for(sim)
+        entry.add_venue(venue)
+        await entry.start()
+        try:
+            _, taking = prices(sim)
+            request = OrderRequest(
+                venue="binance",
+                symbol="BTC-USDT",
+                side="buy",
+                type="limit",
+                qty="0.001",
+                price=taking,
+                time_in_force="IOC",
+                client_order_id="lost-fills",
+            )
+            await entry.submit(request)
+            await wait_until(lambda: venue.stats["stream_gaps"] >= 1)
+            await asyncio.wait_for(entry.drain(), 10)
+            record = entry.order("lost-fills")
+            assert record is not None
+            sim_order = sim.matching.order("default", client_order_id="lost-fills")
+            assert sim_order is not None
+            venue_fills = sim.matching.fills(sim_order.order_id)
+            assert venue_fills, "it took liquidity"
+            assert record.state.value == ("FILLED" if sim_order.remaining == 0 else "EXPIRED")
+            assert Decimal(record.filled_qty) == Decimal(sim_order.filled).scaleb(-8)
+            assert sorted(f.venue_exec_id for f in entry.fills("lost-fills")) == sorted(
+                f.exec_id for f in venue_fills
+            )
+            reports = [e for e in events if isinstance(e, ExecReport)]
+            announced = [r.venue_exec_id for r in reports if r.venue_exec_id is not None]
+            assert sorted(announced) == sorted(f.exec_id for f in venue_fills), "each once"
+            assert venue.stats["reports"] == 1, "only the NEW report came on the stream"
+        finally:
+            await entry.stop()
+            ledger.close()

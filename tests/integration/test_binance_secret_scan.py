@@ -1,8 +1,8 @@
 """No key, secret or signature of Binance trading leaves the process: a full ``tradegw run``
 trading on the simulator through its order faults (logs at DEBUG to a file, the DLQ folder,
-the summary, stdout and stderr, the ops events it logs), and in process every log record,
-answer, exception text and ``repr`` of a faulty session, checked against each signature the
-adapter actually made."""
+the summary, stdout and stderr, the ops events it logs, ``/metrics``), and in process every
+log record, answer, exception text and ``repr`` of a faulty session, checked against each
+signature the adapter actually made."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
             "address_path": str(out / "control.addr"),
             "state_path": str(out / "state.sqlite"),
         },
+        "ops": {"port": 0},
         "telemetry": {
             "log_level": "DEBUG",
             "log_path": str(out / "tradegw.log"),
@@ -136,14 +137,21 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
     )
     try:
         assert proc.stdout is not None
-        rest_url = ""
+        rest_url = metrics_url = ""
+        printed = []
         async with asyncio.timeout(30):
-            while not (out / "control.addr").exists() or not rest_url:
+            while not (out / "control.addr").exists() or not rest_url or not metrics_url:
                 line = (await proc.stdout.readline()).decode()
                 assert line, "the run ended early"
+                printed.append(line)
                 found = re.search(r"\(REST (http://[^)\s]+)\)", line)
                 rest_url = found.group(1) if found else rest_url
+                found = re.search(r"metrics on (http://\S+/metrics)", line)
+                metrics_url = found.group(1) if found else metrics_url
         listed = await _trade(read_address(out / "control.addr"), rest_url)
+        async with aiohttp.ClientSession() as http, http.get(metrics_url) as r:
+            metrics = await r.text()
+        assert "tradegw" in metrics
         states = {o["state"] for o in listed}
         assert len(listed) == 24
         assert {"ACK", "FILLED"} <= states, states
@@ -156,7 +164,11 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
             await proc.wait()
     assert proc.returncode == 0, stderr.decode()[-2000:]
 
-    outputs = {"stdout": stdout.decode(), "stderr": stderr.decode()}
+    outputs = {
+        "stdout": "".join(printed) + stdout.decode(),
+        "stderr": stderr.decode(),
+        "metrics": metrics,
+    }
     for path in _files(out):
         if path.suffix != ".sqlite" and not path.name.endswith(("-wal", "-shm")):
             outputs[str(path.relative_to(out))] = path.read_text(encoding="utf-8", errors="replace")

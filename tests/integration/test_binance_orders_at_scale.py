@@ -221,7 +221,7 @@ async def settled(run: Running, within: float) -> None:
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with_binance(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,7 +254,7 @@ async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with
             # The market stops; what is in flight lands; reconciliation finishes.
             sim.pause()
             await asyncio.sleep(0.5)
-            await settled(run, 60)
+            await settled(run, 90)
             await asyncio.sleep(0.3)  # the last reports of the stream
             await settled(run, 30)
 

@@ -25,9 +25,10 @@ from tradegw.config.models import OrdersConfig
 from tradegw.errors import VenueUnavailable
 from tradegw.orders.entry import OrderEntry
 from tradegw.orders.ledger import OrderLedger
+from tradegw.orders.record import OrderRecord
 from tradegw.orders.requests import OrderRequest
-from tradegw.orders.venue import CancelOutcome, PlaceOutcome, VenueReport
-from tradegw.providers.binance.orders import WeightWindow
+from tradegw.orders.venue import CancelOutcome, PlaceOutcome, VenueOrderStatus, VenueReport
+from tradegw.providers.binance.orders import BinanceOrderVenue, WeightWindow
 from tradegw.schema import Event, ExecReport, ExecState
 from tradegw.sim.binance import BinanceSimulator
 
@@ -320,3 +321,34 @@ async def test_through_the_entry_fills_lost_with_the_stream_are_reported_once() 
         finally:
             await entry.stop()
             ledger.close()
+
+
+async def test_a_query_answered_across_a_resubscription_is_asked_again() -> None:
+    """What a query read before the stream's latest subscription may miss what the old
+    stream lost: the adapter asks again, and never reuses a shared answer across it."""
+    async with BinanceSimulator(sim_config()) as sim, started(sim) as v:
+        venue = v.venue
+        assert isinstance(venue, BinanceOrderVenue)
+        order = v.order(v.resting_price)
+        assert (await venue.place(order)).outcome is PlaceOutcome.ACCEPTED
+        asked = 0
+        real = venue._query
+
+        async def racing(o: OrderRecord) -> VenueOrderStatus | None:
+            nonlocal asked
+            asked += 1
+            status = await real(o)
+            if asked == 1:
+                venue._stream_epoch += 1  # as if the stream resubscribed meanwhile
+            return status
+
+        venue._query = racing  # type: ignore[method-assign]
+        status = await venue.query(order)
+        assert status is not None
+        assert status.state is ExecState.ACK
+        assert asked == 2
+        # A shared openOrders answer of the old subscription is not used under the new one.
+        await asyncio.gather(*(venue.query(order) for _ in range(3)))
+        assert venue._fresh_snapshot("BTCUSDT")
+        venue._stream_epoch += 1
+        assert not venue._fresh_snapshot("BTCUSDT")

@@ -16,7 +16,7 @@ Over the WebSocket API (protocols.md sections 1.6-1.7):
   ends (a dropped connection, ``eventStreamTerminated``, ``serverShutdown``, a dead
   heartbeat) it is opened and subscribed again with backoff, and ``on_stream_gap`` is called
   once subscribed, so the entry reconciles every open order. The first subscription counts
-  as a gap too if an order was sent before it.
+  as a gap too if any request went out before it.
 * **Fills after a gap** from REST ``GET /api/v3/myTrades`` (SIGNED query string, key in
   ``X-MBX-APIKEY``) by ``orderId``, paged by ``fromId``.
 * **Request weight**: every request waits until its weight fits ``weight_per_minute`` in
@@ -27,6 +27,9 @@ Over the WebSocket API (protocols.md sections 1.6-1.7):
   Queries that come together (the reconciliation of every open order after a stream gap)
   share one ``openOrders.status`` per symbol (weight 6) instead of an ``order.status``
   (weight 4) each; an order not among the working ones is asked about on its own.
+* **Queries across a gap**: an answer asked for before the stream's latest subscription may
+  miss what the stream lost; such a query is asked again, and shared answers are never
+  reused across subscriptions.
 * **Trading rules** from REST ``exchangeInfo`` (tick, step, minimum and maximum quantity,
   minimum notional) of the venue's configured symbols, loaded at start (and retried in the
   background until they load); the venue's clock offset from ``GET /api/v3/time``.
@@ -294,6 +297,22 @@ class WsApiConnection:
                 await self._reader
 
 
+class _Snapshot:
+    """One ``openOrders.status`` of a symbol: asked for when, under which subscription."""
+
+    __slots__ = ("answer", "asked_at", "epoch")
+
+    def __init__(self, epoch: int, answer: asyncio.Task[dict[str, dict[str, Any]]]) -> None:
+        self.epoch = epoch
+        self.answer = answer
+        self.asked_at = asyncio.get_running_loop().time()
+
+    def usable(self, epoch: int, reuse_s: float) -> bool:
+        """Asked under subscription ``epoch``, at most ``reuse_s`` ago."""
+        age = asyncio.get_running_loop().time() - self.asked_at
+        return self.epoch == epoch and age <= reuse_s
+
+
 class BinanceOrderVenue:
     """Binance's :class:`~tradegw.orders.venue.OrderVenue` (see the module docstring)."""
 
@@ -324,10 +343,15 @@ class BinanceOrderVenue:
         self._on_report: ReportCallback | None = None
         self._on_gap: StreamGapCallback | None = None
         self._clock_offset_ms = 0
-        self._sent_since_subscribed = False
+        self._asked_without_stream = False
+        """A request went out while the stream was not subscribed: what it learnt may be
+        older than the first subscription, which then counts as a gap."""
         self._rng = random.Random()
         self._weight = WeightWindow(config.weight_per_minute)
-        self._open_snapshots: dict[str, tuple[float, asyncio.Task[dict[str, dict[str, Any]]]]] = {}
+        self._open_snapshots: dict[str, _Snapshot] = {}
+        self._stream_epoch = 0
+        """Subscriptions of the user data stream so far: an answer asked for under an
+        earlier one may predate updates the stream lost."""
         self._querying: Counter[str] = Counter()
         self.stats: dict[str, int] = {
             "weight_waits": 0,
@@ -373,7 +397,7 @@ class BinanceOrderVenue:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s)
         )
-        self._sent_since_subscribed = False
+        self._asked_without_stream = False
         if not await self._load_instruments():
             self._instruments_task = asyncio.get_running_loop().create_task(
                 self._keep_loading_instruments(), name="binance-order-instruments"
@@ -411,7 +435,6 @@ class BinanceOrderVenue:
             params = _place_params(order)
         except ValueError as e:
             return PlaceResult.rejected(str(e))
-        self._sent_since_subscribed = True
         self.stats["places"] += 1
         try:
             answer = await self._request("order.place", params)
@@ -455,12 +478,24 @@ class BinanceOrderVenue:
         return CancelResult.rejected(str(error))
 
     async def query(self, order: OrderRecord) -> VenueOrderStatus | None:
-        """``order.status`` by ``origClientOrderId``; None only for ``-2013 Order does not
-        exist.``
+        """``order.status`` by ``origClientOrderId`` (or the shared ``openOrders.status``
+        when queries come together); None only for ``-2013 Order does not exist.``
+
+        An answer asked for before the user data stream was subscribed again may miss what
+        the stream lost meanwhile, and the entry would take it as the state after the gap:
+        such a query is asked again (reading twice never makes an order).
 
         Raises:
             VenueUnavailable: no answer, or any other error.
         """
+        for _ in range(3):
+            epoch = self._stream_epoch
+            status = await self._query(order)
+            if epoch == self._stream_epoch:
+                return status
+        raise VenueUnavailable("order.status: the user data stream kept resubscribing")
+
+    async def _query(self, order: OrderRecord) -> VenueOrderStatus | None:
         symbol = order.venue_symbol
         together = self._querying[symbol] > 0
         self._querying[symbol] += 1
@@ -550,35 +585,36 @@ class BinanceOrderVenue:
 
     def _fresh_snapshot(self, symbol: str) -> bool:
         taken = self._open_snapshots.get(symbol)
-        if taken is None:
-            return False
-        loop = asyncio.get_running_loop()
-        return loop.time() - taken[0] <= self.config.open_orders_reuse_s
+        return taken is not None and taken.usable(self._stream_epoch, self._reuse_s())
+
+    def _reuse_s(self) -> float:
+        return self.config.open_orders_reuse_s
 
     async def _open_orders(self, symbol: str) -> dict[str, dict[str, Any]]:
         """The working orders of ``symbol`` by client id, from one ``openOrders.status``
-        shared by every query within ``open_orders_reuse_s`` of its sending (a state that
-        old is as good as any answer on its way back; the stream's later reports still
-        advance it).
+        shared by every query within ``open_orders_reuse_s`` of its sending under the same
+        stream subscription (a state that old is as good as any answer on its way back; the
+        stream's later reports still advance it).
 
         Raises:
             VenueUnavailable: the venue cannot say now.
         """
-        loop = asyncio.get_running_loop()
         taken = self._open_snapshots.get(symbol)
-        if taken is None or loop.time() - taken[0] > self.config.open_orders_reuse_s:
-            task = loop.create_task(self._fetch_open_orders(symbol), name=f"open-orders-{symbol}")
-            taken = (loop.time(), task)
+        if taken is None or not taken.usable(self._stream_epoch, self._reuse_s()):
+            task = asyncio.get_running_loop().create_task(
+                self._fetch_open_orders(symbol), name=f"open-orders-{symbol}"
+            )
+            taken = _Snapshot(self._stream_epoch, task)
             self._open_snapshots[symbol] = taken
+            fresh = taken
 
             def forget_failure(done: asyncio.Task[dict[str, dict[str, Any]]]) -> None:
-                if (done.cancelled() or done.exception() is not None) and (
-                    self._open_snapshots.get(symbol) is taken
-                ):
+                failed = done.cancelled() or done.exception() is not None
+                if failed and self._open_snapshots.get(symbol) is fresh:
                     del self._open_snapshots[symbol]
 
             task.add_done_callback(forget_failure)
-        return await asyncio.shield(taken[1])
+        return await asyncio.shield(taken.answer)
 
     async def _fetch_open_orders(self, symbol: str) -> dict[str, dict[str, Any]]:
         self.stats["open_orders_snapshots"] += 1
@@ -619,6 +655,8 @@ class BinanceOrderVenue:
         """
         conn = await self._orders_connection()
         await self._spend(WEIGHTS.get(method, 1))
+        if not self._stream_up.is_set():
+            self._asked_without_stream = True
         # Signed at the last moment: the timestamp starts the request's recvWindow.
         answer = await conn.request(method, self._signed(params), self.config.request_timeout_s)
         self._note_limit_answer(answer.get("status"), answer.get("error"))
@@ -803,16 +841,19 @@ class BinanceOrderVenue:
                 if answer.get("status") != 200:
                     raise _answer_error(answer)
                 self.stats["stream_connects"] += 1
+                # Whatever was read before this subscription may miss what the old one lost.
+                self._stream_epoch += 1
+                self._open_snapshots.clear()
                 self._stream_up.set()
                 log.info("binance orders: user data stream subscribed")
                 # Updates sent before this subscription (a reconnect, or orders placed
                 # before the first one) may be lost: the entry reconciles.
-                if subscribed_once or self._sent_since_subscribed:
+                if subscribed_once or self._asked_without_stream:
                     self.stats["stream_gaps"] += 1
                     if self._on_gap is not None:
                         self._on_gap()
                 subscribed_once = True
-                self._sent_since_subscribed = False
+                self._asked_without_stream = False
                 delay = policy.initial_s
                 closed = asyncio.ensure_future(conn.closed.wait())
                 ended = asyncio.ensure_future(self._stream_ended.wait())

@@ -352,3 +352,9 @@ async def test_a_query_answered_across_a_resubscription_is_asked_again() -> None
         assert venue._fresh_snapshot("BTCUSDT")
         venue._stream_epoch += 1
         assert not venue._fresh_snapshot("BTCUSDT")
+        # Fills asked for after a query read under an older subscription: asked again.
+        assert await venue.query(order) is not None
+        venue._stream_epoch += 1
+        with pytest.raises(VenueUnavailable, match="subscribed again"):
+            await venue.fills(order)
+        assert await venue.fills(order) == [], "without a stale query in between it answers"

@@ -28,8 +28,9 @@ Over the WebSocket API (protocols.md sections 1.6-1.7):
   share one ``openOrders.status`` per symbol (weight 6) instead of an ``order.status``
   (weight 4) each; an order not among the working ones is asked about on its own.
 * **Queries across a gap**: an answer asked for before the stream's latest subscription may
-  miss what the stream lost; such a query is asked again, and shared answers are never
-  reused across subscriptions.
+  miss what the stream lost; such a query is asked again, shared answers are never reused
+  across subscriptions, and ``fills`` after a query refuses (the entry asks again) when the
+  stream was subscribed again in between.
 * **Trading rules** from REST ``exchangeInfo`` (tick, step, minimum and maximum quantity,
   minimum notional) of the venue's configured symbols, loaded at start (and retried in the
   background until they load); the venue's clock offset from ``GET /api/v3/time``.
@@ -112,6 +113,8 @@ DUPLICATE_ORDER: Final = "Duplicate order sent."
 ORDER_NOT_FOUND: Final = -2013
 ORDER_ARCHIVED: Final = -2026
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+_QUERY_EPOCHS_KEPT: Final = 10_000
+"""Orders whose last answer's subscription is remembered (for the fills asked next)."""
 _BANNED_UNTIL: Final = re.compile(r"banned until (\d{10,16})")
 
 
@@ -349,6 +352,7 @@ class BinanceOrderVenue:
         self._rng = random.Random()
         self._weight = WeightWindow(config.weight_per_minute)
         self._open_snapshots: dict[str, _Snapshot] = {}
+        self._query_epochs: dict[str, int] = {}
         self._stream_epoch = 0
         """Subscriptions of the user data stream so far: an answer asked for under an
         earlier one may predate updates the stream lost."""
@@ -492,8 +496,18 @@ class BinanceOrderVenue:
             epoch = self._stream_epoch
             status = await self._query(order)
             if epoch == self._stream_epoch:
+                if status is not None:
+                    self._note_query_epoch(order.client_order_id, epoch)
                 return status
         raise VenueUnavailable("order.status: the user data stream kept resubscribing")
+
+    def _note_query_epoch(self, cid: str, epoch: int) -> None:
+        """Which subscription an order's last answer was read under, for :meth:`fills`."""
+        epochs = self._query_epochs
+        epochs.pop(cid, None)
+        epochs[cid] = epoch
+        while len(epochs) > _QUERY_EPOCHS_KEPT:
+            del epochs[next(iter(epochs))]
 
     async def _query(self, order: OrderRecord) -> VenueOrderStatus | None:
         symbol = order.venue_symbol
@@ -553,12 +567,23 @@ class BinanceOrderVenue:
         Raises:
             VenueUnavailable: the venue cannot say now.
         """
+        # The entry adopts the state its query read once these fills are in: if the stream
+        # was subscribed again since that query (or during this call), that state may miss
+        # what the old stream lost, and the entry is made to ask again.
+        asked = self._query_epochs.pop(order.client_order_id, self._stream_epoch)
+        started = self._stream_epoch
         order_id = order.venue_order_id
         if order_id is None:
             status = await self.query(order)
             if status is None:
                 return []
             order_id = status.venue_order_id
+        fills = await self._fills(order, order_id)
+        if asked != self._stream_epoch or started != self._stream_epoch:
+            raise VenueUnavailable("myTrades: the user data stream was subscribed again meanwhile")
+        return fills
+
+    async def _fills(self, order: OrderRecord, order_id: str) -> list[VenueFill]:
         out: list[VenueFill] = []
         from_id: int | None = None
         while True:

@@ -340,7 +340,12 @@ class OrderEntry:
 
     async def _send_once(self, cid: str) -> PlaceResult | None:
         order = self._ledger.get(cid)
-        if order is None or order.state not in (OrderState.NEW, OrderState.UNKNOWN):
+        # SENT here is an earlier process's send that a query proved never arrived.
+        if order is None or order.state not in (
+            OrderState.NEW,
+            OrderState.SENT,
+            OrderState.UNKNOWN,
+        ):
             return None
         venue = self._venues.get(order.venue)
         if venue is None:

@@ -39,6 +39,7 @@ _VENUES: dict[str, _Entry] = {
     "binance": _Entry(
         "tradegw.providers.binance.config:BinanceVenueConfig",
         "tradegw.providers.binance.provider:BinanceProvider",
+        "tradegw.providers.binance.orders:order_venue",
     ),
     "coinbase": _Entry(
         "tradegw.providers.coinbase.config:CoinbaseVenueConfig",

@@ -1,4 +1,5 @@
-"""Configuration of the Binance spot adapter (market streams + public REST)."""
+"""Configuration of the Binance spot adapter (market streams + public REST) and of its order
+entry (WebSocket API + SIGNED REST), which is off unless a ``trading`` section is given."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tradegw.providers.base.config import DAY, HOUR, RestPolicy, VenueConfig
+from tradegw.providers.base.config import (
+    DAY,
+    HOUR,
+    ReconnectPolicy,
+    RestPolicy,
+    TradingConfig,
+    VenueConfig,
+)
 
 Channel = Literal["depth", "trade", "aggTrade", "bookTicker", "ticker", "kline"]
 ALL_CHANNELS: tuple[Channel, ...] = ("depth", "trade", "bookTicker", "ticker", "kline")
@@ -23,6 +31,55 @@ class BinanceRestPolicy(RestPolicy):
         le=1e6,
         description="REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)",
     )
+
+
+class BinanceTradingConfig(TradingConfig):
+    """Order entry on Binance: orders and the user data stream over the WebSocket API, fills
+    recovered from REST ``myTrades``. The API key and secret come from
+    ``TRADEGW_BINANCE_API_KEY`` / ``TRADEGW_BINANCE_API_SECRET`` (or their ``_FILE`` forms),
+    never from this file."""
+
+    url: str = Field(
+        "sim",
+        description='the WebSocket API, wss://ws-api.binance.com:443/ws-api/v3, or "sim": '
+        "/ws-api/v3 on the simulator's WebSocket port (ws_url must then be the simulator's)",
+    )
+    rest_url: str = Field(
+        "sim",
+        description='REST base for SIGNED queries (myTrades), or "sim": the venue\'s rest_url',
+    )
+    recv_window_ms: int = Field(
+        5000,
+        ge=100,
+        le=60_000,
+        description="how long a signed request stays valid after its timestamp (the venue "
+        "refuses it later); a query finding nothing is believed this long after a send",
+    )
+    query_grace_extra_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description="added to recv_window_ms before 'not found' is believed: a request "
+        "accepted just inside its window may still be on its way to the matching engine",
+    )
+    heartbeat_s: float = Field(
+        20.0, gt=0, le=HOUR, description="client ping period on the WebSocket API connections"
+    )
+    weight_per_minute: float = Field(
+        5000.0,
+        ge=10.0,
+        le=1e6,
+        description="request weight order entry may spend per minute (the venue allows 6000 "
+        "per IP, shared with market data); requests wait for it before they are sent",
+    )
+    open_orders_reuse_s: float = Field(
+        0.5,
+        ge=0.0,
+        le=60.0,
+        description="queries arriving together (a reconciliation after a stream gap) share "
+        "one openOrders.status answer per symbol for this long; 0 = one order.status each",
+    )
+    reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
 
 
 class BinanceVenueConfig(VenueConfig):
@@ -58,6 +115,9 @@ class BinanceVenueConfig(VenueConfig):
         description="market streams carry no heartbeat; server pings come every 20 s",
     )
     rest: BinanceRestPolicy = Field(default_factory=BinanceRestPolicy)
+    trading: BinanceTradingConfig | None = Field(
+        None, description="order entry; absent: market data only"
+    )
 
     @model_validator(mode="after")
     def _snapshot_covers_depth(self) -> BinanceVenueConfig:

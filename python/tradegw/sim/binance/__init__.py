@@ -1,5 +1,6 @@
 """Binance spot venue simulator: market streams (raw ``/ws``, combined ``/stream``, live
-``SUBSCRIBE``) and the public REST endpoints, with request weights.
+``SUBSCRIBE``), the WebSocket API (``/ws-api/v3``: signed orders and the user data stream),
+and the REST endpoints (public and SIGNED), with request weights.
 
 See :class:`BinanceSimulator` for in-process use and ``python -m tradegw.sim binance --help``
 for the command line.
@@ -50,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> Mapping[str, str]:
 
 SIMULATOR = VenueSpec(
     name="binance",
-    help="Binance spot: market streams on --port (/ws, /ws/<stream>, /stream?streams=...), "
-    "public REST (/api/v3/...) on --rest-port",
+    help="Binance spot: market streams and the WebSocket API on --port (/ws, /ws/<stream>, "
+    "/stream?streams=..., /ws-api/v3), REST (/api/v3/...) on --rest-port",
     config_type=BinanceSimConfig,
     simulator_type=BinanceSimulator,
     add_arguments=add_arguments,

@@ -1,7 +1,10 @@
 """Configuration of one Binance simulator run: the common fields plus Binance's clocks and
-limits (server pings, the connection lifetime, message and request-weight limits)."""
+limits (server pings, the connection lifetime, message and request-weight limits) and how the
+private stream fault ends a user data stream."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -68,6 +71,11 @@ class BinanceSimConfig(SimConfig):
         gt=0.0,
         le=DAY,
         description="length of the 418 ban for requests during a back-off",
+    )
+    stream_drop: Literal["disconnect", "terminate", "alternate"] = Field(
+        default="alternate",
+        description="how the private_stream_drop fault ends a user data stream: the "
+        "connection dropped, eventStreamTerminated sent, or each in turn",
     )
     snapshot_retain_s: float = Field(
         default=5.0,

@@ -1,5 +1,15 @@
-"""The public REST endpoints a Binance client fetches: ``/api/v3/depth``,
-``/api/v3/exchangeInfo``, ``/api/v3/time`` and ``/api/v3/ping``, with request weights.
+"""The REST endpoints a Binance client uses: public ``/api/v3/depth``,
+``/api/v3/exchangeInfo``, ``/api/v3/time`` and ``/api/v3/ping``, and the SIGNED order
+endpoints ``/api/v3/order`` (``POST`` new, ``DELETE`` cancel, ``GET`` query),
+``/api/v3/openOrders`` and ``/api/v3/myTrades``, with request weights.
+
+SIGNED requests carry the key in ``X-MBX-APIKEY`` and ``timestamp``/``signature`` in the
+query string or the form body; they are checked by
+:class:`~tradegw.sim.binance.auth.Authenticator` over the query string and body exactly as
+sent, and answered by :class:`~tradegw.sim.binance.trading.BinanceTrading`, as the WebSocket
+API's twins are. The order faults hit ``POST /api/v3/order`` for an order the engine
+accepted: ``order_ack_lost`` and ``order_response_lost`` close the connection without an
+answer, ``order_5xx_after_accept`` answers the fault's status with ``-1007``.
 
 Every response carries the weight its IP used in the current window (``X-MBX-USED-WEIGHT-1M``
 and ``X-MBX-USED-WEIGHT``); over the limit the answer is 429, and 418 for requests during the
@@ -18,13 +28,17 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
+from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from tradegw.sim.binance.auth import ApiError, Authenticator, Caller
 from tradegw.sim.binance.config import BinanceSimConfig
 from tradegw.sim.binance.symbols import SymbolInfo
+from tradegw.sim.binance.trading import UNKNOWN_STATUS_MSG, BinanceTrading
 from tradegw.sim.binance.weights import Verdict, WeightLimiter
 from tradegw.sim.binance.wire import amount, levels_json
 from tradegw.sim.faults import FaultInjector, FaultSpec
@@ -33,6 +47,7 @@ from tradegw.sim.rest import fault_middleware
 from tradegw.sim.stats import SimStats
 from tradegw.sim.wire import Level, dumps
 
+API_KEY_HEADER = "X-MBX-APIKEY"
 DEPTH_DEFAULT = 100
 DEPTH_MAX = 5000
 EXCHANGE_INFO_WEIGHT = 20
@@ -109,8 +124,12 @@ class BinanceRest:
         stats: SimStats,
         injector: FaultInjector | None,
         config: BinanceSimConfig,
+        trading: BinanceTrading,
+        auth: Authenticator,
     ) -> None:
         self._symbols = {s.symbol: s for s in symbols}
+        self._trading = trading
+        self._auth = auth
         self._market = market
         self._stats = stats
         self._injector = injector
@@ -149,6 +168,15 @@ class BinanceRest:
         }
         for path, handler in routes.items():
             self.app.router.add_route("GET", path, handler)
+        signed = {
+            ("GET", "/api/v3/order"): self._query_order,
+            ("POST", "/api/v3/order"): self._new_order,
+            ("DELETE", "/api/v3/order"): self._cancel_order,
+            ("GET", "/api/v3/openOrders"): self._open_orders,
+            ("GET", "/api/v3/myTrades"): self._my_trades,
+        }
+        for (method, path), endpoint in signed.items():
+            self.app.router.add_route(method, path, endpoint)
 
     # ------------------------------------------------------------------ middleware
 
@@ -207,6 +235,8 @@ class BinanceRest:
             return await handler(request)
         except _Refused as refused:
             return refused.response
+        except ApiError as error:
+            return _error(error.code, error.msg, error.status)
         except web.HTTPException as exc:
             # Unknown paths and methods: an empty answer of that status (weight headers on).
             return web.Response(status=exc.status, text="")
@@ -268,6 +298,72 @@ class BinanceRest:
         )
         return web.Response(text=text, content_type=_CONTENT_TYPE)
 
+    # ------------------------------------------------------------------ SIGNED endpoints
+
+    async def _signed(self, request: web.Request) -> tuple[Caller, dict[str, str], int]:
+        """The caller and parameters of a SIGNED request, and the time it arrived.
+
+        Raises:
+            ApiError: the venue's refusal.
+        """
+        query = request.raw_path.partition("?")[2]
+        body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
+        params = _params(body)
+        # A parameter in both: the query string's is used.
+        params.update(_params(query))
+        now = time.time_ns()
+        caller = self._auth.check_rest(
+            request.headers.get(API_KEY_HEADER), params, query, body, Decimal(now) / 1_000_000
+        )
+        return caller, params, now
+
+    async def _query_order(self, request: web.Request) -> web.StreamResponse:
+        caller, params, _ = await self._signed(request)
+        return _json(self._trading.status(caller, params))
+
+    async def _cancel_order(self, request: web.Request) -> web.StreamResponse:
+        caller, params, now = await self._signed(request)
+        return _json(self._trading.cancel(caller, params, now))
+
+    async def _open_orders(self, request: web.Request) -> web.StreamResponse:
+        caller, params, _ = await self._signed(request)
+        return _json(self._trading.open_orders(caller, params))
+
+    async def _my_trades(self, request: web.Request) -> web.StreamResponse:
+        caller, params, _ = await self._signed(request)
+        return _json(self._trading.my_trades(caller, params))
+
+    async def _new_order(self, request: web.Request) -> web.StreamResponse:
+        caller, params, now = await self._signed(request)
+        answer = self._trading.place(caller, params, now)
+        injector = self._injector
+        if injector is not None:
+            symbol = answer["symbol"]
+            lost = injector.fire("order_ack_lost", symbol) is not None
+            if lost or injector.fire("order_response_lost", symbol) is not None:
+                # The order stands; the client hears nothing but the connection closing.
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)
+            fault = injector.fire("order_5xx_after_accept", symbol)
+            if fault is not None:
+                return _error(-1007, UNKNOWN_STATUS_MSG, fault.status)
+        return _json(answer)
+
+
+def _params(raw: str) -> dict[str, str]:
+    """Form-encoded parameters; a name given twice is ``-1101``."""
+    out: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=False)
+    except ValueError:
+        raise ApiError(-1100, "Illegal characters found in a parameter.") from None
+    for name, value in pairs:
+        if name in out:
+            raise ApiError(-1101, "Duplicate values for a parameter detected.")
+        out[name] = value
+    return out
+
 
 def _window_text(config: BinanceSimConfig) -> str:
     if config.weight_window_s == 60.0:
@@ -294,6 +390,12 @@ def _weight(request: web.Request) -> int:
         return depth_weight(limit)
     if path == "/api/v3/exchangeInfo":
         return EXCHANGE_INFO_WEIGHT
+    if path == "/api/v3/order":
+        return 4 if request.method == "GET" else 1
+    if path == "/api/v3/myTrades":
+        return 5 if "orderId" in request.query else 20
+    if path == "/api/v3/openOrders":
+        return 6 if "symbol" in request.query else 80
     return 1
 
 

@@ -1,4 +1,5 @@
-"""The Binance spot venue simulator: market streams and the public REST endpoints.
+"""The Binance spot venue simulator: market streams, the WebSocket API (orders and the user
+data stream, ``/ws-api/v3``), and the REST endpoints (public and SIGNED).
 
 Usage in a test or an embedding process::
 
@@ -8,7 +9,8 @@ Usage in a test or an embedding process::
         bids, asks = sim.book("BTCUSDT", depth=10)
 
 ``ws_url`` is the base ``ws://127.0.0.1:PORT``: clients add the path, as they do on the venue
-(``/ws``, ``/ws/<stream>``, ``/stream?streams=<s1>/<s2>``); any other path is answered 404.
+(``/ws``, ``/ws/<stream>``, ``/stream?streams=<s1>/<s2>``, ``/ws-api/v3``); any other path is
+answered 404. Orders are signed with a key of ``config.api_keys`` and trade for its account.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from picows import WSListener, WSUpgradeRequest
 
+from tradegw.sim.binance.auth import Authenticator
 from tradegw.sim.binance.config import BinanceSimConfig
 from tradegw.sim.binance.feed import TICK_S, BinanceFeed
 from tradegw.sim.binance.rest import BinanceRest
 from tradegw.sim.binance.symbols import SymbolInfo, build_symbols
+from tradegw.sim.binance.trading import BinanceTrading
 from tradegw.sim.binance.ws import BinanceWsConnection, WsCounters
+from tradegw.sim.binance.wsapi import WS_API_PATH, BinanceWsApiConnection
 from tradegw.sim.instruments import Instrument
 from tradegw.sim.server import VenueSimulator
 from tradegw.sim.wire import now_ns
@@ -67,8 +72,19 @@ class BinanceSimulator(VenueSimulator[BinanceSimConfig]):
         return BinanceFeed(self.market, self._stats, list(self._symbols.values()))
 
     def _make_rest_app(self) -> web.Application:
+        # Built here because the REST app needs them and is made once the engine exists.
+        self.auth = Authenticator(self.config.api_keys)
+        """Checks every SIGNED request (``config.api_keys``); counts refusals by code."""
+        self.trading = BinanceTrading(list(self._symbols.values()), self.matching, self.config.seed)
+        """Order entry in Binance's words, for the WebSocket API and REST alike."""
         self._rest = BinanceRest(
-            list(self._symbols.values()), self.market, self._stats, self._injector, self.config
+            list(self._symbols.values()),
+            self.market,
+            self._stats,
+            self._injector,
+            self.config,
+            self.trading,
+            self.auth,
         )
         return self._rest.app
 
@@ -85,6 +101,17 @@ class BinanceSimulator(VenueSimulator[BinanceSimConfig]):
         # Binance serves two shapes: raw streams named in the path, combined ones in the query.
         path, _, query = request.path.decode("latin-1").partition("?")
         path = path.rstrip("/")
+        if path == WS_API_PATH:
+            return BinanceWsApiConnection(
+                self._ctx,
+                self.feed,
+                self.config,
+                self._ws_counters,
+                self.trading,
+                self.auth,
+                self._rest.limiter,
+                self._injector,
+            )
         if path == "/ws" or path.startswith("/ws/"):
             streams = [s for s in path[len("/ws/") :].split("/") if s]
             combined = False
@@ -160,7 +187,8 @@ class BinanceSimulator(VenueSimulator[BinanceSimConfig]):
 
     def stats(self) -> dict[str, Any]:
         """Every venue's counters, plus Binance's: pings, pongs, why connections ended,
-        requests refused for their weight."""
+        requests refused for their weight, SIGNED requests accepted and refused (by error
+        code)."""
         out = super().stats()
         c = self._ws_counters
         out.update(
@@ -173,5 +201,7 @@ class BinanceSimulator(VenueSimulator[BinanceSimConfig]):
             refused_429=self._rest.limiter.refused_429,
             refused_418=self._rest.limiter.refused_418,
             weight_used=self._rest.limiter.used("127.0.0.1", time.time()),
+            signed_accepted=self.auth.accepted,
+            signed_refused=dict(self.auth.refused),
         )
         return out

@@ -111,8 +111,7 @@ async def test_a_lost_connection_is_a_gap_and_orders_flow_again(
     first = v.order(v.resting_price)
     assert (await venue.place(first)).outcome is PlaceOutcome.ACCEPTED
     assert v.gaps == 0
-    for conn in list(sim._ctx.connections):
-        conn.abort()
+    assert sim.drop_private_connections() == 1
     await until(lambda: v.gaps == 1, what="the gap")
     await until(lambda: venue.connected, what="the reconnect")
     # The snapshot after the reconnect restates the open order (ACK, no fill).

@@ -40,6 +40,7 @@ import logging
 import random
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,6 +49,7 @@ import orjson
 
 from tradegw.errors import VenueUnavailable, one_line
 from tradegw.orders.credentials import VenueCredentials, load_credentials
+from tradegw.orders.instrument import OrderInstrument
 from tradegw.orders.venue import (
     CancelResult,
     PlaceResult,
@@ -60,6 +62,7 @@ from tradegw.providers.base.config import RestPolicy
 from tradegw.providers.base.decode import FrameError, as_int, decode_exact
 from tradegw.providers.base.rest import RestClient, RestError
 from tradegw.providers.base.session import Backoff
+from tradegw.providers.kraken.decode import canonical_symbol
 from tradegw.providers.kraken.executions import (
     OrderIds,
     fill_of,
@@ -67,11 +70,10 @@ from tradegw.providers.kraken.executions import (
     status_of,
 )
 from tradegw.providers.kraken.private_rest import KrakenApiError, KrakenPrivateRest
-from tradegw.providers.kraken.rest import fetch_order_instruments
+from tradegw.providers.kraken.rest import v2_symbol
 from tradegw.telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from tradegw.orders.instrument import OrderInstrument
     from tradegw.orders.record import OrderRecord
     from tradegw.orders.venue import OrderVenue
     from tradegw.providers.base import VenueConfig, VenueProvider
@@ -572,6 +574,46 @@ class KrakenOrderVenue:
             self._on_gap()
 
 
+async def fetch_order_instruments(rest: RestClient) -> dict[str, OrderInstrument]:
+    """``{canonical symbol: OrderInstrument}`` from AssetPairs: the price step is
+    ``tick_size`` (``pair_decimals`` where an entry has none), the quantity step
+    ``10**-lot_decimals``, the minimums ``ordermin`` and ``costmin``; the venue symbol is
+    the v2 one (``BTC/USD``).
+
+    Raises:
+        RestError: the venue answered with errors or a body of the wrong shape
+            (``RestUnavailable`` when it kept failing).
+    """
+    body: Any = await rest.get_json("/0/public/AssetPairs")
+    if not isinstance(body, dict) or body.get("error") or not isinstance(body.get("result"), dict):
+        raise RestError(f"AssetPairs answered {str(body)[:200]}")
+    out: dict[str, OrderInstrument] = {}
+    try:
+        for info in body["result"].values():
+            wsname = info.get("wsname")
+            if not wsname:
+                continue
+            symbol = v2_symbol(wsname)
+            tick = info.get("tick_size") or _step(int(info["pair_decimals"]))
+            costmin = info.get("costmin")
+            out[canonical_symbol(symbol)] = OrderInstrument.of(
+                canonical_symbol(symbol),
+                symbol,
+                price_increment=str(tick),
+                qty_increment=_step(int(info["lot_decimals"])),
+                min_qty=str(info.get("ordermin") or "0"),
+                min_notional=None if costmin is None else str(costmin),
+            )
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise RestError(f"AssetPairs entry of the wrong shape: {e}") from e
+    return out
+
+
+def _step(decimals: int) -> str:
+    """``10**-decimals`` as plain decimal text (``8`` -> ``0.00000001``)."""
+    return format(Decimal(1).scaleb(-decimals), "f")
+
+
 class _NotSent(Exception):
     """A request that never left: safe to call "nothing sent"."""
 
@@ -618,6 +660,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REJECTING_PREFIXES",
     "KrakenOrderVenue",
+    "fetch_order_instruments",
     "make_order_venue",
     "sim_auth_url",
 ]

@@ -124,6 +124,14 @@ class KrakenSimulator(VenueSimulator[KrakenSimConfig]):
         self.trading.stopping.set()
         await super().stop()
 
+    def drop_private_connections(self) -> int:
+        """Closes every connection to the authenticated endpoint abruptly, as a venue-side
+        outage would (tests); returns how many there were."""
+        dropped = [c for c in self._ctx.connections if isinstance(c, KrakenPrivateWsConnection)]
+        for conn in dropped:
+            conn.abort()
+        return len(dropped)
+
     @property
     def auth_ws_url(self) -> str:
         """``ws://127.0.0.1:PORT/ws-auth/v2``: the authenticated endpoint (after start)."""

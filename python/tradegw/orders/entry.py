@@ -329,7 +329,7 @@ class OrderEntry:
     # ---- sending ----
 
     async def _send(self, cid: str) -> None:
-        """Sends order ``cid`` (NEW, or UNKNOWN that a query proved absent) once."""
+        """Sends order ``cid`` (NEW, or SENT/UNKNOWN that a query proved absent) once."""
         self._inflight.add(cid)
         try:
             result = await self._send_once(cid)
@@ -340,7 +340,8 @@ class OrderEntry:
 
     async def _send_once(self, cid: str) -> PlaceResult | None:
         order = self._ledger.get(cid)
-        if order is None or order.state not in (OrderState.NEW, OrderState.UNKNOWN):
+        # SENT too: one found at start-up was sent by the previous process, not in flight here.
+        if order is None or order.state not in (OrderState.NEW, *UNSETTLED_ORDER_STATES):
             return None
         venue = self._venues.get(order.venue)
         if venue is None:

@@ -39,6 +39,7 @@ import contextlib
 import logging
 import random
 import re
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -171,6 +172,11 @@ class KrakenOrderVenue:
         self._sequence: int | None = None
         self._connections = 0
         self._stopping = False
+        # The shared listing of open orders (see query): the last one and its start time,
+        # and the one being fetched.
+        self._open_cache: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._open_inflight: asyncio.Future[dict[str, dict[str, Any]]] | None = None
+        self._open_inflight_started = 0.0
 
     def __repr__(self) -> str:
         return f"KrakenOrderVenue(ws_url={self.ws_url!r}, rest_url={self.rest_url!r})"
@@ -219,6 +225,8 @@ class KrakenOrderVenue:
     async def stop(self) -> None:
         """Closes the private stream and the HTTP sessions; safe to call twice."""
         self._stopping = True
+        if self._open_inflight is not None:
+            self._open_inflight.cancel()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -305,26 +313,75 @@ class KrakenOrderVenue:
         return CancelResult.unknown(error)
 
     async def query(self, order: OrderRecord) -> VenueOrderStatus | None:
-        """The order by ``cl_ord_id``: ``OpenOrders`` first, then ``ClosedOrders``.
+        """The order by ``cl_ord_id``: in a listing of the open orders taken after this call
+        began, else ``ClosedOrders`` by ``cl_ord_id`` (in that order, so an order that closes
+        in between is found in the second).
+
+        The open listing is shared: every query waiting while one is being fetched is
+        answered by the next one (a stream gap makes the entry query every open order at
+        once; they cost one call, not one each, against Kraken's REST call counter).
 
         Raises:
             VenueUnavailable: a call failed or was refused.
         """
         cid = order.client_order_id
-        for method, key in (("OpenOrders", "open"), ("ClosedOrders", "closed")):
+        listing = await self._open_listing(time.monotonic())
+        found = _pick(listing.get(cid, {}), order.venue_order_id)
+        method = "OpenOrders"
+        if found is None:
+            method = "ClosedOrders"
             result = await self._call(method, {"cl_ord_id": cid})
-            listed = result.get(key) if isinstance(result, dict) else None
-            if not isinstance(listed, dict):
-                raise VenueUnavailable(f"kraken {method}: no {key!r} in the answer")
-            found = _pick(listed, order.venue_order_id)
-            if found is not None:
-                order_id, entry = found
-                self._ids.learn(order_id, cid)
-                try:
-                    return status_of(cid, order_id, entry)
-                except FrameError as e:
-                    raise VenueUnavailable(f"kraken {method}: {e}") from None
-        return None
+            closed = result.get("closed") if isinstance(result, dict) else None
+            if not isinstance(closed, dict):
+                raise VenueUnavailable("kraken ClosedOrders: no 'closed' in the answer")
+            found = _pick(closed, order.venue_order_id)
+        if found is None:
+            return None
+        order_id, entry = found
+        self._ids.learn(order_id, cid)
+        try:
+            return status_of(cid, order_id, entry)
+        except FrameError as e:
+            raise VenueUnavailable(f"kraken {method}: {e}") from None
+
+    async def _open_listing(self, since: float) -> dict[str, dict[str, Any]]:
+        """Open orders by client id (``{cl_ord_id: {txid: order}}``) from an ``OpenOrders``
+        call that began at ``since`` or later: the one in flight if it did, else the next."""
+        while True:
+            cached = self._open_cache
+            if cached is not None and cached[0] >= since:
+                return cached[1]
+            inflight = self._open_inflight
+            if inflight is None or inflight.done():
+                started = self._open_inflight_started = time.monotonic()
+                inflight = asyncio.ensure_future(self._fetch_open(started))
+                self._open_inflight = inflight
+                inflight.add_done_callback(self._open_fetched)
+            elif self._open_inflight_started < since:
+                # Began before we were asked: its answer may be older than what we need.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(inflight)
+                continue
+            return await asyncio.shield(inflight)
+
+    async def _fetch_open(self, started: float) -> dict[str, dict[str, Any]]:
+        result = await self._call("OpenOrders", {})
+        listed = result.get("open") if isinstance(result, dict) else None
+        if not isinstance(listed, dict):
+            raise VenueUnavailable("kraken OpenOrders: no 'open' in the answer")
+        by_client: dict[str, dict[str, Any]] = {}
+        for order_id, entry in listed.items():
+            cid = entry.get("cl_ord_id") if isinstance(entry, dict) else None
+            if isinstance(cid, str) and cid:
+                by_client.setdefault(cid, {})[order_id] = entry
+        self._open_cache = (started, by_client)
+        return by_client
+
+    def _open_fetched(self, task: asyncio.Future[dict[str, dict[str, Any]]]) -> None:
+        if self._open_inflight is task:
+            self._open_inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved here: a failure is the waiters' to raise
 
     async def fills(self, order: OrderRecord) -> list[VenueFill]:
         """Every fill of the order: its trade txids from ``QueryOrders``, then
@@ -410,7 +467,7 @@ class KrakenOrderVenue:
 
     async def _connect_and_read(self, backoff: Backoff) -> None:
         assert self._private is not None
-        result = await self._private.call("GetWebSocketsToken")
+        result = await self._private.call("GetWebSocketsToken", urgent=True)
         token = result.get("token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:
             raise VenueUnavailable("kraken GetWebSocketsToken: no token in the answer")

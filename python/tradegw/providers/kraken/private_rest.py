@@ -2,9 +2,11 @@
 
 Each call is ``POST /0/private/<Method>`` with a form-encoded body that starts with the
 nonce, an ``API-Key`` header and the ``API-Sign`` of :func:`~.signing.api_sign`. Calls go
-out one after another (a lock around nonce, signature and request): Kraken refuses a nonce
+out one after another (a gate around nonce, signature and request): Kraken refuses a nonce
 below one it has already seen, so two calls racing on two connections could have the
-later nonce arrive first and the earlier call refused.
+later nonce arrive first and the earlier call refused. An ``urgent`` call (the token a
+reconnect waits for) goes ahead of the calls waiting at the gate, so a reconnect is not
+queued behind a wave of queries.
 
 Nothing here retries. The order adapter only uses these calls for what may be asked again
 (the token, queries, trade lists); the order entry decides when. Every failure is raised as
@@ -17,8 +19,11 @@ a token: only the method, the HTTP status and the venue's error strings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -47,6 +52,40 @@ class KrakenApiError(Exception):
         self.errors = errors
 
 
+class _Gate:
+    """A mutex whose waiters go in by priority (lower first), then in arrival order."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, priority: int) -> AsyncIterator[None]:
+        if self._busy or self._waiters:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (priority, next(self._arrivals), fut))
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # handed over just as we gave up: pass it on
+                raise
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)  # still busy: the waiter holds it now
+                return
+        self._busy = False
+
+
 class KrakenPrivateRest:
     """Signed calls for one key; create it inside the event loop, :meth:`close` it after."""
 
@@ -55,22 +94,25 @@ class KrakenPrivateRest:
         self._credentials = credentials
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._nonces = NonceSource()
-        self._lock = asyncio.Lock()
+        self._gate = _Gate()
         self._session: aiohttp.ClientSession | None = None
         self.calls = 0
 
     def __repr__(self) -> str:
         return f"KrakenPrivateRest({self.base_url!r})"
 
-    async def call(self, method: str, params: Mapping[str, str] | None = None) -> Any:
-        """The ``result`` of ``method`` (numbers as their exact text).
+    async def call(
+        self, method: str, params: Mapping[str, str] | None = None, *, urgent: bool = False
+    ) -> Any:
+        """The ``result`` of ``method`` (numbers as their exact text); ``urgent`` calls go
+        ahead of those waiting.
 
         Raises:
             KrakenApiError: the venue refused the call (its ``error[]``).
             VenueUnavailable: no usable answer (timeout, connection, 5xx, ``EService``...).
         """
         path = f"/0/private/{method}"
-        async with self._lock:
+        async with self._gate.hold(0 if urgent else 1):
             nonce = str(self._nonces.next())
             body = urlencode({"nonce": nonce, **(params or {})})
             headers = {

@@ -31,6 +31,7 @@ stay text: nothing here goes through a float.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -74,15 +75,28 @@ _ENDED: Final = frozenset({ExecState.CANCELLED, ExecState.EXPIRED})
 
 class OrderIds:
     """What the adapter learnt about Kraken's orders: txid -> client id and the last
-    cumulative quantity, for the entries that leave those out."""
+    cumulative quantity, for the entries that leave those out. Bounded: the orders heard of
+    least recently are forgotten past ``capacity`` (an order that old has long had its
+    ``cl_ord_id`` on every entry that mattered)."""
 
-    def __init__(self) -> None:
-        self.client_ids: dict[str, str] = {}
-        self.cumulative: dict[str, str] = {}
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self.client_ids: OrderedDict[str, str] = OrderedDict()
+        self.cumulative: OrderedDict[str, str] = OrderedDict()
 
     def learn(self, order_id: str, client_order_id: str) -> None:
         """``order_id`` is the venue's txid of our ``client_order_id``."""
-        self.client_ids[order_id] = client_order_id
+        self._put(self.client_ids, order_id, client_order_id)
+
+    def note_cumulative(self, order_id: str, cumulative: str) -> None:
+        """The order's cumulative filled quantity is now ``cumulative``."""
+        self._put(self.cumulative, order_id, cumulative)
+
+    def _put(self, table: OrderedDict[str, str], key: str, value: str) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.capacity:
+            table.popitem(last=False)
 
 
 def report_of(
@@ -117,7 +131,7 @@ def report_of(
     raw_cum = entry.get("cum_qty")
     if raw_cum is not None:
         cumulative = decimal_text(raw_cum, "cum_qty")
-        ids.cumulative[order_id] = cumulative
+        ids.note_cumulative(order_id, cumulative)
     else:
         cumulative = ids.cumulative.get(order_id, "0")
     fields: dict[str, Any] = {}

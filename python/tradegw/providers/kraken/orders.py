@@ -162,6 +162,7 @@ class KrakenOrderVenue:
         self._on_report: ReportCallback | None = None
         self._on_gap: StreamGapCallback | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[bool]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._token: str | None = None
@@ -511,7 +512,9 @@ class KrakenOrderVenue:
         ws = self._ws
         if ws is not None and not ws.closed:
             log.warning("kraken orders: reconnecting the private stream (%s)", why)
-            asyncio.get_running_loop().create_task(ws.close())
+            task = asyncio.get_running_loop().create_task(ws.close())
+            self._closing.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._closing.discard)
 
     async def _wait_ready(self) -> bool:
         if self._ready.is_set():
@@ -573,6 +576,9 @@ class KrakenOrderVenue:
                 raise FrameError(f"unexpected channel {channel!r}")
         except FrameError as e:
             self._counters.inc("order_stream_malformed", VENUE)
+            token = self._token
+            if token:  # the venue never echoes it; if it ever did, it stays here
+                text = text.replace(token, "***")
             self._telemetry.dlq.put(
                 venue=VENUE, reason="malformed", raw=text, trace_id="", detail=str(e)
             )

@@ -28,8 +28,9 @@ pytestmark = pytest.mark.timeout(60)
 
 FAULTS = {
     "faults": [
-        {"kind": "order_ack_lost", "rate": 0.08},
-        {"kind": "order_response_lost", "rate": 0.08},
+        # Rates, and one of each for sure (the 4th and 7th order requests).
+        {"kind": "order_ack_lost", "rate": 0.08, "after_messages": [3]},
+        {"kind": "order_response_lost", "rate": 0.08, "after_messages": [6]},
         {"kind": "order_5xx_after_accept", "rate": 0.08},
         {"kind": "private_stream_drop", "rate": 0.2},
         {"kind": "http_5xx", "rate": 0.05},
@@ -166,7 +167,8 @@ async def test_a_full_kraken_trading_run_never_shows_a_secret(
     assert sim.matching.stats.placed >= 12
     assert sim.matching.stats.fills > 0
     faults = sim.stats()["faults"]
-    assert faults["order_ack_lost"] + faults["order_response_lost"] > 0, faults
+    assert faults["order_ack_lost"] > 0, faults
+    assert faults["order_response_lost"] > 0, faults
     assert summary["dlq"] > 0
     written = {
         "log": log_path.read_text(),
@@ -184,7 +186,7 @@ async def test_a_full_kraken_trading_run_never_shows_a_secret(
 
     tokens = list(sim.trading.tokens.issued)
     assert len(tokens) >= 2, "reconnects fetched new tokens"
-    assert len(signatures) >= 10
+    assert len(signatures) >= len(tokens)  # each token came from a signed call, at least
     secrets = {
         "key": [API_KEY],
         "secret": [API_SECRET, API_SECRET.rstrip("="), base64.b64decode(API_SECRET).hex()],

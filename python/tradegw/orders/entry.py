@@ -329,7 +329,7 @@ class OrderEntry:
     # ---- sending ----
 
     async def _send(self, cid: str) -> None:
-        """Sends order ``cid`` (NEW, or UNKNOWN that a query proved absent) once."""
+        """Sends order ``cid`` (NEW, or SENT/UNKNOWN that a query proved absent) once."""
         self._inflight.add(cid)
         try:
             result = await self._send_once(cid)

@@ -48,6 +48,7 @@ _VENUES: dict[str, _Entry] = {
     "kraken": _Entry(
         "tradegw.providers.kraken.config:KrakenVenueConfig",
         "tradegw.providers.kraken.provider:KrakenProvider",
+        "tradegw.providers.kraken.orders:make_order_venue",
     ),
 }
 

@@ -33,6 +33,7 @@ from tradegw.providers.base import (
 from tradegw.providers.kraken.decode import canonical_symbol
 from tradegw.providers.kraken.rest import fetch_asset_pairs
 from tradegw.schema import KlineSummary, Ticker, Trade
+from tradegw.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from tradegw.providers.kraken.config import KrakenVenueConfig
@@ -79,6 +80,11 @@ class KrakenProvider(VenueProvider):
         }
         self.connection_id: int | None = None
         self.system_status: str | None = None
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """The gateway's telemetry (the order adapter counts and dead-letters through it)."""
+        return self._telemetry
 
     # ---- session hooks ----
 

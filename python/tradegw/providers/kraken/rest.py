@@ -2,7 +2,8 @@
 
 The WebSocket ``instrument`` channel is the authority for precisions (the checksum depends on
 them); AssetPairs lets the provider check its configured symbols before it connects and
-cross-check the precisions.
+cross-check the precisions. The order adapter reads its trading rules from the same call
+(:func:`tradegw.providers.kraken.orders.fetch_order_instruments`).
 """
 
 from __future__ import annotations

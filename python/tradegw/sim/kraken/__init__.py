@@ -1,4 +1,5 @@
-"""Kraken spot venue simulator: WebSocket v2 (``/v2``) and the public REST endpoints.
+"""Kraken spot venue simulator: WebSocket v2 (``/v2``, authenticated ``/ws-auth/v2``), the
+public REST endpoints and, with ``api_keys`` configured, the private ones (trading).
 
 See :class:`KrakenSimulator` for in-process use and ``python -m tradegw.sim kraken --help``
 for the command line.
@@ -13,7 +14,8 @@ from tradegw.sim.registry import VenueSpec
 
 SIMULATOR = VenueSpec(
     name="kraken",
-    help="Kraken spot: WebSocket v2 on --port (path /v2), public REST on --rest-port",
+    help="Kraken spot: WebSocket v2 on --port (paths /v2 and /ws-auth/v2), public and "
+    "private REST on --rest-port",
     config_type=KrakenSimConfig,
     simulator_type=KrakenSimulator,
 )

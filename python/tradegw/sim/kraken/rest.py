@@ -1,7 +1,8 @@
-"""The public REST endpoints a Kraken client fetches at start, served by aiohttp.
+"""The REST endpoints a Kraken client fetches at start, served by aiohttp.
 
 ``/0/public/Time``, ``SystemStatus``, ``Assets``, ``AssetPairs`` and ``Depth`` answer in Kraken's
-envelope ``{"error": [...], "result": {...}}``; GET and POST both work, as on the venue.
+envelope ``{"error": [...], "result": {...}}``; GET and POST both work, as on the venue. The
+private endpoints (``/0/private/...``) are :class:`tradegw.sim.kraken.trading.KrakenTrading`'s.
 Numbers in REST answers are strings where Kraken uses strings (prices, volumes, ``ordermin``)
 and fixed-point renderings where it uses numbers (fee schedules).
 """
@@ -16,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from tradegw.sim.faults import FaultInjector, FaultSpec
 from tradegw.sim.kraken.pairs import AssetInfo, PairInfo
+from tradegw.sim.kraken.trading import KrakenTrading
 from tradegw.sim.kraken.wire import trimmed
 from tradegw.sim.market import Market
 from tradegw.sim.rest import fault_middleware
@@ -44,6 +46,7 @@ class KrakenRest:
         market: Market,
         stats: SimStats,
         injector: FaultInjector | None,
+        trading: KrakenTrading | None = None,
     ) -> None:
         self._pairs = list(pairs)
         self._assets = list(assets)
@@ -71,6 +74,8 @@ class KrakenRest:
         for name, handler in routes.items():
             self.app.router.add_route("GET", f"/0/public/{name}", handler)
             self.app.router.add_route("POST", f"/0/public/{name}", handler)
+        if trading is not None:
+            trading.add_routes(self.app)
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:

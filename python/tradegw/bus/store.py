@@ -10,13 +10,13 @@ only a power cut may lose the last few, which the user re-sends.
 
 from __future__ import annotations
 
-import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from tradegw.errors import ConfigError
+from tradegw.state_db import open_state_db, transaction
 
 SCHEMA_VERSION = 1
 
@@ -99,24 +99,13 @@ class ControlStore:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = None if path is None else Path(path)
-        try:
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                ":memory:" if self.path is None else self.path, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise ConfigError(
-                    f"{self.path}: control state schema {version}, this tradegw reads "
-                    f"{SCHEMA_VERSION}: move the file aside"
-                )
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except (sqlite3.Error, OSError) as e:
-            raise ConfigError(f"{self.path}: control state cannot be opened: {e}") from e
+        self._db = open_state_db(
+            self.path,
+            what="control state",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            synchronous="NORMAL",
+        )
 
     def load(self) -> StoredState:
         """Everything stored, in the order it was written."""
@@ -202,18 +191,5 @@ class ControlStore:
         """Closes the file (every write is already committed)."""
         self._db.close()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """``BEGIN`` ... ``COMMIT`` (``ROLLBACK`` on an exception) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db)

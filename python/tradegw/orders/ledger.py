@@ -16,15 +16,13 @@ change it numbers, so numbering carries on after a restart.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
 
-from tradegw.errors import ConfigError
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.states import OPEN_ORDER_STATES, OrderState
+from tradegw.state_db import open_state_db, transaction
 
 SCHEMA_VERSION: Final = 1
 
@@ -154,24 +152,13 @@ class OrderLedger:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = None if path is None else Path(path)
-        try:
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                ":memory:" if self.path is None else self.path, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise ConfigError(
-                    f"{self.path}: order ledger schema {version}, this tradegw reads "
-                    f"{SCHEMA_VERSION}: move the file aside"
-                )
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except (sqlite3.Error, OSError) as e:
-            raise ConfigError(f"{self.path}: order ledger cannot be opened: {e}") from e
+        self._db = open_state_db(
+            self.path,
+            what="order ledger",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            synchronous="FULL",
+        )
         self.commits = 0
 
     # ---- reads ----
@@ -321,15 +308,8 @@ class OrderLedger:
         """Closes the file (every write is already committed)."""
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db)
 
 
 __all__ = ["SCHEMA_VERSION", "OrderLedger"]

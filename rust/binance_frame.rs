@@ -26,11 +26,10 @@
 //! Depth levels are returned as their exact texts; whether a level fits the book is the
 //! assembler's check, as before.
 
-use std::collections::HashMap;
-
 use crate::error::CoreError;
-use crate::fixed::check_precision;
-use crate::frame_field::{orjson_int, quoted_decimal, quoted_signed, required, ItemResult};
+use crate::frame_field::{
+    orjson_int, quoted_decimal, quoted_signed, required, ItemResult, PrecisionTable,
+};
 pub use crate::json_tree::{parse_tree_finite, Json};
 
 /// A field the adapter read after acting on its event: its value, or why it was refused.
@@ -188,7 +187,7 @@ fn kline_unit(unit: u8) -> Option<u32> {
 /// Decodes Binance spot market-data frames against the precisions of the tracked symbols.
 #[derive(Debug, Default)]
 pub struct BinanceFrameDecoder {
-    precision: HashMap<String, (u8, u8)>,
+    precision: PrecisionTable,
 }
 
 fn frame_error(msg: String) -> CoreError {
@@ -207,15 +206,12 @@ impl BinanceFrameDecoder {
         price_precision: i64,
         qty_precision: i64,
     ) -> Result<(), CoreError> {
-        let p = check_precision("price_precision", price_precision)?;
-        let q = check_precision("qty_precision", qty_precision)?;
-        self.precision.insert(symbol.to_owned(), (p, q));
-        Ok(())
+        self.precision.set(symbol, price_precision, qty_precision)
     }
 
     /// The decimals of a tracked symbol.
     pub fn precision(&self, symbol: &str) -> Option<(u8, u8)> {
-        self.precision.get(symbol).copied()
+        self.precision.get(symbol)
     }
 
     /// Reads one frame parsed with [`parse_tree_finite`]: `Ok(None)` when it is not a
@@ -259,7 +255,7 @@ impl BinanceFrameDecoder {
     fn symbol_of<'t>(&self, d: &'t Json) -> Result<(&'t str, u8, u8), CoreError> {
         let raw = d.get("s");
         if let Some(Json::Str(symbol)) = raw {
-            if let Some(&(p, q)) = self.precision.get(symbol.as_ref()) {
+            if let Some((p, q)) = self.precision.get(symbol.as_ref()) {
                 return Ok((symbol, p, q));
             }
         }

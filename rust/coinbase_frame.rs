@@ -23,12 +23,10 @@
 //! frame (the events before it stand). Frames of other channels (heartbeats,
 //! subscriptions, status) or of none (error frames) are `Ok(None)`.
 
-use std::collections::HashMap;
-
 use crate::error::CoreError;
-use crate::fixed::check_precision;
 use crate::frame_field::{
     optional_quoted, orjson_int, quoted_decimal, quoted_signed, required, timestamp, ItemResult,
+    PrecisionTable,
 };
 pub use crate::json_tree::{parse_tree_finite, Json};
 
@@ -176,7 +174,7 @@ fn is_trade_id(s: &str) -> bool {
 /// tracked products.
 #[derive(Debug, Default)]
 pub struct CoinbaseFrameDecoder {
-    precision: HashMap<String, (u8, u8)>,
+    precision: PrecisionTable,
 }
 
 impl CoinbaseFrameDecoder {
@@ -191,15 +189,13 @@ impl CoinbaseFrameDecoder {
         price_precision: i64,
         qty_precision: i64,
     ) -> Result<(), CoreError> {
-        let p = check_precision("price_precision", price_precision)?;
-        let q = check_precision("qty_precision", qty_precision)?;
-        self.precision.insert(product_id.to_owned(), (p, q));
-        Ok(())
+        self.precision
+            .set(product_id, price_precision, qty_precision)
     }
 
     /// The decimals of a tracked product.
     pub fn precision(&self, product_id: &str) -> Option<(u8, u8)> {
-        self.precision.get(product_id).copied()
+        self.precision.get(product_id)
     }
 
     /// Reads one frame parsed with [`parse_tree_finite`]: `Ok(None)` when it is not a
@@ -265,7 +261,7 @@ impl CoinbaseFrameDecoder {
     fn product_of<'t>(&self, item: &'t Json, what: &str) -> ItemResult<(&'t str, u8, u8)> {
         let raw = item.get("product_id");
         if let Some(Json::Str(product)) = raw {
-            if let Some(&(p, q)) = self.precision.get(product.as_ref()) {
+            if let Some((p, q)) = self.precision.get(product.as_ref()) {
                 return Ok((product, p, q));
             }
         }

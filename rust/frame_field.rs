@@ -9,9 +9,37 @@
 //! or a `float` that the Python checks refuse: the `quoted_*` checks and [`orjson_int`]
 //! refuse what that path refuses.
 
-use crate::fixed::is_plain_decimal;
+use std::collections::HashMap;
+
+use crate::error::CoreError;
+use crate::fixed::{check_precision, is_plain_decimal};
 use crate::json_tree::{clip, Json};
 use crate::timestamp::rfc3339_ns;
+
+/// The price and quantity decimals of the symbols a frame decoder tracks: an item naming
+/// any other symbol is not one of ours.
+#[derive(Debug, Default)]
+pub struct PrecisionTable(HashMap<String, (u8, u8)>);
+
+impl PrecisionTable {
+    /// Tracks `symbol` with its price and quantity decimals (replacing earlier ones).
+    pub fn set(
+        &mut self,
+        symbol: &str,
+        price_precision: i64,
+        qty_precision: i64,
+    ) -> Result<(), CoreError> {
+        let p = check_precision("price_precision", price_precision)?;
+        let q = check_precision("qty_precision", qty_precision)?;
+        self.0.insert(symbol.to_owned(), (p, q));
+        Ok(())
+    }
+
+    /// The decimals of a tracked symbol.
+    pub fn get(&self, symbol: &str) -> Option<(u8, u8)> {
+        self.0.get(symbol).copied()
+    }
+}
 
 /// An item's result: its checked fields, or why it was refused.
 pub type ItemResult<T> = Result<T, String>;

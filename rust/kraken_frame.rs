@@ -23,12 +23,10 @@
 //! Book levels are returned as their exact texts; whether a level's price and quantity fit
 //! the book is the assembler's check, as before.
 
-use std::collections::HashMap;
-
 use crate::error::CoreError;
-use crate::fixed::check_precision;
 use crate::frame_field::{
     clip_num, decimal, int_text, optional, optional_signed, required, timestamp, ItemResult,
+    PrecisionTable,
 };
 pub use crate::json_tree::{parse_tree, Json};
 
@@ -128,7 +126,7 @@ const MAX_ORD_TYPE: usize = 16;
 /// Decodes Kraken v2 market-data frames against the precisions of the tracked symbols.
 #[derive(Debug, Default)]
 pub struct KrakenFrameDecoder {
-    precision: HashMap<String, (u8, u8)>,
+    precision: PrecisionTable,
 }
 
 impl KrakenFrameDecoder {
@@ -143,15 +141,12 @@ impl KrakenFrameDecoder {
         price_precision: i64,
         qty_precision: i64,
     ) -> Result<(), CoreError> {
-        let p = check_precision("price_precision", price_precision)?;
-        let q = check_precision("qty_precision", qty_precision)?;
-        self.precision.insert(symbol.to_owned(), (p, q));
-        Ok(())
+        self.precision.set(symbol, price_precision, qty_precision)
     }
 
     /// The decimals of a tracked symbol.
     pub fn precision(&self, symbol: &str) -> Option<(u8, u8)> {
-        self.precision.get(symbol).copied()
+        self.precision.get(symbol)
     }
 
     /// Reads one frame parsed with [`parse_tree`]: `Ok(None)` when it is not a market-data
@@ -217,7 +212,7 @@ impl KrakenFrameDecoder {
         }
         let raw = item.get("symbol");
         if let Some(symbol) = raw.and_then(Json::text) {
-            if let Some(&(p, q)) = self.precision.get(symbol) {
+            if let Some((p, q)) = self.precision.get(symbol) {
                 return Ok((symbol, p, q));
             }
         }

@@ -342,7 +342,12 @@ class VenueProvider(ABC):
             try:
                 handle(item)
             except MALFORMED as e:
-                self.dead_letter(payload, trace_id, "malformed", f"{what}: {type(e).__name__}: {e}")
+                self.item_lost(payload, trace_id, what, e)
+
+    def item_lost(self, payload: bytes, trace_id: str, what: str, error: Exception) -> None:
+        """One item of a multi-item frame cannot be used (``what``: ``"trade"``, ...): it is
+        counted and the frame kept in the DLQ, saying which item and why."""
+        self.dead_letter(payload, trace_id, "malformed", f"{what}: {type(error).__name__}: {error}")
 
     def dead_letter(self, payload: bytes, trace_id: str, reason: str, detail: str) -> None:
         """Counts a frame that cannot be used and keeps it in the DLQ with its trace id."""

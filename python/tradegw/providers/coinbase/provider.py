@@ -247,9 +247,6 @@ class CoinbaseProvider(VenueProvider):
     # neighbours. An event slot of trades, tickers or candles that is a str loses the rest
     # of the frame.
 
-    def _lost(self, raw: bytes, trace_id: str, what: str, e: Exception) -> None:
-        self.dead_letter(raw, trace_id, "malformed", f"{what}: {type(e).__name__}: {e}")
-
     def _on_level2(
         self, events: list[Any], exchange_ts: int | None, ingest_ts: int, trace_id: str, raw: bytes
     ) -> None:
@@ -259,7 +256,7 @@ class CoinbaseProvider(VenueProvider):
                     raise FrameError(event)
                 self._on_level2_event(event, exchange_ts, ingest_ts, trace_id, raw)
             except MALFORMED as e:
-                self._lost(raw, trace_id, "level2 event", e)
+                self.item_lost(raw, trace_id, "level2 event", e)
 
     def _on_level2_event(
         self,
@@ -321,7 +318,7 @@ class CoinbaseProvider(VenueProvider):
                         raise FrameError(t)
                     self._on_trade(t, history, ingest_ts, trace_id)
                 except MALFORMED as e:
-                    self._lost(raw, trace_id, "trade", e)
+                    self.item_lost(raw, trace_id, "trade", e)
 
     def _on_trade(
         self, t: tuple[Any, ...], history: set[str], ingest_ts: int, trace_id: str
@@ -368,7 +365,7 @@ class CoinbaseProvider(VenueProvider):
                         raise FrameError(t)
                     self._on_ticker(t, exchange_ts, ingest_ts, trace_id)
                 except MALFORMED as e:
-                    self._lost(raw, trace_id, "ticker", e)
+                    self.item_lost(raw, trace_id, "ticker", e)
 
     def _on_ticker(
         self, t: tuple[Any, ...], exchange_ts: int | None, ingest_ts: int, trace_id: str
@@ -404,7 +401,7 @@ class CoinbaseProvider(VenueProvider):
                         raise FrameError(c)
                     self._on_candle(c, exchange_ts, ingest_ts, trace_id)
                 except MALFORMED as e:
-                    self._lost(raw, trace_id, "candle", e)
+                    self.item_lost(raw, trace_id, "candle", e)
 
     def _on_candle(
         self, c: tuple[Any, ...], exchange_ts: int | None, ingest_ts: int, trace_id: str

@@ -266,9 +266,6 @@ class KrakenProvider(VenueProvider):
     # with the frame), never its neighbours. What needs Python state stays here: event
     # numbering, the trade-id high-water mark, the books' health.
 
-    def _item_lost(self, raw: bytes, trace_id: str, what: str, why: str) -> None:
-        self.dead_letter(raw, trace_id, "malformed", f"{what}: FrameError: {why}")
-
     def _on_book(
         self, snapshot: bool, items: list[Any], ingest_ts: int, trace_id: str, raw: bytes
     ) -> None:
@@ -311,14 +308,15 @@ class KrakenProvider(VenueProvider):
         trades: list[tuple[str, int, str, str, Any, str | None, int | None]] = []
         for t in items:
             if t.__class__ is str:
-                self._item_lost(raw, trace_id, "trade", t)
+                self.item_lost(raw, trace_id, "trade", FrameError(t))
                 continue
             symbol, trade_id, price, qty, side, ord_type, exchange_ts = t
             last = self._last_trade_id.get(symbol)
             if not snapshot and last is not None and trade_id > last + _MAX_ID_JUMP:
                 # Ids count the pair's trades one by one; a live update cannot skip millions.
                 # Remembering it would make every real trade after it look like a repeat.
-                self._item_lost(raw, trace_id, "trade", f"trade_id {trade_id} jumps from {last}")
+                jump = FrameError(f"trade_id {trade_id} jumps from {last}")
+                self.item_lost(raw, trace_id, "trade", jump)
                 continue
             trades.append((symbol, trade_id, price, qty, side, ord_type, exchange_ts))
         if not trades:
@@ -366,7 +364,7 @@ class KrakenProvider(VenueProvider):
     ) -> None:
         for t in items:
             if t.__class__ is str:
-                self._item_lost(raw, trace_id, "ticker", t)
+                self.item_lost(raw, trace_id, "ticker", FrameError(t))
                 continue
             (
                 symbol,
@@ -412,7 +410,7 @@ class KrakenProvider(VenueProvider):
     ) -> None:
         for c in items:
             if c.__class__ is str:
-                self._item_lost(raw, trace_id, "ohlc", c)
+                self.item_lost(raw, trace_id, "ohlc", FrameError(c))
                 continue
             (
                 symbol,

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradegw.orders.credentials import Secret
+from tradegw.providers.coinbase.config import CoinbaseTradingConfig
+from tradegw.providers.coinbase.orders import CoinbaseOrderVenue
 from tradegw.providers.coinbase.signing import CdpSigner
 from tradegw.sim.coinbase import CoinbaseSimConfig, CoinbaseSimulator
 from tradegw.sim.config import ApiKeyConfig
@@ -103,6 +105,32 @@ def sim_config(key: CdpKey, **overrides: Any) -> CoinbaseSimConfig:
     }
     fields.update(overrides)
     return CoinbaseSimConfig.model_validate(fields)
+
+
+def trading_config(**overrides: Any) -> CoinbaseTradingConfig:
+    """A trading section for tests: short tokens, so "not found" is believed soon."""
+    fields: dict[str, Any] = {
+        "request_timeout_s": 2.0,
+        "jwt_lifetime_s": 5,
+        "clock_skew_s": 0.0,
+        "requests_per_s": 10_000.0,
+        "reconnect": {"initial_s": 0.05, "max_s": 0.2},
+    }
+    fields.update(overrides)
+    return CoinbaseTradingConfig.model_validate(fields)
+
+
+def venue_for(
+    sim: CoinbaseSimulator, key: CdpKey, config: CoinbaseTradingConfig | None = None
+) -> CoinbaseOrderVenue:
+    """The order adapter pointed at ``sim``'s REST and WebSocket."""
+    config = config or trading_config()
+    return CoinbaseOrderVenue(
+        config,
+        key.signer(lifetime_s=config.jwt_lifetime_s),
+        rest_url=sim.rest_url,
+        user_ws_url=sim.ws_url,
+    )
 
 
 def best(sim: CoinbaseSimulator, product_id: str) -> tuple[Decimal, Decimal]:

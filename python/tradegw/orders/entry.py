@@ -340,7 +340,7 @@ class OrderEntry:
 
     async def _send_once(self, cid: str) -> PlaceResult | None:
         order = self._ledger.get(cid)
-        if order is None or order.state not in (OrderState.NEW, OrderState.UNKNOWN):
+        if order is None or order.state not in (OrderState.NEW, *UNSETTLED_ORDER_STATES):
             return None
         venue = self._venues.get(order.venue)
         if venue is None:

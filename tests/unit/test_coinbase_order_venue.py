@@ -123,23 +123,33 @@ async def test_an_answer_for_another_order_under_our_id_is_a_rejection(
     assert sim.matching.stats.placed == 1
 
 
-async def test_a_resend_answered_with_our_existing_order_is_unknown_then_queried(
+async def test_a_resend_answered_with_our_existing_order_reports_its_state(
     rig: tuple[CoinbaseSimulator, VenueUnderTest],
 ) -> None:
     sim, v = rig
     order = v.order(v.taking_price, tif="IOC")
     placed = await v.venue.place(order)
     assert placed.outcome is PlaceOutcome.ACCEPTED
-    # The entry sends again only after a query said "none"; the venue may have it by then
-    # (filled, here): its success answer must not be taken for a new working order.
+    await v.reported(order.client_order_id, lambda r: r.state is ExecState.FILLED)
+    v.reports.clear()
+    # The entry sends again only after a query said "none"; should the venue have had it
+    # all along (filled, here), its success answer must not be taken for a new working
+    # order: the order's state is read and reported before the answer.
     again = replace(order, send_attempts=2)
     result = await v.venue.place(again)
-    assert result.outcome is PlaceOutcome.UNKNOWN
-    status = await v.venue.query(again)
-    assert status is not None
-    assert status.venue_order_id == placed.venue_order_id
-    assert status.state in (ExecState.FILLED, ExecState.EXPIRED)
+    assert result.outcome is PlaceOutcome.ACCEPTED
+    assert result.venue_order_id == placed.venue_order_id
+    assert [(r.state, r.filled_qty) for r in v.reports] == [(ExecState.FILLED, order.qty)]
     assert sim.matching.stats.placed == 1
+    # A resting order answered so is plainly working: nothing to report.
+    resting = v.order(v.resting_price)
+    assert (await v.venue.place(resting)).outcome is PlaceOutcome.ACCEPTED
+    await v.reported(resting.client_order_id, lambda r: r.state is ExecState.ACK)
+    v.reports.clear()
+    assert (await v.venue.place(replace(resting, send_attempts=2))).outcome is (
+        PlaceOutcome.ACCEPTED
+    )
+    assert v.reports == []
 
 
 async def test_an_order_coinbase_cannot_take_is_refused_before_sending(

@@ -12,8 +12,10 @@ What it sends, each request with a fresh CDP JWT (:mod:`tradegw.providers.coinba
   and answers with the order that has the id. So a success is only believed after comparing
   what came back with what was sent (product, side, configuration, sizes, price): another
   order under our id is REJECTED (nothing was created from this request, and never will
-  be); our own order answered to a *re-send* is UNKNOWN, because the venue may have had it
-  for a while (filled, cancelled) and only a query says what it is now.
+  be); our own order answered to a *re-send* may be one an earlier send made, in whatever
+  state it has reached (filled, cancelled), so its state is read at once (``GET`` by the id
+  the answer named) and reported when it is past a fresh ACK; if it cannot be read, the
+  answer is UNKNOWN and the entry queries.
 * ``query``: ``GET /orders/historical/{order_id}`` when the order's venue id is known;
   otherwise the venue has no client-id filter, so the product's orders since the order's
   creation are listed (``orders/historical/batch``, paged) and matched by client id. A
@@ -51,6 +53,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,6 +70,7 @@ from tradegw.orders.credentials import load_credentials
 from tradegw.orders.instrument import OrderInstrument
 from tradegw.orders.venue import (
     CancelResult,
+    PlaceOutcome,
     PlaceResult,
     ReportCallback,
     StreamGapCallback,
@@ -202,6 +206,16 @@ class _HttpAnswer:
 
 
 @dataclass(slots=True)
+class _Lookup:
+    """One order looked for by client id, created between ``start_ns`` and ``end_ns``."""
+
+    cid: str
+    start_ns: int
+    end_ns: int
+    future: asyncio.Future[dict[str, Any] | None]
+
+
+@dataclass(slots=True)
 class _Tracked:
     """What the ``user`` channel showed of one order."""
 
@@ -252,6 +266,10 @@ class CoinbaseOrderVenue:
         self._order_ids: OrderedDict[str, str] = OrderedDict()
         """client order id -> venue order id, as answers and updates named them."""
         self._tracked: OrderedDict[str, _Tracked] = OrderedDict()
+        self._pending: dict[str, list[_Lookup]] = {}
+        """product -> lookups by client id waiting for the next listing."""
+        self._walkers: dict[str, asyncio.Task[None]] = {}
+        """product -> the task listing its orders now."""
         self._rng = random.Random()
         self.stats: dict[str, int] = {
             "stream_connects": 0,
@@ -259,7 +277,8 @@ class CoinbaseOrderVenue:
             "updates": 0,
             "fills_reported": 0,
             "fill_lookups_failed": 0,
-            "existing_order_answers": 0,
+            "other_order_answers": 0,
+            "resend_answers": 0,
         }
         """What the adapter saw (tests and the ops view)."""
 
@@ -306,6 +325,17 @@ class CoinbaseOrderVenue:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._stream_task = self._worker = None
+        walkers = list(self._walkers.values())
+        for walker in walkers:
+            walker.cancel()
+        for walker in walkers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await walker
+        self._walkers.clear()
+        for lookups in self._pending.values():
+            for lookup in lookups:
+                lookup.future.cancel()
+        self._pending.clear()
         self._updates = asyncio.Queue(maxsize=10_000)
         if self._session is not None:
             await self._session.close()
@@ -325,7 +355,10 @@ class CoinbaseOrderVenue:
             return PlaceResult.unknown(f"HTTP {answer.status}: the order may exist")
         if answer.status != 200 or not isinstance(answer.body, dict):
             return PlaceResult.rejected(_refusal(answer))
-        return self._read_placed(order, body, answer.body)
+        placed = self._read_placed(order, body, answer.body)
+        if placed.outcome is PlaceOutcome.ACCEPTED and order.send_attempts > 1:
+            return await self._confirm_resend(order, placed)
+        return placed
 
     async def cancel(self, order: OrderRecord) -> CancelResult:
         """Cancels by venue order id (found by client id if unknown); PENDING on success."""
@@ -394,11 +427,20 @@ class CoinbaseOrderVenue:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         data = None if body is None else orjson.dumps(body)
         session = self._http()
+        started = time.perf_counter()
         async with session.request(
             method, self._rest_url + path, data=data, params=params, headers=headers
         ) as resp:
             raw = await resp.read()
             self._counters.inc("order_requests", VENUE, str(resp.status))
+        # The method, path and status only: headers and bodies carry the token and ids.
+        log.debug(
+            "coinbase %s %s -> %d in %.1f ms",
+            method,
+            path,
+            resp.status,
+            (time.perf_counter() - started) * 1e3,
+        )
         try:
             parsed = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
@@ -457,7 +499,7 @@ class CoinbaseOrderVenue:
             return PlaceResult.unknown("success without an order_id")
         differs = _differences(sent, success, body.get("order_configuration"))
         if differs:
-            self.stats["existing_order_answers"] += 1
+            self.stats["other_order_answers"] += 1
             log.warning(
                 "order %s: coinbase answered with another order under this client id "
                 "(%s differ); it created nothing",
@@ -469,15 +511,39 @@ class CoinbaseOrderVenue:
                 f"({', '.join(differs)} differ); coinbase created nothing"
             )
         self._remember_id(order.client_order_id, order_id)
-        if order.send_attempts > 1:
-            # Coinbase answers a known id with the existing order, as a success: ours, sent
-            # before, in whatever state it reached. A query says which.
-            self.stats["existing_order_answers"] += 1
-            return PlaceResult.unknown(
-                f"re-send answered with order {order_id}: coinbase returns the existing "
-                "order for a known client_order_id; its state is queried"
-            )
         return PlaceResult.accepted(order_id)
+
+    async def _confirm_resend(self, order: OrderRecord, placed: PlaceResult) -> PlaceResult:
+        """A re-send's success may be Coinbase answering with the order an earlier send
+        made, in whatever state it has reached (filled, cancelled): its state is read now
+        and reported when it is past a fresh ACK, so the entry never takes it for a new
+        working order. If it cannot be read, the answer is UNKNOWN (queried later)."""
+        order_id = placed.venue_order_id
+        assert order_id is not None
+        self.stats["resend_answers"] += 1
+        try:
+            body = await self._get(ORDER_PATH + order_id)
+            raw = None if body is None else body.get("order")
+            if not isinstance(raw, dict) or raw.get("client_order_id") != order.client_order_id:
+                raise VenueUnavailable("the order it named is not readable")
+            status = self._status(order.client_order_id, raw)
+        except (VenueUnavailable, KeyError, TypeError, ValueError) as e:
+            return PlaceResult.unknown(
+                f"re-send answered with order {order_id}, whose state cannot be read now "
+                f"({one_line(e)}); coinbase returns the existing order for a known id"
+            )
+        if status.state is not ExecState.ACK or _dec(status.filled_qty) > 0:
+            self._report(
+                VenueReport(
+                    client_order_id=order.client_order_id,
+                    state=status.state,
+                    filled_qty=status.filled_qty,
+                    venue_order_id=order_id,
+                    reason=status.reason,
+                    exchange_ts=status.exchange_ts,
+                )
+            )
+        return placed
 
     # ---- lookups ----
 
@@ -504,29 +570,84 @@ class CoinbaseOrderVenue:
             if isinstance(raw, dict) and raw.get("client_order_id") == cid:
                 return raw
             # An id the venue gave us and no longer knows: look by client id instead.
-        # No client-id filter exists: list the product's orders since this one was made.
-        since = order.created_ns - int(self.config.clock_skew_s * 1e9) - 1_000_000_000
+        # No client-id filter exists: list the product's orders from when this one was made
+        # until its last request could still have arrived (a later one is refused as
+        # expired), and match the client id. Lookups of one product share one listing
+        # (after a restart there are many at once): each waits for the next walk, which
+        # covers every waiting lookup's window.
+        skew_ns = int(self.config.clock_skew_s * 1e9) + 1_000_000_000
+        sent_ns = order.last_sent_ns or time.time_ns()
+        lookup = _Lookup(
+            cid,
+            order.created_ns - skew_ns,
+            sent_ns + int(self._signer.lifetime_s * 1e9) + skew_ns,
+            asyncio.get_running_loop().create_future(),
+        )
+        product = order.venue_symbol
+        self._pending.setdefault(product, []).append(lookup)
+        walker = self._walkers.get(product)
+        if walker is None or walker.done():
+            self._walkers[product] = asyncio.get_running_loop().create_task(
+                self._walker(product), name=f"coinbase-lookup-{product}"
+            )
+        return await lookup.future
+
+    async def _walker(self, product: str) -> None:
+        """Answers the product's waiting lookups, one listing for all that wait."""
+        try:
+            while self._pending.get(product):
+                batch = [x for x in self._pending.pop(product) if not x.future.done()]
+                if not batch:
+                    continue
+                try:
+                    found = await self._walk(
+                        product,
+                        min(x.start_ns for x in batch),
+                        max(x.end_ns for x in batch),
+                        {x.cid for x in batch},
+                    )
+                except VenueUnavailable as e:
+                    for x in batch:
+                        if not x.future.done():
+                            x.future.set_exception(VenueUnavailable(str(e)))
+                    continue
+                for x in batch:
+                    if not x.future.done():
+                        x.future.set_result(found.get(x.cid))
+        finally:
+            if self._walkers.get(product) is asyncio.current_task():
+                del self._walkers[product]
+
+    async def _walk(
+        self, product: str, start_ns: int, end_ns: int, wanted: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The orders of ``wanted`` among ``product``'s orders created in the window
+        (remembering the ids of every order seen)."""
         params = [
-            ("product_ids", order.venue_symbol),
-            ("start_date", _rfc3339(since)),
+            ("product_ids", product),
+            ("start_date", _rfc3339(start_ns)),
+            ("end_date", _rfc3339(end_ns + 1_000_000_000)),  # whole seconds, rounded up
             ("limit", str(_PAGE)),
         ]
+        found: dict[str, dict[str, Any]] = {}
         cursor = ""
         for _ in range(_MAX_PAGES):
             page = params + ([("cursor", cursor)] if cursor else [])
             body = await self._get(LIST_PATH, page)
-            if body is None:
-                raise VenueUnavailable("coinbase list orders answered 404")
-            orders = body.get("orders")
-            if not isinstance(orders, list):
+            orders = None if body is None else body.get("orders")
+            if body is None or not isinstance(orders, list):
                 raise VenueUnavailable("coinbase list orders: no orders list")
             for raw in orders:
-                if isinstance(raw, dict) and raw.get("client_order_id") == cid:
-                    self._remember_id(cid, str(raw.get("order_id")))
-                    return raw
+                if not isinstance(raw, dict):
+                    continue
+                other, order_id = raw.get("client_order_id"), raw.get("order_id")
+                if isinstance(other, str) and other and isinstance(order_id, str):
+                    self._remember_id(other, order_id)
+                    if other in wanted:
+                        found[other] = raw
             cursor = str(body.get("cursor") or "")
-            if not body.get("has_next") or not cursor:
-                return None
+            if len(found) == len(wanted) or not body.get("has_next") or not cursor:
+                return found
         raise VenueUnavailable(f"coinbase list orders: more than {_MAX_PAGES} pages")
 
     async def _list_fills(self, order_id: str) -> list[dict[str, Any]]:
@@ -785,6 +906,7 @@ class _UserFrames:
             # The venue's words only ("authentication failure"); our message is not echoed.
             raise ConnectionError(f"coinbase refused: {str(msg.get('message'))[:100]}")
         seq = msg.get("sequence_num")
+        log.debug("coinbase user channel: %.40s frame %s", msg.get("channel"), seq)
         if isinstance(seq, int) and not isinstance(seq, bool):
             last = self._last_seq
             if last is not None and seq <= last:

@@ -68,7 +68,7 @@ from tradegw.sim.matching import (
     SimOrderType,
     SimTimeInForce,
 )
-from tradegw.sim.wire import div_round, dumps
+from tradegw.sim.wire import div_round
 
 V3: Final = "/api/v3/brokerage"
 ORDERS_PATH: Final = f"{V3}/orders"
@@ -151,7 +151,9 @@ def trade_id_format(seed: int) -> Callable[[int], str]:
 
 
 def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(text=dumps(body), status=status, content_type="application/json")
+    # Every amount is already a string: orjson writes the same text, many times faster
+    # than the market data's own encoder (a page of orders is a few hundred objects).
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
 def _v3_error(status: int, error: str, code: int, message: str) -> web.Response:

@@ -166,7 +166,7 @@ async def test_an_ed25519_key_signs_as_eddsa() -> None:
         ("uri", lambda c: token(c.key, c.uri("GET", ORDERS))),
         ("uri", lambda c: token(c.key, f"POST api.coinbase.com{ORDERS}")),
         ("uri", lambda c: token(c.key, None)),
-        ("issuer", lambda c: token(c.key, c.uri("POST", ORDERS), iss="coinbase-cloud")),
+        ("issuer", lambda c: token(c.key, c.uri("POST", ORDERS), iss="someone-else")),
         (
             "key_mismatch",
             lambda c: token(c.key, c.uri("POST", ORDERS), sub="organizations/x/apiKeys/y"),

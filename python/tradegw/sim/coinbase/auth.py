@@ -16,16 +16,16 @@ A CDP JWT is ``base64url(header) . base64url(claims) . base64url(signature)``:
 
 What is refused (each a :class:`AuthRefused` with a short ``reason``, counted by the
 simulator; the venue answers all of them alike, HTTP 401 ``Unauthorized`` on REST and
-``{"type":"error","message":"authentication failure"}`` on the WebSocket):
-``malformed`` (not three base64url JSON parts, a claim of the wrong type), ``unknown_key``
-(``kid`` names no key of the run, or a key without a public key), ``key_mismatch``
-(``sub`` is not ``kid``), ``algorithm`` (an ``alg`` other than the key's), ``signature``,
-``issuer`` (``iss`` not ``cdp``), ``expired`` (``exp`` has passed), ``not_yet_valid``
-(``nbf`` in the future beyond the leeway), ``lifetime`` (``exp - nbf`` above 120 s, the
-venue's two minutes), ``uri`` (a REST token for another method, host or path), and
-``replayed`` (a nonce seen before on this key while its token lives: the venue's docs ask
-for a fresh nonce per request and do not say what it does with a repeat; the simulator
-refuses it, the safe reading).
+``{"type":"error","message":"authentication failure"}`` on the WebSocket): ``malformed``
+(not three base64url JSON parts, a claim of the wrong type), ``unknown_key`` (``kid`` names
+no key of the run, or a key without a public key), ``key_mismatch`` (``sub`` is not
+``kid``), ``algorithm`` (an ``alg`` other than the key's), ``signature``, ``issuer``
+(``iss`` neither ``cdp`` nor the older ``coinbase-cloud``), ``expired`` (``exp`` has
+passed), ``not_yet_valid`` (``nbf`` in the future beyond the leeway), ``lifetime`` (``exp -
+nbf`` above 120 s, the venue's two minutes), ``uri`` (a REST token for another method, host
+or path), and ``replayed`` (a nonce seen before on this key while its token lives: the
+venue's docs ask for a fresh nonce per request and do not say what it does with a repeat;
+the simulator refuses it, the safe reading).
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ from tradegw.sim.config import ApiKeyConfig
 MAX_LIFETIME_S: Final = 120
 """The longest ``exp - nbf`` the venue takes: a JWT lives two minutes."""
 ISSUER: Final = "cdp"
+ISSUERS: Final = frozenset({ISSUER, "coinbase-cloud"})
+"""``cdp`` now; ``coinbase-cloud`` (with an ``aud``) is what keys signed with before SDK 1.4.1
+and what ccxt still sends for ES256 keys, which the venue takes."""
 _MAX_TOKEN = 16 * 1024
 _MAX_NONCES = 200_000
 
@@ -95,6 +98,20 @@ def _int_claim(claims: Mapping[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthRefused("malformed")
     return int(value)
+
+
+def _names(claims: Mapping[str, Any], uri: str) -> bool:
+    """Whether the token is for ``uri``: its ``uri`` claim, or one of its ``uris`` (the
+    EdDSA form some clients send). A client written for the venue (HTTPS only) strips
+    ``https://`` from the URL it signs; over the simulator's plain HTTP the same client
+    leaves ``http://`` in, which is taken for the same URI."""
+    method, _, rest = uri.partition(" ")
+    accepted = {uri, f"{method} http://{rest}"}
+    named = claims.get("uri")
+    if isinstance(named, str) and named in accepted:
+        return True
+    many = claims.get("uris")
+    return isinstance(many, list) and any(isinstance(u, str) and u in accepted for u in many)
 
 
 class _Key:
@@ -177,7 +194,7 @@ class JwtVerifier:
         # Only a token that is what it claims to be is judged on its claims.
         if claims.get("sub") != kid:
             raise AuthRefused("key_mismatch")
-        if claims.get("iss") != ISSUER:
+        if claims.get("iss") not in ISSUERS:
             raise AuthRefused("issuer")
         nbf, exp = _int_claim(claims, "nbf"), _int_claim(claims, "exp")
         now = self._clock()
@@ -187,7 +204,7 @@ class JwtVerifier:
             raise AuthRefused("not_yet_valid")
         if exp - nbf > MAX_LIFETIME_S:
             raise AuthRefused("lifetime")
-        if uri is not None and claims.get("uri") != uri:
+        if uri is not None and not _names(claims, uri):
             raise AuthRefused("uri")
         self._remember(kid, nonce, exp, now)
         return Principal(kid, key.account)
@@ -202,4 +219,4 @@ class JwtVerifier:
         self._nonces[(kid, nonce)] = exp
 
 
-__all__ = ["ISSUER", "MAX_LIFETIME_S", "AuthRefused", "JwtVerifier", "Principal"]
+__all__ = ["ISSUER", "ISSUERS", "MAX_LIFETIME_S", "AuthRefused", "JwtVerifier", "Principal"]

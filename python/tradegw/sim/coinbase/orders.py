@@ -22,6 +22,8 @@ the host the client called and the path):
   ``end_date``, ``limit``, ``cursor``; like the venue it has no client-id filter.
 * ``GET /api/v3/brokerage/orders/historical/fills`` with ``order_ids`` (or ``order_id``),
   ``product_ids``, ``trade_ids``, ``limit``, ``cursor`` -> ``{"fills": [...], "cursor"}``.
+* ``GET /api/v3/brokerage/transaction_summary``: the fee tier (the run's maker and taker
+  fees), which clients read at start.
 
 A token the venue would refuse is answered HTTP 401 with the body ``Unauthorized`` (what
 the venue sends, as captured in client bug reports); :attr:`CoinbaseOrders.refusals`
@@ -76,6 +78,7 @@ CANCEL_PATH: Final = f"{V3}/orders/batch_cancel"
 LIST_PATH: Final = f"{V3}/orders/historical/batch"
 FILLS_PATH: Final = f"{V3}/orders/historical/fills"
 ORDER_PATH: Final = f"{V3}/orders/historical/{{order_id}}"
+SUMMARY_PATH: Final = f"{V3}/transaction_summary"
 PRIVATE_PREFIX: Final = f"{V3}/orders"
 """Every private path starts so; the public limiter leaves them to the private one."""
 
@@ -232,6 +235,7 @@ class CoinbaseOrders:
         app.router.add_get(LIST_PATH, self._list)
         app.router.add_get(FILLS_PATH, self._fills)
         app.router.add_get(ORDER_PATH, self._get)
+        app.router.add_get(SUMMARY_PATH, self._summary)
 
     def close(self) -> None:
         """Ends every held request now (the simulator stops)."""
@@ -532,6 +536,37 @@ class CoinbaseOrders:
             {
                 "fills": [self.rest_fill(f, p) for f, p in page],
                 "cursor": str(offset + limit) if more else "",
+            }
+        )
+
+    async def _summary(self, request: web.Request) -> web.StreamResponse:
+        """The account's fee tier (what clients such as ccxt read for their fees)."""
+        who = self._principal(request)
+        if isinstance(who, web.Response):
+            return who
+        fees = self.matching.fees
+        return _json(
+            {
+                "total_volume": 0,
+                "total_fees": 0,
+                "fee_tier": {
+                    "pricing_tier": "Advanced 1",
+                    "usd_from": "0",
+                    "usd_to": "10000",
+                    "taker_fee_rate": _dec_text(Decimal(fees.taker_ppm).scaleb(-6)),
+                    "maker_fee_rate": _dec_text(Decimal(fees.maker_ppm).scaleb(-6)),
+                    "aop_from": "",
+                    "aop_to": "",
+                },
+                "margin_rate": {"value": "0"},
+                "goods_and_services_tax": {"rate": "0", "type": "INCLUSIVE"},
+                "advanced_trade_only_volume": 0,
+                "advanced_trade_only_fees": 0,
+                "coinbase_pro_volume": 0,
+                "coinbase_pro_fees": 0,
+                "total_balance": "",
+                "has_promo_fee": False,
+                "volume_breakdown": [],
             }
         )
 

@@ -182,7 +182,8 @@ async def test_market_and_fok_orders_use_their_configurations(
 async def test_a_wrong_key_is_a_rejection_naming_no_secret() -> None:
     key, stranger = es256_key(), es256_key()
     async with running_sim(key) as sim:
-        venue = venue_for(sim, stranger)  # signs with a key the venue does not know
+        # Signs with a key the venue does not know; the user channel will never subscribe.
+        venue = venue_for(sim, stranger, trading_config(stream_connect_wait_s=0.3))
         v = VenueUnderTest(
             venue=venue, symbol="BTC-USD", qty="0.01", resting_price="1", taking_price="1"
         )

@@ -223,7 +223,11 @@ def _disagreements(sim: CoinbaseSimulator, gw: Gateway) -> list[str]:
             fills = sim.matching.fills(venue.order_id)
             got = sorted(f.venue_exec_id for f in gw.fills(cid))
             if got != sorted(f.exec_id for f in fills):
-                out.append(f"{cid}: fills {len(got)} here, {len(fills)} at the venue")
+                out.append(
+                    f"{cid}: fills {len(got)} here, {len(fills)} at the venue "
+                    f"({rec.state} {rec.type} {rec.time_in_force} filled {rec.filled_qty}, "
+                    f"sends {rec.send_attempts}; venue {venue.status} {venue.filled})"
+                )
             else:
                 # The simulator's market names are the product ids.
                 size_dp = sim.product(venue.symbol).size_precision

@@ -123,10 +123,19 @@ async def test_an_answer_for_another_order_under_our_id_is_a_rejection(
     assert sim.matching.stats.placed == 1
 
 
-async def test_a_resend_answered_with_our_existing_order_reports_its_state(
-    rig: tuple[CoinbaseSimulator, VenueUnderTest],
+async def test_a_resend_answered_with_our_existing_order_reports_its_state() -> None:
+    key = es256_key()
+    async with running_sim(key) as sim:
+        v = await _started(sim, key)
+        try:
+            await _resend_answered_with_the_existing_order(sim, v, key)
+        finally:
+            await v.venue.stop()
+
+
+async def _resend_answered_with_the_existing_order(
+    sim: CoinbaseSimulator, v: VenueUnderTest, key: CdpKey
 ) -> None:
-    sim, v = rig
     order = v.order(v.taking_price, tif="IOC")
     placed = await v.venue.place(order)
     assert placed.outcome is PlaceOutcome.ACCEPTED
@@ -139,8 +148,22 @@ async def test_a_resend_answered_with_our_existing_order_reports_its_state(
     result = await v.venue.place(again)
     assert result.outcome is PlaceOutcome.ACCEPTED
     assert result.venue_order_id == placed.venue_order_id
-    assert [(r.state, r.filled_qty) for r in v.reports] == [(ExecState.FILLED, order.qty)]
+    # Its fills with their trade ids (again: the entry records each once), then its state.
+    sim_order = sim.matching.order(ACCOUNT, client_order_id=order.client_order_id)
+    assert sim_order is not None
+    venue_fills = {f.exec_id for f in sim.matching.fills(sim_order.order_id)}
+    assert {r.venue_exec_id for r in v.reports if r.venue_exec_id} <= venue_fills
+    assert v.reports[-1].state is ExecState.FILLED
+    assert Decimal(v.reports[-1].filled_qty) == Decimal(order.qty)
     assert sim.matching.stats.placed == 1
+    # A fresh adapter (a restarted gateway) has seen none of them: it reports them too.
+    fresh = venue_for(sim, key)
+    got: list[Any] = []
+    await fresh.start(got.append, lambda: None)
+    assert (await fresh.place(again)).outcome is PlaceOutcome.ACCEPTED
+    assert {r.venue_exec_id for r in got if r.venue_exec_id} == venue_fills
+    assert got[-1].state is ExecState.FILLED
+    await fresh.stop()
     # A resting order answered so is plainly working: nothing to report.
     resting = v.order(v.resting_price)
     assert (await v.venue.place(resting)).outcome is PlaceOutcome.ACCEPTED

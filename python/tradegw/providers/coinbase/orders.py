@@ -14,8 +14,8 @@ What it sends, each request with a fresh CDP JWT (:mod:`tradegw.providers.coinba
   order under our id is REJECTED (nothing was created from this request, and never will
   be); our own order answered to a *re-send* may be one an earlier send made, in whatever
   state it has reached (filled, cancelled), so its state is read at once (``GET`` by the id
-  the answer named) and reported when it is past a fresh ACK; if it cannot be read, the
-  answer is UNKNOWN and the entry queries.
+  the answer named) and, when it is past a fresh ACK, reported with its fills (listed, with
+  their trade ids); if it cannot be read, the answer is UNKNOWN and the entry queries.
 * ``query``: ``GET /orders/historical/{order_id}`` when the order's venue id is known;
   otherwise the venue has no client-id filter, so the product's orders since the order's
   creation are listed (``orders/historical/batch``, paged) and matched by client id. A
@@ -532,17 +532,29 @@ class CoinbaseOrderVenue:
                 f"re-send answered with order {order_id}, whose state cannot be read now "
                 f"({one_line(e)}); coinbase returns the existing order for a known id"
             )
-        if status.state is not ExecState.ACK or _dec(status.filled_qty) > 0:
-            self._report(
-                VenueReport(
-                    client_order_id=order.client_order_id,
-                    state=status.state,
-                    filled_qty=status.filled_qty,
-                    venue_order_id=order_id,
-                    reason=status.reason,
-                    exchange_ts=status.exchange_ts,
+        if status.state is ExecState.ACK and _dec(status.filled_qty) == 0:
+            return placed  # plainly working: what follows comes on the user channel
+        if _dec(status.filled_qty) > 0:
+            # Its fills, with their trade ids, before its state: the entry may be in the
+            # middle of reconciling this very order and would not look for them again.
+            tracked = self._track(order_id)
+            try:
+                await self._report_fills(order.client_order_id, order_id, tracked, tries=1)
+            except VenueUnavailable as e:
+                return PlaceResult.unknown(
+                    f"re-send answered with order {order_id}, whose fills cannot be listed "
+                    f"now ({one_line(e)})"
                 )
+        self._report(
+            VenueReport(
+                client_order_id=order.client_order_id,
+                state=status.state,
+                filled_qty=status.filled_qty,
+                venue_order_id=order_id,
+                reason=status.reason,
+                exchange_ts=status.exchange_ts,
             )
+        )
         return placed
 
     # ---- lookups ----
@@ -830,7 +842,13 @@ class CoinbaseOrderVenue:
         tracked = self._track(order_id)
         filled = cumulative
         if cumulative > tracked.seen_qty:
-            filled = max(filled, await self._report_fills(cid, order_id, tracked))
+            try:
+                filled = max(filled, await self._report_fills(cid, order_id, tracked))
+            except VenueUnavailable as e:
+                # Reported without the fill: the entry sees its quantity is short and
+                # recovers the fill over REST.
+                self.stats["fill_lookups_failed"] += 1
+                log.info("order %s: fills not listed now (%s); the entry recovers them", cid, e)
             tracked.seen_qty = max(tracked.seen_qty, cumulative)
         if state is not None:
             self._report(
@@ -846,14 +864,25 @@ class CoinbaseOrderVenue:
         if status in _TERMINAL:
             self._tracked.pop(order_id, None)
 
-    async def _report_fills(self, cid: str, order_id: str, tracked: _Tracked) -> Decimal:
+    async def _report_fills(
+        self, cid: str, order_id: str, tracked: _Tracked, *, tries: int = 3
+    ) -> Decimal:
         """Reports the order's fills not reported yet, with the venue's trade ids; returns
-        the cumulative quantity they add up to (0 when they could not be listed)."""
-        try:
-            fills = await self._list_fills(order_id)
-        except VenueUnavailable as e:
-            self.stats["fill_lookups_failed"] += 1
-            log.info("order %s: fills not listed now (%s); the entry recovers them", cid, e)
+        the cumulative quantity they add up to.
+
+        The listing is tried ``tries`` times (a moment apart): a fill the channel announced
+        is best reported now, since the entry recovers a missing one only when it next
+        reconciles the order. Raises :class:`VenueUnavailable` when every try failed.
+        """
+        for attempt in range(tries):
+            try:
+                fills = await self._list_fills(order_id)
+                break
+            except VenueUnavailable:
+                if attempt + 1 == tries:
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+        else:  # pragma: no cover - tries >= 1
             return Decimal(0)
         running = Decimal(0)
         for raw in fills:

@@ -44,6 +44,7 @@ _VENUES: dict[str, _Entry] = {
     "coinbase": _Entry(
         "tradegw.providers.coinbase.config:CoinbaseVenueConfig",
         "tradegw.providers.coinbase.provider:CoinbaseProvider",
+        orders="tradegw.providers.coinbase.orders:make_order_venue",
     ),
     "kraken": _Entry(
         "tradegw.providers.kraken.config:KrakenVenueConfig",

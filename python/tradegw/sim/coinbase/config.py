@@ -52,3 +52,28 @@ class CoinbaseSimConfig(SimConfig):
         le=1_000_000,
         description="REST requests a client may make at once before pacing",
     )
+    private_rate_limit: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=1e6,
+        description="private (order) REST requests per second per API key (0 = unlimited)",
+    )
+    private_burst: int = Field(
+        default=30,
+        ge=1,
+        le=1_000_000,
+        description="private requests an API key may make at once before pacing",
+    )
+    order_ack_lost_hold_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="order_ack_lost: how long an accepted order's request is held unanswered "
+        "before its connection is closed",
+    )
+    jwt_leeway_s: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=300.0,
+        description="how far in the future a JWT's nbf may lie (client clocks run ahead)",
+    )

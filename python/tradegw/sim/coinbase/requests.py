@@ -4,9 +4,10 @@ Advanced Trade takes one channel per message::
 
     {"type": "subscribe", "product_ids": ["ETH-USD", "BTC-USD"], "channel": "level2", "jwt": "..."}
 
-``jwt`` is accepted and ignored (public channels need none). A channel the venue does not
-serve publicly is refused with the venue's own words, ``authentication failure`` (what it
-answers for an unknown channel name too). The other refusals are the simulator's own texts,
+``jwt`` is accepted and ignored on public channels (they need none); the private ``user``
+channel needs one, which the connection checks (:mod:`tradegw.sim.coinbase.auth`). An unknown
+channel name, and ``user`` without a ``jwt``, are refused with the venue's own words,
+``authentication failure``. The other refusals are the simulator's own texts,
 in the venue's error shape; an unknown product refuses the whole request, as the Exchange
 feed does (``Failed to subscribe`` / ``X is not a valid product``).
 """
@@ -22,8 +23,11 @@ from tradegw.sim.coinbase.feed import FEED_CHANNELS
 
 HEARTBEATS = "heartbeats"
 STATUS = "status"
+USER = "user"
 CHANNELS = frozenset({*FEED_CHANNELS, HEARTBEATS, STATUS})
 """Every channel served without authentication."""
+PRIVATE_CHANNELS = frozenset({USER})
+"""Channels that need a valid ``jwt`` in the subscribe message."""
 
 AUTH_FAILURE = "authentication failure"
 SUBSCRIBE_FAILED = "Failed to subscribe"
@@ -47,6 +51,8 @@ class Request:
     product_ids: tuple[str, ...] | None
     """As given, repeats removed; None when the message has no ``product_ids`` (on
     unsubscribe: the whole channel)."""
+    jwt: str | None = None
+    """The message's token, when it has one (only private channels look at it)."""
 
 
 def parse_request(payload: bytes) -> Request:
@@ -69,7 +75,12 @@ def parse_request(payload: bytes) -> Request:
     channel = msg.get("channel")
     if not isinstance(channel, str) or not channel:
         raise RequestError(SUBSCRIBE_FAILED, "channel is required (one per message)")
-    if channel not in CHANNELS:
+    if channel not in CHANNELS and channel not in PRIVATE_CHANNELS:
+        raise RequestError(AUTH_FAILURE)
+    jwt = msg.get("jwt")
+    if not isinstance(jwt, str) or not jwt:
+        jwt = None
+    if channel in PRIVATE_CHANNELS and jwt is None and kind == "subscribe":
         raise RequestError(AUTH_FAILURE)
     raw = msg.get("product_ids")
     product_ids: tuple[str, ...] | None = None
@@ -81,4 +92,4 @@ def parse_request(payload: bytes) -> Request:
     subscribe = kind == "subscribe"
     if subscribe and channel in FEED_CHANNELS and not product_ids:
         raise RequestError(SUBSCRIBE_FAILED, f"{channel} needs product_ids")
-    return Request(subscribe, channel, product_ids)
+    return Request(subscribe, channel, product_ids, jwt)

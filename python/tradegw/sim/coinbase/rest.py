@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from tradegw.sim.coinbase.orders import PRIVATE_PREFIX, CoinbaseOrders
 from tradegw.sim.coinbase.products import (
     FIAT,
     QUOTE_MAX_SIZE,
@@ -115,7 +116,10 @@ class CoinbaseRest:
         injector: FaultInjector | None,
         rate_limit: float,
         burst: int,
+        orders: CoinbaseOrders | None = None,
     ) -> None:
+        """``orders`` adds the private order endpoints (see
+        :mod:`tradegw.sim.coinbase.orders`), limited per API key rather than per address."""
         self._products = {p.product_id: p for p in products}
         self._market = market
         self._currencies = currencies(products)
@@ -135,13 +139,15 @@ class CoinbaseRest:
         }
         for path, handler in routes.items():
             self.app.router.add_get(path, handler)
+        if orders is not None:
+            orders.add_routes(self.app)
 
     # ------------------------------------------------------------------ middlewares
 
     @web.middleware
     async def _limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The public rate limit, per client address."""
-        if self._limiter is not None:
+        """The public rate limit, per client address (private paths have their own)."""
+        if self._limiter is not None and not request.path.startswith(PRIVATE_PREFIX):
             wait = self._limiter.wait(request.remote or "", time.monotonic())
             if wait > 0:
                 retry = {"Retry-After": str(max(1, math.ceil(wait)))}

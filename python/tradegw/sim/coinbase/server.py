@@ -1,4 +1,10 @@
-"""The Coinbase Advanced Trade simulator: market data WebSocket (``/``) and public REST.
+"""The Coinbase Advanced Trade simulator: market data and ``user`` WebSocket (``/``), public
+REST, and the private order endpoints (:mod:`tradegw.sim.coinbase.orders`).
+
+API keys (``config.api_keys``) are CDP key names with the PEM of their public key
+(``public_key_pem``, EC P-256 for ES256 or Ed25519 for EdDSA) and the account they trade
+for. A client_order_id an account used before creates nothing: the answer is the existing
+order (``DuplicatePolicy.RETURN_EXISTING``).
 
 Usage in a test or an embedding process::
 
@@ -15,13 +21,16 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from tradegw.sim.coinbase.auth import JwtVerifier
 from tradegw.sim.coinbase.config import CoinbaseSimConfig
 from tradegw.sim.coinbase.feed import CoinbaseFeed
+from tradegw.sim.coinbase.orders import CoinbaseOrders, order_id_format, trade_id_format
 from tradegw.sim.coinbase.products import ProductInfo, build_products
 from tradegw.sim.coinbase.rest import CoinbaseRest
 from tradegw.sim.coinbase.ws import CoinbaseWsConnection, ConnectionRules
 from tradegw.sim.connection import SimConnection
 from tradegw.sim.instruments import Instrument
+from tradegw.sim.matching import DuplicatePolicy, FeeSchedule, MatchingEngine
 from tradegw.sim.server import VenueSimulator
 
 WS_PATH = "/"
@@ -38,8 +47,10 @@ class CoinbaseSimulator(VenueSimulator[CoinbaseSimConfig]):
     venue: ClassVar[str] = "coinbase"
     ws_path: ClassVar[str] = WS_PATH
     config_type: ClassVar[type[CoinbaseSimConfig]] = CoinbaseSimConfig
+    duplicate_client_order_ids: ClassVar[DuplicatePolicy] = DuplicatePolicy.RETURN_EXISTING
 
     feed: CoinbaseFeed
+    orders: CoinbaseOrders
     products: list[ProductInfo]
     """The products of this run, in order."""
     _by_id: dict[str, ProductInfo]
@@ -55,8 +66,29 @@ class CoinbaseSimulator(VenueSimulator[CoinbaseSimConfig]):
     def _make_feed(self) -> CoinbaseFeed:
         return CoinbaseFeed(self.market, self._stats, self.products)
 
+    def _make_matching(self) -> MatchingEngine:
+        cfg = self.config
+        return MatchingEngine(
+            self.market,
+            self.accounts,
+            duplicate_policy=self.duplicate_client_order_ids,
+            fees=FeeSchedule(cfg.maker_fee_ppm, cfg.taker_fee_ppm),
+            injector=self._injector,
+            order_id=order_id_format(cfg.seed),
+            exec_id=trade_id_format(cfg.seed),
+        )
+
     def _make_rest_app(self) -> web.Application:
         cfg = self.config
+        self.orders = CoinbaseOrders(
+            self.products,
+            self.matching,
+            JwtVerifier(cfg.api_keys, leeway_s=cfg.jwt_leeway_s),
+            private_rate_limit=cfg.private_rate_limit,
+            private_burst=cfg.private_burst,
+            ack_lost_hold_s=cfg.order_ack_lost_hold_s,
+        )
+        """Order entry: the private endpoints and the ``user`` channel's rendering."""
         rest = CoinbaseRest(
             self.products,
             self.market,
@@ -64,6 +96,7 @@ class CoinbaseSimulator(VenueSimulator[CoinbaseSimConfig]):
             self._injector,
             cfg.rest_rate_limit,
             cfg.rest_burst,
+            self.orders,
         )
         return rest.app
 
@@ -84,10 +117,15 @@ class CoinbaseSimulator(VenueSimulator[CoinbaseSimConfig]):
         )
         await super().start()
 
+    async def stop(self) -> None:
+        """Answer nothing more (held order requests end now), then close everything."""
+        self.orders.close()
+        await super().stop()
+
     def new_connection(self) -> SimConnection:
         # Connections arrive only once start() has set the rules.
         assert self._rules is not None
-        return CoinbaseWsConnection(self._ctx, self.feed, self._rules)
+        return CoinbaseWsConnection(self._ctx, self.feed, self._rules, self.orders)
 
     def product(self, product_id: str) -> ProductInfo:
         """The reference data of ``product_id``. Raises ``KeyError`` for an unknown one."""

@@ -16,20 +16,33 @@ How frames get out (batching, stalls, slow clients, faults) is common to every v
   shows as a jump.
 * A connection that has not subscribed within ``subscribe_deadline_s`` is closed, and so is
   one that was sent nothing for ``idle_timeout_s`` unless it subscribed to heartbeats.
+* The private ``user`` channel (``"jwt"`` in the subscribe, checked as the venue checks it;
+  a refused token is answered ``authentication failure``): first a ``snapshot`` of the
+  account's open orders in batches of 50 (a batch of fewer than 50, possibly empty, ends
+  it), then the ack, then one ``update`` frame per change of one of its orders, every order
+  field a string (:meth:`tradegw.sim.coinbase.orders.CoinbaseOrders.user_order`). The
+  venue serves it on ``advanced-trade-ws-user.coinbase.com``; the simulator on its one
+  WebSocket. The ``private_stream_drop`` fault closes the connection without a close frame
+  just before a fill's update, which is then lost to it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from tradegw.sim.coinbase.auth import AuthRefused
 from tradegw.sim.coinbase.faults import SKIP_SEQUENCE
 from tradegw.sim.coinbase.feed import CoinbaseFeed
+from tradegw.sim.coinbase.orders import CoinbaseOrders, user_id
 from tradegw.sim.coinbase.requests import (
+    AUTH_FAILURE,
     HEARTBEATS,
     STATUS,
     SUBSCRIBE_FAILED,
+    USER,
     Request,
     RequestError,
     parse_request,
@@ -46,7 +59,13 @@ from tradegw.sim.coinbase.wire import (
     subscriptions_event,
 )
 from tradegw.sim.connection import ConnectionContext, SimConnection
-from tradegw.sim.wire import DataFrame, now_ns
+from tradegw.sim.matching import OrderEvent, SimOrder
+from tradegw.sim.wire import DataFrame, dumps, now_ns
+
+SNAPSHOT_BATCH = 50
+"""Orders per ``user`` snapshot event; a shorter batch ends the snapshot."""
+_LOCAL_CHANNELS = frozenset({HEARTBEATS, STATUS, USER})
+"""Channels the connection serves itself, not through the market feed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +84,19 @@ class CoinbaseWsConnection(SimConnection):
     """The server side of one Advanced Trade market data connection: its requests, its
     ``sequence_num`` counter and its timers."""
 
-    def __init__(self, ctx: ConnectionContext, feed: CoinbaseFeed, rules: ConnectionRules) -> None:
+    def __init__(
+        self,
+        ctx: ConnectionContext,
+        feed: CoinbaseFeed,
+        rules: ConnectionRules,
+        orders: CoinbaseOrders | None = None,
+    ) -> None:
         super().__init__(ctx)
+        self._orders = orders
+        self._user_account: str | None = None
+        self._user_products: frozenset[str] | None = None
+        """The ``user`` subscription's product filter; None = every product."""
+        self._user_stop: Callable[[], None] | None = None
         self._seq = 0
         """The number the next frame gets."""
         self._feed = feed
@@ -89,8 +119,9 @@ class CoinbaseWsConnection(SimConnection):
 
     def on_close(self) -> None:
         """Leave every stream this connection was subscribed to."""
+        self._leave_user()
         for channel, product_ids in self._subs.items():
-            if channel not in (HEARTBEATS, STATUS):
+            if channel not in _LOCAL_CHANNELS:
                 for product_id in product_ids:
                     self._feed.unsubscribe(self, channel, product_id)
         self._subs.clear()
@@ -144,7 +175,9 @@ class CoinbaseWsConnection(SimConnection):
     def _subscribe(self, request: Request) -> None:
         channel, now = request.channel, now_ns()
         current = self._subs.setdefault(channel, {})
-        if channel == HEARTBEATS:
+        if channel == USER:
+            self._subscribe_user(request, current, now)
+        elif channel == HEARTBEATS:
             current[HEARTBEATS] = None
             # The first beat is the server's next one, not an immediate one.
             self._beat = self._tick(time.monotonic())
@@ -174,15 +207,84 @@ class CoinbaseWsConnection(SimConnection):
         channel = request.channel
         current = self._subs.get(channel, {})
         leaving = [p for p in (request.product_ids or tuple(current)) if p in current]
+        if channel == USER:
+            leaving = list(current)
+            self._leave_user()
         for product_id in leaving:
             del current[product_id]
-            if channel not in (HEARTBEATS, STATUS):
+            if channel not in _LOCAL_CHANNELS:
                 self._feed.unsubscribe(self, channel, product_id)
                 # A frame held back for reordering was sent before this request was read.
                 self._release_held(channel, product_id)
         if not current:
             self._subs.pop(channel, None)
         self._ack(now_ns())
+
+    # ------------------------------------------------------------------ the user channel
+
+    def _subscribe_user(self, request: Request, current: dict[str, None], now: int) -> None:
+        orders = self._orders
+        if orders is None or request.jwt is None:
+            self._drop_empty(USER)
+            raise RequestError(AUTH_FAILURE)
+        try:
+            principal = orders.authenticate(request.jwt, None)
+        except AuthRefused:
+            self._drop_empty(USER)
+            raise RequestError(AUTH_FAILURE) from None
+        wanted = request.product_ids
+        unknown = [p for p in wanted or () if not self._feed.has(p)]
+        if unknown:
+            self._drop_empty(USER)
+            raise RequestError(SUBSCRIBE_FAILED, f"{unknown[0]} is not a valid product")
+        if self._user_account is not None and self._user_account != principal.account:
+            # One connection per user, as the venue has it.
+            raise RequestError(SUBSCRIBE_FAILED, "this connection carries another user")
+        self._user_products = None if wanted is None else frozenset(wanted)
+        current.clear()
+        # The ack names the products, or the user (never the key).
+        for name in wanted or (user_id(principal.account),):
+            current[name] = None
+        if self._user_stop is None:
+            self._user_account = principal.account
+            self._user_stop = orders.matching.subscribe(principal.account, self._on_order)
+        open_orders = [
+            o for o in orders.matching.open_orders(principal.account) if self._wants(orders, o)
+        ]
+        at = rfc3339_nano(now)
+        for start in range(0, len(open_orders) + 1, SNAPSHOT_BATCH):
+            batch = [orders.user_order(o) for o in open_orders[start : start + SNAPSHOT_BATCH]]
+            event = dumps({"type": "snapshot", "orders": batch})
+            self._send_numbered(envelope(USER, at, (event,)))
+
+    def _wants(self, orders: CoinbaseOrders, order: SimOrder) -> bool:
+        wanted = self._user_products
+        return wanted is None or orders.product_of(order).product_id in wanted
+
+    def _drop_empty(self, channel: str) -> None:
+        if not self._subs.get(channel):
+            self._subs.pop(channel, None)
+
+    def _leave_user(self) -> None:
+        if self._user_stop is not None:
+            self._user_stop()
+        self._user_stop = None
+        self._user_account = None
+        self._user_products = None
+
+    def _on_order(self, event: OrderEvent) -> None:
+        """One change of an order of the subscribed account, as it happens."""
+        orders = self._orders
+        if self.closed or orders is None or not self._wants(orders, event.order):
+            return
+        product_id = orders.product_of(event.order).product_id
+        if event.kind == "trade" and orders.matching.fault("private_stream_drop", product_id):
+            # Mid-fill: the line drops before this update goes out.
+            self._leave_user()
+            self.abort()
+            return
+        body = dumps({"type": "update", "orders": [orders.user_order(event.order)]})
+        self._send_numbered(envelope(USER, rfc3339_nano(now_ns()), (body,)))
 
     def _release_held(self, channel: str, product_id: str) -> None:
         key = ("l2_data" if channel == "level2" else channel, product_id)

@@ -115,6 +115,7 @@ class OrderEntry:
         self._stopped = False
         # One reconciliation task per order at most; other background work apart.
         self._reconciling: dict[str, asyncio.Task[None]] = {}
+        self._recheck: set[str] = set()  # reconciliations asked for again while running
         self._background: set[asyncio.Task[Any]] = set()
         # Orders whose place() is awaited right now: a query could not tell them apart from
         # an order the venue never got.
@@ -181,6 +182,7 @@ class OrderEntry:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._reconciling.clear()
+        self._recheck.clear()
         self._background.clear()
         for name in list(self._started):
             try:
@@ -416,6 +418,9 @@ class OrderEntry:
     def _reconcile_later(self, cid: str) -> None:
         task = self._reconciling.get(cid)
         if task is not None and not task.done():
+            # What it is asking about may have changed after its query was answered (a
+            # stream gap, a report counting fills we never saw): it goes round once more.
+            self._recheck.add(cid)
             return
         if self._stopped:
             return
@@ -426,6 +431,7 @@ class OrderEntry:
     def _reconciled(self, cid: str, task: asyncio.Task[None]) -> None:
         if self._reconciling.get(cid) is task:
             del self._reconciling[cid]
+            self._recheck.discard(cid)
         error = None if task.cancelled() else task.exception()
         if error is not None:
             log.error("order %s: reconciliation failed: %s", cid, one_line(error))
@@ -453,6 +459,7 @@ class OrderEntry:
                 if wait_s > 0:
                     await asyncio.sleep(wait_s)
                     continue
+            self._recheck.discard(cid)
             try:
                 settled = await self._query_and_adopt(venue, cid)
             except asyncio.CancelledError:
@@ -461,7 +468,7 @@ class OrderEntry:
                 self.stats.query_failures += 1
                 log.info("order %s: %s cannot say now: %s", cid, order.venue, one_line(e))
                 settled = False
-            if settled:
+            if settled and cid not in self._recheck:
                 return
             await asyncio.sleep(self._backoff(delay))
             delay = min(delay * 2, self.config.reconcile_backoff_max_s)

@@ -1,20 +1,24 @@
 """``tradegw order`` without a gateway, in process (:func:`tradegw.orders.direct.run_direct`
 against the Binance simulator): what happens when the venue leaves a command unfinished
 within the timeout (reported, exit 4, the order left to the next start and settled by it),
-and the setup errors the command line turns into exit statuses. The command line itself,
-end to end, is ``test_order_cli.py``."""
+the setup errors the command line turns into exit statuses, and Kraken's and Coinbase's
+adapters built from their config sections alone (no market-data provider). The command line
+itself, end to end, is ``test_order_cli.py``."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.coinbase_trading import es256_key
+from tests.integration import kraken_trading
 from tests.integration.binance_orders_rig import API_KEY, API_SECRET, prices, sim_config
 from tests.integration.test_order_cli import closed_port, write_config
 from tests.unit.test_order_ledger import order
@@ -30,6 +34,7 @@ from tradegw.orders.ledger import OrderLedger
 from tradegw.sim.binance import BinanceSimulator
 from tradegw.sim.binance.auth import ApiError
 from tradegw.sim.binance.wsapi import BinanceWsApiConnection
+from tradegw.sim.coinbase import CoinbaseSimConfig, CoinbaseSimulator
 from tradegw.telemetry import logs
 
 pytestmark = pytest.mark.timeout(60)
@@ -176,6 +181,56 @@ async def test_setup_errors_name_the_field(tmp_path: Path) -> None:
         {"orders.ledger_path": str(tmp_path / "dir.sqlite")}, {"type": "ListOrders"}
     )
     assert "order ledger cannot be opened" in text
+
+
+@pytest.mark.parametrize("venue", ["kraken", "coinbase"])
+async def test_kraken_and_coinbase_trade_directly_from_their_config_sections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, venue: str
+) -> None:
+    if venue == "kraken":
+        sim: Any = kraken_trading.trading_sim()
+        trading: dict[str, Any] = {"query_grace_s": 0.2, "request_timeout_s": 2.0}
+        for name, value in kraken_trading.ENV.items():
+            monkeypatch.setenv(name, value)
+        symbol, listed = "BTC-USD", "BTC/USD"
+    else:
+        key = es256_key()
+        sim = CoinbaseSimulator(
+            CoinbaseSimConfig(
+                pairs=["BTC-USD"], rate=0, api_keys={key.name: key.api_key("default")}
+            )
+        )
+        trading = {"request_timeout_s": 2.0}
+        monkeypatch.setenv("TRADEGW_COINBASE_API_KEY", key.name)
+        monkeypatch.setenv("TRADEGW_COINBASE_API_SECRET", key.secret)
+        symbol = listed = "BTC-USD"
+    async with sim:
+        section = {
+            "ws_url": sim.ws_url,
+            "rest_url": sim.rest_url,
+            "symbols": [listed],
+            "trading": trading,  # every URL "sim": found from the two above
+        }
+        config = load_config(write_config(tmp_path, None))
+        config = type(config).model_validate({**config.model_dump(), "venues": {venue: section}})
+        bids, _ = sim.book(listed, 5)
+        price = format(Decimal(bids[3][0]).normalize(), "f")
+        order = {**submit("x-1", price)["order"], "venue": venue, "symbol": symbol}
+
+        async def run(message: dict[str, Any]) -> dict[str, Any]:
+            answer = await run_direct(config, message, config_path="gw.yaml", timeout_s=15)
+            assert answer.problem is None
+            assert answer.ack.ok, answer.ack.error
+            assert answer.ack.order is not None
+            return answer.ack.order
+
+        assert (await run({"type": "SubmitOrder", "order": order}))["state"] == "ACK"
+        assert (await run({"type": "SubmitOrder", "order": order}))["duplicate"] is True
+        assert (await run({"type": "OrderStatus", "client_order_id": "x-1"}))["state"] == "ACK"
+        cancelled = await run({"type": "CancelOrder", "client_order_id": "x-1"})
+        assert cancelled["state"] == "CANCELLED"
+        assert sim.matching.stats.placed == 1
+        assert sim.matching.stats.duplicate_orders == 0
 
 
 @pytest.fixture

@@ -586,7 +586,10 @@ class OrderEntry:
 
     def _on_stream_gap(self, venue_name: str) -> None:
         open_orders = self._ledger.open_orders(venue_name)
-        log.warning(
+        # A venue's stream may report a gap at every subscription, the first included
+        # (Coinbase): with nothing open there is nothing that can have been missed.
+        log.log(
+            logging.WARNING if open_orders else logging.INFO,
             "order venue %s: private stream gap; reconciling %d open orders",
             venue_name,
             len(open_orders),

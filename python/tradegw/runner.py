@@ -196,11 +196,15 @@ def summarize(
 
 def _orders(gw: Gateway, open_orders: Mapping[str, int] | None) -> dict[str, dict[str, int]]:
     """Per venue with order entry: orders placed, how many ended filled, cancelled,
-    rejected and expired, fills recorded, and orders still open (in the ledger)."""
+    rejected and expired, fills recorded, and orders still open (``open_orders``, or read
+    from the ledger, which is then open: a gateway without order venues is never asked)."""
+    venues = gw.order_entry.venue_names()
+    if not venues:
+        return {}
     stats = gw.order_entry.stats
     open_now = gw.order_entry.open_counts() if open_orders is None else open_orders
     out = {}
-    for venue in gw.order_entry.venue_names():
+    for venue in venues:
         out[venue] = {
             "placed": stats.placed.get(venue, 0),
             "filled": stats.entered.get((venue, "FILLED"), 0),

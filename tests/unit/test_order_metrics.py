@@ -16,10 +16,12 @@ from rich.console import Console
 
 from tests.unit._orders import best
 from tests.unit.test_gateway_orders import make_gateway, order
+from tradegw.config import GatewayConfig
 from tradegw.console import LiveConsole
 from tradegw.gateway import Gateway
 from tradegw.orders.fake import FakeOrderVenue
 from tradegw.orders.states import OrderState
+from tradegw.runner import summarize
 from tradegw.telemetry.prometheus import UNREGISTERED, metrics_registry
 
 pytestmark = pytest.mark.timeout(30)
@@ -128,3 +130,32 @@ def test_a_gateway_without_trading_shows_no_orders_line() -> None:
 
     live = LiveConsole(dummy_gateway(), [], time.monotonic(), enabled=False)
     assert "orders" not in text_of(live)
+
+
+async def test_the_run_summary_has_the_orders_also_once_the_gateway_stopped(
+    tmp_path: Path,
+) -> None:
+    gw = make_gateway(tmp_path, FakeOrderVenue())
+    await gw.start()
+    await trade(gw)
+    fills = gw.order_entry.stats.venue_fills["fake"]
+    open_now = gw.order_entry.open_counts()  # what the runner keeps before the ledger closes
+    await gw.stop()
+    orders = summarize(gw, [], 1.0, open_orders=open_now)["orders"]
+    assert orders == {
+        "fake": {
+            "placed": 3,
+            "filled": 1,
+            "cancelled": 1,
+            "rejected": 1,
+            "expired": 0,
+            "fills": fills,
+            "open": 1,
+        }
+    }
+    # A gateway that never traded has no orders to show, stopped or not (tradegw verify
+    # summarises after the stop).
+    idle = Gateway(GatewayConfig.model_validate({"telemetry": {"dlq_path": None}}))
+    await idle.start()
+    await idle.stop()
+    assert summarize(idle, [], 1.0)["orders"] == {}

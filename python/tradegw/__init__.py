@@ -23,16 +23,20 @@ __all__ = ["__version__", "open"]
 
 def open(
     config: str | os.PathLike[str] | GatewayConfig | None = None,
+    *,
+    sim_trading: bool = False,
 ) -> AbstractAsyncContextManager[Gateway]:
     """Starts what ``config`` names — a YAML path, a :class:`~tradegw.config.GatewayConfig`,
     or None for the embedded default — as ``tradegw run`` does, the venue simulators
     included, for ``async with``; yields the started :class:`~tradegw.gateway.Gateway` and
-    stops everything on the way out. See :func:`tradegw.front_door.open_gateway`."""
+    stops everything on the way out. ``sim_trading=True`` turns order entry on for the
+    venues running on simulators, with keys made for the run. See
+    :func:`tradegw.front_door.open_gateway`."""
     # Imported on use: `import tradegw` stays cheap (the CLI installs its signal handlers
     # before any heavy import).
     from tradegw.front_door import open_gateway
 
-    return open_gateway(config)
+    return open_gateway(config, sim_trading=sim_trading)
 
 
 def __getattr__(name: str) -> str:

@@ -1,15 +1,16 @@
 """The ``tradegw`` command.
 
-``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]``: without
-``--config`` it runs the embedded default (the venue simulators in child processes and three
-demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
-gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list`` handles orders
-through it, or with ``--config`` directly when none runs (:mod:`tradegw.orders.cli`, its own
-exit statuses); ``tradegw verify [--scenario SC-00N]... [--json PATH]
-[--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
-own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw dlq [PATH]`` lists and summarises
-the dead-letter queue (:mod:`tradegw.dlq_report`); ``tradegw schema`` prints the events' JSON
-schema.
+``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]
+[--demo-strategy]``: without ``--config`` it runs the embedded default (the venue simulators
+in child processes and three demo consumers, no network); ``--demo-strategy`` turns the demo
+strategy on (``demo_strategy.enabled``). ``tradegw ctl COMMAND ...`` sends a control message
+to a running gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list``
+handles orders through it, or with ``--config`` directly when none runs
+(:mod:`tradegw.orders.cli`, its own exit statuses); ``tradegw verify [--scenario SC-00N]...
+[--json PATH] [--quick]`` proves the success criteria against the simulators
+(:mod:`tradegw.verify`, its own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw dlq
+[PATH]`` lists and summarises the dead-letter queue (:mod:`tradegw.dlq_report`); ``tradegw
+schema`` prints the events' JSON schema.
 
 SIGINT (Ctrl-C) or SIGTERM stops the run at any moment, start-up and shutdown included: from
 the first line of :func:`main` on (before the heavy imports), whatever started is stopped,
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     run.add_argument("--summary-json", type=Path, metavar="PATH", help="write the summary here")
     run.add_argument("--no-live", action="store_true", help="no live console, summary only")
+    run.add_argument(
+        "--demo-strategy",
+        action="store_true",
+        help="trade the demo strategy on the simulators (demo_strategy.enabled)",
+    )
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl, dlq_report
     from tradegw.orders import cli as order_cli
@@ -116,7 +122,7 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
 
         return dlq_report.run(args)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, demo_strategy=args.demo_strategy)
     except ConfigError as e:
         print(f"tradegw: bad config: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -170,6 +176,14 @@ def _summary_text(s: dict[str, object]) -> str:
         f" p99.9 {lat['p999']}us (n={lat['count']})",
         f"  consumer books match the gateway's: {s['consumer_books_match']}",
     ]
+    orders = s.get("orders")
+    if isinstance(orders, dict):
+        for name, o in orders.items():
+            lines.append(
+                f"  orders {name}: placed {o['placed']}, filled {o['filled']},"
+                f" cancelled {o['cancelled']}, rejected {o['rejected']},"
+                f" expired {o['expired']}, fills {o['fills']}, open {o['open']}"
+            )
     venues = s.get("venues")
     if isinstance(venues, dict):
         for name, v in venues.items():

@@ -1,10 +1,11 @@
-"""The live console of ``tradegw run``: a header, a health line per venue, the consumers'
-lag, the metrics URL and the last ops events, then the busiest books with their best
-bid/ask, refreshed in place (rich). Ops view only.
+"""The live console of ``tradegw run``: a header, a health line per venue, an orders line
+per trading venue, the consumers' lag, the metrics URL and the last ops events, then the
+busiest books with their best bid/ask, refreshed in place (rich). Ops view only.
 
 Its figures are read from the same Prometheus registry ``/metrics`` serves (once a second),
 so the console and a scrape can never disagree; the books table reads the demo consumers'
-own books."""
+own books, and the last fill's symbol, side, quantity and price come from the order entry
+(a price is no metric label)."""
 
 from __future__ import annotations
 
@@ -142,6 +143,8 @@ class LiveConsole:
         lines: list[Text | Table] = [header]
         for venue in gw.providers:
             lines.append(self._venue_line(m, venue))
+        for venue in gw.order_entry.venue_names():
+            lines.append(self._orders_line(m, venue))
         lines.append(self._consumer_line(m))
         lines.append(self._ops_line(m))
         lines.append(self._book_table(statuses))
@@ -168,6 +171,30 @@ class LiveConsole:
             f"  resyncs {m.total('tradegw_resyncs_total', venue=venue):.0f}",
             f"  reconnects {m.total('tradegw_reconnects_total', venue=venue):.0f}",
             f"  dlq {m.total('tradegw_dlq_entries_total', venue=venue):.0f}",
+        )
+
+    def _orders_line(self, m: MetricReadings, venue: str) -> Text:
+        """A trading venue's orders: open now, placed, and how many ended filled,
+        cancelled, rejected or expired; its fills and the last one."""
+        states = m.by_label("tradegw_order_states_total", "state", venue=venue)
+        rejected = states.get("REJECTED", 0.0)
+        at = m.value("tradegw_order_last_fill_timestamp_seconds", venue=venue)
+        last = self._gw.order_entry.stats.last_fill.get(venue)
+        if at is None or last is None:
+            shown = "-"
+        else:
+            age = max(0.0, time.time() - at)
+            shown = f"{last.symbol} {last.side} {last.qty} @ {last.price}, {age:.1f}s ago"
+        return Text.assemble(
+            (f"  orders {venue:<9}", "bold"),
+            f"open {m.total('tradegw_orders_open', venue=venue):.0f}",
+            f"  placed {m.total('tradegw_orders_placed_total', venue=venue):.0f}",
+            (f"  filled {states.get('FILLED', 0.0):.0f}", "green"),
+            f"  cancelled {states.get('CANCELLED', 0.0):.0f}",
+            (f"  rejected {rejected:.0f}", "red" if rejected else ""),
+            f"  expired {states.get('EXPIRED', 0.0):.0f}",
+            f"  fills {m.total('tradegw_order_fills_total', venue=venue):.0f}",
+            f"  last fill {shown}",
         )
 
     def _consumer_line(self, m: MetricReadings) -> Text:

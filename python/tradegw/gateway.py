@@ -25,6 +25,7 @@ from tradegw.config import GatewayConfig
 from tradegw.config.models import TradingMode
 from tradegw.consumers.subscription import Subscription
 from tradegw.dispatch import Dispatcher
+from tradegw.orders.credentials import VenueCredentials
 from tradegw.orders.entry import OrderEntry
 from tradegw.orders.handle import OrderHandle
 from tradegw.orders.ledger import OrderLedger
@@ -50,6 +51,8 @@ class Gateway:
 
     ``urls`` and ``rest_urls`` override venue WebSocket and REST base URLs (the embedded
     default config says ``"sim"``, and whoever starts the simulator knows its ports).
+    ``credentials`` are order keys by venue, used instead of the environment's (the keys
+    generated for a run's own simulators, :mod:`tradegw.orders.sim_keys`).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class Gateway:
         urls: dict[str, str] | None = None,
         rest_urls: dict[str, str] | None = None,
         telemetry: Telemetry | None = None,
+        credentials: Mapping[str, VenueCredentials] | None = None,
     ) -> None:
         self.config = config
         self.telemetry = telemetry or Telemetry.from_config(config.telemetry)
@@ -106,7 +110,12 @@ class Gateway:
             # A venue with an enabled ``trading`` section gets its order adapter here; its
             # credentials are read now, so a missing key stops the start, naming the variable.
             factory = order_venue_factory(venue)
-            order_venue = factory(provider.config, provider) if factory is not None else None
+            creds = (credentials or {}).get(venue)
+            order_venue = (
+                factory(provider.config, provider, credentials=creds)
+                if factory is not None
+                else None
+            )
             if order_venue is not None:
                 self.register_order_venue(venue, order_venue)
         for m in config.merges:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ import orjson
 from tradegw.config import GatewayConfig
 from tradegw.console import LiveConsole
 from tradegw.consumers.demo import BookConsumer, QuoteConsumer, TapeConsumer
+from tradegw.consumers.demo_strategy import TouchQuoter
 from tradegw.consumers.subscription import Subscription
 from tradegw.gateway import Gateway
+from tradegw.orders.sim_keys import prepare_sim_trading
 from tradegw.schema import EVENT_TYPES, MERGED_EVENT_TYPES, ExecReport
 from tradegw.sim.process import SimulatorProcess
 from tradegw.stopping import StopRequest
@@ -121,9 +123,17 @@ def _dlq_by_reason(gw: Gateway, venue: str) -> dict[str, int]:
     return out
 
 
-def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> dict[str, Any]:
+def summarize(
+    gw: Gateway,
+    consumers: list[DemoConsumer],
+    elapsed_s: float,
+    strategy: TouchQuoter | None = None,
+    open_orders: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
     """The run summary (also written by ``--summary-json``): totals, then ``venues`` with the
-    same figures per venue."""
+    same figures per venue, ``orders`` per trading venue (``open_orders`` by venue as the
+    ledger held them before it closed; None: read from it now) and, when it ran, what the
+    demo strategy did and saw."""
     counters = gw.telemetry.counters
     venues: dict[str, dict[str, Any]] = {}
     for venue in gw.providers:
@@ -179,6 +189,50 @@ def summarize(gw: Gateway, consumers: list[DemoConsumer], elapsed_s: float) -> d
         "consumers": per_consumer,
         "reorder": gw.dispatcher.reorder_stats(),
         "merges": _merges(gw),
+        "orders": _orders(gw, open_orders),
+        "demo_strategy": _strategy(strategy),
+    }
+
+
+def _orders(gw: Gateway, open_orders: Mapping[str, int] | None) -> dict[str, dict[str, int]]:
+    """Per venue with order entry: orders placed, how many ended filled, cancelled,
+    rejected and expired, fills recorded, and orders still open (``open_orders``, or read
+    from the ledger, which is then open: a gateway without order venues is never asked)."""
+    venues = gw.order_entry.venue_names()
+    if not venues:
+        return {}
+    stats = gw.order_entry.stats
+    open_now = gw.order_entry.open_counts() if open_orders is None else open_orders
+    out = {}
+    for venue in venues:
+        out[venue] = {
+            "placed": stats.placed.get(venue, 0),
+            "filled": stats.entered.get((venue, "FILLED"), 0),
+            "cancelled": stats.entered.get((venue, "CANCELLED"), 0),
+            "rejected": stats.entered.get((venue, "REJECTED"), 0),
+            "expired": stats.entered.get((venue, "EXPIRED"), 0),
+            "fills": stats.venue_fills.get(venue, 0),
+            "open": open_now.get(venue, 0),
+        }
+    return out
+
+
+def _strategy(strategy: TouchQuoter | None) -> dict[str, Any] | None:
+    if strategy is None:
+        return None
+    s = strategy.stats
+    return {
+        "venues": strategy.venues,
+        "submitted": s.submitted,
+        "crossing": s.crossing,
+        "cancels": s.cancels,
+        "fills": s.fills,
+        "rejected": s.rejected,
+        "unaffordable": s.unaffordable,
+        "exec_reports": s.reports,
+        "exec_reports_out_of_order": s.out_of_order,
+        "state_regressions": s.state_regressions,
+        "by_venue": s.by_venue,
     }
 
 
@@ -231,6 +285,9 @@ GATEWAY_STOP_S = 1.0
 """The most the gateway, consumers and console get to stop before the simulators are stopped
 all the same."""
 
+DEMO_STOP_S = 0.4
+"""Of that, the most the demo strategy waits for the cancels of its open orders."""
+
 
 class RunFailed(Exception):
     """The run ended on an unexpected exception, its ``__cause__``. Everything it started was
@@ -262,15 +319,30 @@ async def start_simulators(
     return urls, rest_urls
 
 
+def demo_venues(config: GatewayConfig) -> list[str]:
+    """The venues the demo strategy trades: none while it is off, else those it names or
+    every enabled venue on its simulator."""
+    demo = config.demo_strategy
+    if not demo.enabled:
+        return []
+    simulated = [v for v, s in config.venues.configured() if s.enabled and s.ws_url == "sim"]
+    return [v for v in demo.venues or simulated if v in simulated]
+
+
 class _Started:
     """What one run has started so far, so that every way out stops exactly that."""
 
     def __init__(self, config: GatewayConfig, say: Callable[[str], None]) -> None:
-        self.config = config
+        # Order entry on where the demo strategy trades, keys for the simulators that trade.
+        self.trading = prepare_sim_trading(config, trade_on=demo_venues(config))
+        self.config = self.trading.config
         self.say = say
         self.sims: list[SimulatorProcess] = []
         self.gw: Gateway | None = None
         self.consumers: list[DemoConsumer] = []
+        self.strategy: TouchQuoter | None = None
+        self.open_orders: dict[str, int] = {}
+        """Open orders by venue when the gateway stopped (its ledger is closed then)."""
         self.console: LiveConsole | None = None
         self.ops_log: asyncio.Task[None] | None = None
         self.started: float | None = None
@@ -282,11 +354,19 @@ class _Started:
         every step until then awaits, so a cancel lands promptly at any point."""
         urls, rest_urls = await start_simulators(self.config, self.sims, self.say)
         loop = asyncio.get_running_loop()
-        self.gw = Gateway(self.config, urls=urls, rest_urls=rest_urls)
+        self.gw = Gateway(
+            self.config, urls=urls, rest_urls=rest_urls, credentials=self.trading.credentials
+        )
         self.started = time.monotonic()
         # The config's consumers exist before the control state is restored, so that what
         # `tradegw ctl` subscribed them to last time is theirs again.
         self.consumers = make_consumers(self.gw, self.config)
+        venues = demo_venues(self.config)
+        if venues:
+            balances = {v: (b.named, b.otherwise) for v, b in self.trading.balances.items()}
+            self.strategy = TouchQuoter(
+                self.gw, self.config.demo_strategy, venues, balances=balances
+            )
         await self.gw.start()
         server = self.gw.control_server
         if server is not None and server.address is not None:
@@ -298,6 +378,9 @@ class _Started:
         self.ops_log = loop.create_task(log_ops_events(self.gw.telemetry.ops), name="ops-log")
         for c in self.consumers:
             c.task = loop.create_task(c.drive(), name=f"consumer-{c.name}")
+        if self.strategy is not None:
+            self.strategy.start()
+            self.say(f"demo strategy trading on {', '.join(self.strategy.venues)}")
         self.console = LiveConsole(self.gw, self.consumers, self.started, enabled=live)
         self.console.start()
         if duration_s is None:
@@ -325,7 +408,11 @@ class _Started:
             self.console.stop()
         if self.ops_log is not None:
             self.ops_log.cancel()
+        if self.strategy is not None:
+            # While the gateway still runs: its open orders are cancelled at the venues.
+            await self.strategy.stop(within_s=DEMO_STOP_S)
         if self.gw is not None:
+            self.open_orders = self.gw.order_entry.open_counts()
             await self.gw.stop()
         for c in self.consumers:
             if c.task is not None:
@@ -349,16 +436,22 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
         task.result()
 
 
-def _unstarted_gateway(config: GatewayConfig) -> Gateway:
+def _unstarted_gateway(started: _Started) -> Gateway:
     """A gateway that never starts, for the summary of a run stopped before its own existed:
     the same venues and keys, every figure zero. Its simulator venues get a URL that is never
     dialled, and its telemetry keeps no DLQ file."""
+    config = started.config
     never_dialled = {
         venue: "ws://127.0.0.1:0"
         for venue, section in config.venues.configured()
         if section.enabled and section.ws_url == "sim"
     }
-    return Gateway(config, urls=never_dialled, telemetry=Telemetry())
+    return Gateway(
+        config,
+        urls=never_dialled,
+        telemetry=Telemetry(),
+        credentials=started.trading.credentials,
+    )
 
 
 async def run(
@@ -421,8 +514,10 @@ async def run(
             request.restore()
     elapsed = time.monotonic() - started.started if started.started is not None else 0.0
     try:
-        gw = started.gw or _unstarted_gateway(config)
-        summary = redact_strings(summarize(gw, started.consumers, elapsed))
+        gw = started.gw or _unstarted_gateway(started)
+        summary = redact_strings(
+            summarize(gw, started.consumers, elapsed, started.strategy, started.open_orders)
+        )
     except Exception as e:
         failure = failure or e
         summary = redact_strings({"duration_s": round(elapsed, 3), "error": f"no summary: {e!r}"})

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from tradegw.cli import main
+from tradegw.orders.ledger import OrderLedger
 
 MARKET_TYPES = ("BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary")
 
@@ -60,9 +61,51 @@ def test_run_default_config_writes_a_clean_summary(
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "s.json"
     assert main(["run", "--duration", "4", "--summary-json", str(out), "--no-live"]) == 0
-    _check_summary(orjson.loads(out.read_bytes()))
+    summary = orjson.loads(out.read_bytes())
+    _check_summary(summary)
     assert (tmp_path / "tradegw-state.sqlite").is_file()
     assert not (tmp_path / "tradegw-control.addr").exists()  # removed when the run ended
+    # The demo strategy is off by default: no venue trades, the order ledger stays empty.
+    assert summary["orders"] == {}
+    assert summary["demo_strategy"] is None
+    ledger = OrderLedger(tmp_path / "tradegw-orders.sqlite")
+    try:
+        assert ledger.count() == 0
+    finally:
+        ledger.close()
+
+
+@pytest.mark.timeout(90)
+def test_run_with_the_demo_strategy_shows_orders_and_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "s.json"
+    args = ["run", "--demo-strategy", "--duration", "10", "--summary-json", str(out), "--no-live"]
+    assert main(args) == 0
+    printed = capsys.readouterr()
+    summary = orjson.loads(out.read_bytes())
+    _check_summary(summary)  # market data is as clean as without it
+    assert "demo strategy trading on binance, coinbase, kraken" in printed.out
+    orders = summary["orders"]
+    assert sorted(orders) == ["binance", "coinbase", "kraken"]
+    for venue, o in orders.items():
+        line = next(x for x in printed.out.splitlines() if x.startswith(f"  orders {venue}:"))
+        assert f"placed {o['placed']}, filled {o['filled']}" in line
+        assert o["placed"] > 0, (venue, o)
+        assert o["fills"] > 0, (venue, o)
+        assert o["open"] == 0, (venue, o)  # the strategy cancelled what it left at stop
+        assert o["rejected"] <= max(2, o["placed"] // 10), (venue, o)
+    assert sum(o["cancelled"] for o in orders.values()) > 0
+    demo = summary["demo_strategy"]
+    assert demo["submitted"] == sum(o["placed"] for o in orders.values())
+    assert demo["exec_reports_out_of_order"] == 0
+    assert demo["state_regressions"] == 0
+    assert demo["unaffordable"] == 0
+    # Keys were made for the simulators: none of their parts was printed.
+    for text in (printed.out, printed.err, out.read_text()):
+        assert "PRIVATE KEY" not in text
+        assert "organizations/" not in text  # a Coinbase key name
 
 
 @pytest.mark.timeout(60)

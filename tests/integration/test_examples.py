@@ -52,6 +52,23 @@ def test_spread_watcher_prints_merged_windows(tmp_path: Path) -> None:
         assert "(coinbase" in line or "(kraken" in line
 
 
+@pytest.mark.timeout(70)
+def test_place_and_cancel_trades_and_prints_its_reports_and_fills(tmp_path: Path) -> None:
+    lines = _run("place_and_cancel.py", tmp_path, "--duration", "50")
+    for venue in ("coinbase", "kraken"):
+        reports = [x.split() for x in lines if x.startswith(f"report {venue} BTC-USD #")]
+        states = [r[4] for r in reports]
+        # A resting buy acknowledged and cancelled, then a buy and a sell that filled.
+        assert states.count("ACK") >= 1, lines
+        assert "CANCELLED" in states, lines
+        assert states.count("FILLED") == 2, lines
+        seqs = [int(r[3].lstrip("#")) for r in reports]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # in order, no gap
+        assert len([x for x in lines if x.startswith(f"submitted {venue} ")]) == 3
+        fills = [x for x in lines if x.startswith(f"fill {venue} BTC-USD ")]
+        assert {f.split()[3] for f in fills} == {"buy", "sell"}, lines
+
+
 @pytest.mark.timeout(60)
 async def test_open_starts_the_configs_simulators_and_stops_them(tmp_path: Path) -> None:
     config = GatewayConfig.model_validate(

@@ -97,8 +97,12 @@ def _validate(p: Path, raw: dict[Any, Any]) -> GatewayConfig:
         raise ConfigError(f"{p}: nested too deeply to validate") from e
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
-    """Loads and validates a YAML config (the embedded default when ``path`` is None).
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, demo_strategy: bool = False
+) -> GatewayConfig:
+    """Loads and validates a YAML config (the embedded default when ``path`` is None);
+    ``demo_strategy`` turns its demo strategy on (``tradegw run --demo-strategy``), as
+    ``demo_strategy: {enabled: true}`` in the file would.
 
     Whatever the file holds, the outcome is a config or a ConfigError, soon: the file is
     capped at ``MAX_CONFIG_BYTES``, the YAML is read by :mod:`tradegw.safe_yaml`
@@ -116,4 +120,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: the top level must be a mapping, got {type(raw).__name__}")
+    if demo_strategy:
+        section = raw.setdefault("demo_strategy", {})
+        if isinstance(section, dict):  # anything else is refused, naming the field
+            section["enabled"] = True
     return _validate(p, raw)

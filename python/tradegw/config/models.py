@@ -4,7 +4,7 @@ silently ignored setting."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
@@ -330,6 +330,55 @@ class OpsConfig(StrictModel):
     )
 
 
+DEFAULT_DEMO_SYMBOLS = ("BTC-USD", "ETH-USD", "BTC-USDT", "ETH-USDT")
+"""Two symbols on each simulated venue of the embedded default (Binance quotes USDT)."""
+
+
+class DemoStrategyConfig(StrictModel):
+    """``tradegw run``'s demo strategy (:mod:`tradegw.consumers.demo_strategy`): small
+    post-only orders near the touch of each verified book, cancelled when still resting
+    after ``rest_s``, now and then one that crosses to get a fill. Off unless ``enabled``;
+    it trades only on simulators, each of which then gets order entry with a key generated
+    for the run."""
+
+    enabled: bool = False
+    venues: list[str] | None = Field(
+        None, description="venues to trade, each on its simulator; None = every simulated one"
+    )
+    symbols: list[Annotated[str, Field(pattern=SYMBOL_PATTERN)]] = Field(
+        default_factory=lambda: list(DEFAULT_DEMO_SYMBOLS),
+        min_length=1,
+        max_length=100,
+        description="canonical symbols, each traded on the venues that list it",
+    )
+    interval_s: float = Field(
+        0.5, ge=0.01, le=60, description="pause between two orders on a venue"
+    )
+    rest_s: float = Field(3.0, gt=0, le=HOUR, description="a resting order is cancelled this late")
+    cross_every: int = Field(
+        4, ge=0, le=1000, description="every n-th order crosses the spread (IOC); 0 = never"
+    )
+    max_open_orders: int = Field(4, ge=1, le=100, description="resting orders per venue at most")
+    lots: int = Field(
+        1, ge=1, le=1000, description="order size, in smallest orders the instrument takes"
+    )
+    max_position_lots: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="net position per venue and symbol, in orders; past it only the side "
+        "that reduces it is traded",
+    )
+
+    @field_validator("venues")
+    @classmethod
+    def _known_venues(cls, venues: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(venues or ()) - set(venue_names()))
+        if unknown:
+            raise ValueError(f"unknown venues {unknown}; known: {list(venue_names())}")
+        return venues
+
+
 class GatewayConfig(StrictModel):
     """The whole file."""
 
@@ -348,6 +397,7 @@ class GatewayConfig(StrictModel):
     control: ControlConfig = Field(default_factory=ControlConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    demo_strategy: DemoStrategyConfig = Field(default_factory=DemoStrategyConfig)
 
     @field_validator("consumers")
     @classmethod
@@ -379,3 +429,24 @@ class GatewayConfig(StrictModel):
                     f"section under venues"
                 )
         return merges
+
+    @field_validator("demo_strategy")
+    @classmethod
+    def _demo_on_simulators(
+        cls, demo: DemoStrategyConfig, info: ValidationInfo
+    ) -> DemoStrategyConfig:
+        venues = info.data.get("venues")
+        if not demo.enabled or venues is None:  # an invalid venues section says why itself
+            return demo
+        simulated = [n for n, s in venues.configured() if s.enabled and s.ws_url == "sim"]
+        if demo.venues is None:
+            if not simulated:
+                raise ValueError("no enabled venue runs on its simulator (ws_url 'sim')")
+            return demo
+        live = sorted(set(demo.venues) - set(simulated))
+        if live:
+            raise ValueError(
+                f"venues {live} do not run on a simulator (an enabled section with ws_url "
+                f"'sim'): the demo strategy trades on simulators only"
+            )
+        return demo

@@ -221,6 +221,10 @@ class OrderEntry:
         """The fills recorded for an order."""
         return self._ledger.fills(client_order_id)
 
+    def open_counts(self) -> dict[str, int]:
+        """How many orders may still change, by venue (read from the ledger)."""
+        return self._ledger.open_counts()
+
     def changed(self, client_order_id: str) -> asyncio.Future[None]:
         """A future done at the next recorded change of the order."""
         return self._journal.changed(client_order_id)
@@ -392,6 +396,8 @@ class OrderEntry:
             reason=None,
         )
         self.stats.sends += 1
+        if order.send_attempts == 1:
+            self.stats.placed[order.venue] += 1
         if order.send_attempts > 1:
             self.stats.resends += 1
             log.warning("order %s: sending again (attempt %d)", cid, order.send_attempts)
@@ -580,7 +586,10 @@ class OrderEntry:
 
     def _on_stream_gap(self, venue_name: str) -> None:
         open_orders = self._ledger.open_orders(venue_name)
-        log.warning(
+        # A venue's stream may report a gap at every subscription, the first included
+        # (Coinbase): with nothing open there is nothing that can have been missed.
+        log.log(
+            logging.WARNING if open_orders else logging.INFO,
             "order venue %s: private stream gap; reconciling %d open orders",
             venue_name,
             len(open_orders),

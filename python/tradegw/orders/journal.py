@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.reports import decimal_text, exec_report, fill_totals
 from tradegw.orders.states import OrderState, advances
+from tradegw.orders.stats import LastFill
 
 if TYPE_CHECKING:
     from tradegw.orders.ledger import OrderLedger
@@ -61,6 +62,7 @@ class OrderJournal:
         """Records an order the gateway refused before sending, and announces it."""
         seq = self.ledger.add(order, numbered=True)
         assert seq is not None
+        self._stats.entered[(order.venue, order.state.value)] += 1
         self._announce(order, seq)
 
     # ---- changes ----
@@ -80,6 +82,8 @@ class OrderJournal:
         if announce is None:
             announce = new.state is not order.state and new.state.exec_state is not None
         seq = self.ledger.commit(new, fill=fill, numbered=announce)
+        if new.state is not order.state and new.state.exec_state is not None:
+            self._stats.entered[(new.venue, new.state.value)] += 1
         if new.state is not order.state:
             log.info(
                 "order %s %s -> %s%s (decision_id=%s)",
@@ -141,6 +145,10 @@ class OrderJournal:
             fields["reason"] = reason
         self.change(order, fill=record, announce=True, **fields)
         self._stats.fills += 1
+        self._stats.venue_fills[order.venue] += 1
+        self._stats.last_fill[order.venue] = LastFill(
+            order.symbol, order.side, record.qty, record.price, record.recorded_ns
+        )
         return True
 
     def apply_report(self, venue: str, report: VenueReport) -> OrderRecord | None:

@@ -201,6 +201,13 @@ class OrderLedger:
             args = (venue,)
         return [_order(r) for r in self._db.execute(query + " ORDER BY created_ns, rowid", args)]
 
+    def open_counts(self) -> dict[str, int]:
+        """How many orders may still change (see :meth:`open_orders`), by venue."""
+        rows = self._db.execute(
+            f"SELECT venue, count(*) FROM orders WHERE state IN ({_OPEN}) GROUP BY venue"
+        )
+        return {str(venue): int(n) for venue, n in rows}
+
     def orders(
         self,
         *,

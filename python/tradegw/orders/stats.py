@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -42,6 +43,27 @@ class OrderEntryStats:
     """Updates of orders this gateway did not place."""
     exec_reports: int = 0
     """ExecReports published."""
+    placed: Counter[str] = field(default_factory=Counter)
+    """By venue: orders sent to it (the first send of each; re-sends are :attr:`resends`)."""
+    entered: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """By (venue, published state): orders that moved into that state (a REJECTED before
+    sending included)."""
+    venue_fills: Counter[str] = field(default_factory=Counter)
+    """By venue: fills recorded."""
+    last_fill: dict[str, LastFill] = field(default_factory=dict)
+    """By venue: the last fill recorded."""
 
 
-__all__ = ["OrderEntryStats"]
+@dataclass(frozen=True, slots=True)
+class LastFill:
+    """A venue's last fill, as the console shows it."""
+
+    symbol: str
+    side: str
+    qty: str
+    price: str
+    recorded_ns: int
+    """Wall-clock ns when the gateway recorded it."""
+
+
+__all__ = ["LastFill", "OrderEntryStats"]

@@ -10,20 +10,28 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from tradegw.orders.credentials import VenueCredentials
     from tradegw.orders.venue import OrderVenue
     from tradegw.providers.base import VenueConfig, VenueProvider
 
-    OrderVenueFactory = Callable[[VenueConfig, VenueProvider], OrderVenue | None]
+
+class OrderVenueFactory(Protocol):
     """``(venue config, its market-data provider) -> OrderVenue``, or None when the config
-    has no enabled ``trading`` section. It reads the venue's credentials
+    has no enabled ``trading`` section. Without ``credentials`` it reads the venue's
     (:func:`tradegw.orders.credentials.load_credentials`) and may raise
     :class:`~tradegw.errors.CredentialError`; the provider gives it the venue's URLs (the
     simulator's order endpoints are found from them) and its instruments."""
+
+    def __call__(
+        self,
+        config: VenueConfig,
+        provider: VenueProvider,
+        *,
+        credentials: VenueCredentials | None = None,
+    ) -> OrderVenue | None: ...
 
 
 @dataclass(frozen=True, slots=True)

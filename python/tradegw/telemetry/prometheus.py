@@ -7,8 +7,9 @@ families when ``/metrics`` is scraped (or the console refreshes), so a frame nev
 
 Naming follows Prometheus: the ``tradegw_`` prefix, ``_total`` counters, seconds and bytes,
 and bounded label sets only — ``venue``, ``symbol`` (the configured ones), ``type`` (event
-types), ``reason``, ``state``, ``scope``, ``consumer`` (named consumers), ``merge_id``,
-``event`` (ops event names) — never a per-event label. Process CPU and memory are the
+types), ``reason``, ``state`` (book states, published order states), ``scope``, ``consumer``
+(named consumers), ``merge_id``, ``event`` (ops event names) — never a per-event label
+(orders are counted per venue and state, never per order). Process CPU and memory are the
 standard ``process_*`` families of prometheus_client's process collector, under the names
 every exporter uses, so existing dashboards and alerts read them unchanged.
 """
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BOOK_STATES",
     "LATENCY_BUCKETS_S",
+    "ORDER_STATES",
     "RESYNC_BUCKETS_S",
+    "UNREGISTERED",
     "GatewayCollector",
     "MetricReadings",
     "book_state",
@@ -71,6 +74,10 @@ BOOK_STATES = ("synced", "resyncing", "stale")
 RESYNC_REASONS = ("gap", "checksum", "crossed", "stale", "refresh", "reconnect")
 UNNAMED = "(unnamed)"
 """The ``consumer`` label of subscriptions made without a name (summed together)."""
+UNREGISTERED = "(unregistered)"
+"""The ``venue`` label of orders naming a venue without an order adapter (refused)."""
+ORDER_STATES = ("ACK", "PARTIAL", "FILLED", "CANCELLED", "REJECTED", "EXPIRED")
+"""The published order states, each a ``state`` label of ``tradegw_order_states_total``."""
 
 
 def book_state(status: str, reason: str | None) -> str:
@@ -136,6 +143,7 @@ class GatewayCollector(Collector):
         yield from self._dlq()
         yield from self._ops()
         yield from self._merges()
+        yield from self._orders()
 
     # ---- per venue and symbol ----
 
@@ -404,6 +412,66 @@ class GatewayCollector(Collector):
             late.add_metric([spec.merge_id], stats.late_dropped)
         yield windows
         yield late
+
+    # ---- orders ----
+
+    def _orders(self) -> Iterator[Metric]:
+        entry = self._gw.order_entry
+        stats = entry.stats
+        venues = entry.venue_names()
+
+        def label(venue: str) -> str:
+            # Orders naming a venue that has no order adapter are refused before sending;
+            # their names came from callers, so they share one label.
+            return venue if venue in venues else UNREGISTERED
+
+        open_orders = GaugeMetricFamily(
+            "tradegw_orders_open",
+            "orders that may still change (working, or sent and not yet answered)",
+            labels=["venue"],
+        )
+        opened: dict[str, int] = dict.fromkeys(venues, 0)
+        for venue, n in entry.open_counts().items():
+            opened[label(venue)] = opened.get(label(venue), 0) + n
+        for venue, n in opened.items():
+            open_orders.add_metric([venue], n)
+        yield open_orders
+        placed = CounterMetricFamily(
+            "tradegw_orders_placed",
+            "orders sent to the venue (the first send of each)",
+            labels=["venue"],
+        )
+        fills = CounterMetricFamily(
+            "tradegw_order_fills", "fills of our orders recorded", labels=["venue"]
+        )
+        last_fill = GaugeMetricFamily(
+            "tradegw_order_last_fill_timestamp_seconds",
+            "wall-clock time of the last fill recorded; absent before the first",
+            labels=["venue"],
+        )
+        for venue in venues:
+            placed.add_metric([venue], stats.placed.get(venue, 0))
+            fills.add_metric([venue], stats.venue_fills.get(venue, 0))
+            if venue in stats.last_fill:
+                last_fill.add_metric([venue], stats.last_fill[venue].recorded_ns / 1e9)
+        yield placed
+        states = CounterMetricFamily(
+            "tradegw_order_states",
+            "orders that moved into each published state (ACK, PARTIAL, FILLED, CANCELLED, "
+            "REJECTED, EXPIRED); REJECTED counts refusals before sending too",
+            labels=["venue", "state"],
+        )
+        entered: dict[tuple[str, str], int] = {
+            (venue, state): 0 for venue in venues for state in ORDER_STATES
+        }
+        for (venue, state), n in stats.entered.items():
+            key = (label(venue), state)
+            entered[key] = entered.get(key, 0) + n
+        for (venue, state), n in sorted(entered.items()):
+            states.add_metric([venue, state], n)
+        yield states
+        yield fills
+        yield last_fill
 
 
 def _sum_by(

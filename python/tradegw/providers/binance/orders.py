@@ -1007,10 +1007,16 @@ def _outcome_unknown(error: VenueAnswerError) -> bool:
     return error.status >= 500 or error.code in UNKNOWN_OUTCOME_CODES
 
 
-def order_venue(config: VenueConfig, provider: VenueProvider) -> OrderVenue | None:
+def order_venue(
+    config: VenueConfig,
+    provider: VenueProvider,
+    *,
+    credentials: VenueCredentials | None = None,
+) -> OrderVenue | None:
     """The registry's factory: Binance's order venue for the venue config's ``trading``
     section, or None without an enabled one. URLs ``"sim"`` are found from the provider's
-    (the simulator serves the WebSocket API on its WebSocket port).
+    (the simulator serves the WebSocket API on its WebSocket port). The key is
+    ``credentials``, or read from the environment when None.
 
     Raises:
         CredentialError: the key or secret is missing, its file is unsafe, or the secret is
@@ -1034,7 +1040,8 @@ def order_venue(config: VenueConfig, provider: VenueProvider) -> OrderVenue | No
     rest_url = provider.rest_url if trading.rest_url == "sim" else trading.rest_url
     if not rest_url:
         raise ValueError("venues.binance.trading needs a REST URL (rest_url) for myTrades")
-    credentials = load_credentials(VENUE)
+    if credentials is None:
+        credentials = load_credentials(VENUE)
     return BinanceOrderVenue(
         trading,
         ws_api_url=ws_api_url,

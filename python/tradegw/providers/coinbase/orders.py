@@ -66,7 +66,7 @@ import orjson
 
 from tradegw._core import TokenBucket
 from tradegw.errors import ConfigError, VenueUnavailable, one_line
-from tradegw.orders.credentials import load_credentials
+from tradegw.orders.credentials import VenueCredentials, load_credentials
 from tradegw.orders.instrument import OrderInstrument
 from tradegw.orders.venue import (
     CancelResult,
@@ -1016,9 +1016,15 @@ def _differences(
     return out
 
 
-def make_order_venue(config: VenueConfig, provider: VenueProvider) -> CoinbaseOrderVenue | None:
+def make_order_venue(
+    config: VenueConfig,
+    provider: VenueProvider,
+    *,
+    credentials: VenueCredentials | None = None,
+) -> CoinbaseOrderVenue | None:
     """The registry's factory: Coinbase's order venue when ``config`` has an enabled
-    ``trading`` section, else None.
+    ``trading`` section, else None. The key is ``credentials``, or read from the
+    environment when None.
 
     Raises:
         CredentialError: the key or secret is missing, unsafe or not a CDP key.
@@ -1037,7 +1043,7 @@ def make_order_venue(config: VenueConfig, provider: VenueProvider) -> CoinbaseOr
             "venues.coinbase.trading: no order endpoint: set trading.url and "
             "trading.user_ws_url, or run against the simulator (its URLs are passed in)"
         )
-    creds = load_credentials(VENUE)
+    creds = credentials if credentials is not None else load_credentials(VENUE)
     signer = CdpSigner(creds.api_key, creds.api_secret, lifetime_s=trading.jwt_lifetime_s)
     counters = getattr(provider, "_counters", None)
     return CoinbaseOrderVenue(

@@ -107,9 +107,15 @@ def sim_auth_url(ws_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, SIM_AUTH_PATH, "", ""))
 
 
-def make_order_venue(config: VenueConfig, provider: VenueProvider) -> KrakenOrderVenue | None:
+def make_order_venue(
+    config: VenueConfig,
+    provider: VenueProvider,
+    *,
+    credentials: VenueCredentials | None = None,
+) -> KrakenOrderVenue | None:
     """The registry's factory: Kraken's order adapter when ``config.trading`` is enabled,
-    else None. ``"sim"`` URLs are found from the provider's (the simulator's) URLs.
+    else None. ``"sim"`` URLs are found from the provider's (the simulator's) URLs. The key
+    is ``credentials``, or read from the environment when None.
 
     Raises:
         CredentialError: the API key or secret is missing or its file unsafe.
@@ -118,7 +124,8 @@ def make_order_venue(config: VenueConfig, provider: VenueProvider) -> KrakenOrde
     trading: KrakenTradingConfig | None = getattr(config, "trading", None)
     if trading is None or not trading.enabled:
         return None
-    credentials = load_credentials(VENUE)
+    if credentials is None:
+        credentials = load_credentials(VENUE)
     ws_url = sim_auth_url(provider.ws_url) if trading.url == "sim" else trading.url
     rest_url = provider.rest_url if trading.rest_url == "sim" else trading.rest_url
     if not rest_url:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ async def test_a_trading_run_shows_no_key_secret_token_or_signature(tmp_path: Pa
         "--config",
         str(config_path),
         "--duration",
-        "25",
+        "120",  # stopped by SIGTERM once the steps below are done (they take 15-25 s)
         "--summary-json",
         str(summary),
         "--no-live",
@@ -156,6 +157,8 @@ async def test_a_trading_run_shows_no_key_secret_token_or_signature(tmp_path: Pa
         assert status == 0, listed
         outputs.append(await _scrape(metrics_url))
     finally:
+        if run.returncode is None:
+            run.send_signal(signal.SIGTERM)  # a clean stop: the summary and logs are written
         stdout, stderr = await asyncio.wait_for(run.communicate(), 60)
     assert run.returncode == 0, stderr.decode()[-2000:]
     outputs += [stdout, stderr]

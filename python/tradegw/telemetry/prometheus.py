@@ -136,6 +136,8 @@ class GatewayCollector(Collector):
         yield from self._dlq()
         yield from self._ops()
         yield from self._merges()
+        if gw.nats is not None:
+            yield from gw.nats.metrics()
 
     # ---- per venue and symbol ----
 

@@ -426,7 +426,7 @@ def _patterns(subjects: Subjects, filters: Sequence[RouteFilter]) -> set[str]:
                 continue
         tokens: list[str | None] = [None]  # a book's every type through one subscription
         if types is not None and not types & BOOK_TYPES:
-            tokens = sorted({TYPE_TOKENS[t] for t in types})
+            tokens = [*sorted({TYPE_TOKENS[t] for t in types})]
         venues: list[str | None] = [None] if f.venues is None else [*sorted(f.venues)]
         symbols: list[str | None] = [None] if f.symbols is None else [*sorted(f.symbols)]
         if len(venues) * len(symbols) * len(tokens) > MAX_PATTERNS:

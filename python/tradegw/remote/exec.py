@@ -12,8 +12,10 @@ below it. It is kept in a SQLite file (``state_path``, ``synchronous=FULL``) and
   never delivered (a crash between the write and the ack, or JetStream's own redelivery);
 - one already held for the consumer (delivered to it, not yet handled) is not delivered
   again (JetStream redelivers a report not acknowledged within ``ack_wait``);
-- a number more than one past the mark is a gap (reported: ``gaps``, ``on_gap``) and is
-  delivered all the same.
+- a number more than one past the next expected waits for the missing ones: those a consumer
+  that died had fetched come again after ``ack_wait`` (JetStream's redelivery), so a
+  stream's reports reach the consumer in order; after ``ack_wait`` + 2 s without them it is
+  a gap (reported: ``gaps``, ``on_gap``) and what waited is delivered.
 
 *Handled* means: with ``async for``, the consumer asked for the next event; with
 ``batches()``, for the next batch; with a callback, the callback returned. A consumer that
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +62,9 @@ CREATE TABLE IF NOT EXISTS handled (
 """
 SCHEMA_VERSION: Final = 1
 _FETCH = 64
+_GAP_MARGIN_S = 2.0
+"""How much longer than ``ack_wait`` a stream waits for a missing report before going on."""
+_Stream = tuple[str, str, str]
 _RETRY_S = (0.25, 5.0)
 _ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
 
@@ -161,7 +167,7 @@ class ExecFeed:
         self.durable = durable
         self._venues = venues
         self._symbols = symbols
-        self._deliver = deliver
+        self._deliver_policy = deliver
         self._ack_wait_s = ack_wait_s
         self._max_pending = max_ack_pending
         self._on_gap = on_gap
@@ -169,7 +175,10 @@ class ExecFeed:
         # Delivered to the consumer, not yet handled: by the event object's id.
         self._held: dict[int, tuple[ExecReport, Msg, ExecId]] = {}
         self._held_ids: dict[tuple[str, str, str, int], int] = {}
-        self._last: dict[tuple[str, str, str], int] = {}
+        self._last: dict[_Stream, int] = {}
+        self._waiting: dict[_Stream, dict[int, tuple[ExecReport, Msg, ExecId]]] = {}
+        self._waiting_since: dict[_Stream, float] = {}
+        self._gap_wait_s = ack_wait_s + _GAP_MARGIN_S
         self._acks: asyncio.Queue[Msg] = asyncio.Queue()
         self._room = asyncio.Event()
         self._room.set()
@@ -185,7 +194,9 @@ class ExecFeed:
         return ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.NEW if self._deliver == "new" else DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.NEW
+            if self._deliver_policy == "new"
+            else DeliverPolicy.ALL,
             ack_wait=self._ack_wait_s,
             max_ack_pending=self._max_pending,
             filter_subjects=filters,
@@ -227,6 +238,7 @@ class ExecFeed:
                     continue
                 msgs = await psub.fetch(min(_FETCH, room), timeout=1.0)
             except nats.errors.TimeoutError:
+                self._expire()
                 continue
             except nats.js.errors.NotFoundError:
                 # The server lost the consumer (restarted without its store): make it again.
@@ -243,6 +255,7 @@ class ExecFeed:
             delay = _RETRY_S[0]
             for msg in msgs:
                 self._on_msg(msg)
+            self._expire()
 
     def _on_msg(self, msg: Msg) -> None:
         self.stats.received += 1
@@ -269,16 +282,54 @@ class ExecFeed:
                 self._held[key] = (self._held[key][0], msg, rid)
             return
         stream = (rid.ledger, rid.venue, rid.symbol)
-        expected = max(mark, self._last.get(stream, 0)) + 1
+        waiting = self._waiting.get(stream)
+        if waiting is not None and rid.seq in waiting:
+            self.stats.duplicates += 1
+            waiting[rid.seq] = (waiting[rid.seq][0], msg, rid)
+            return
+        if rid.seq > max(mark, self._last.get(stream, 0)) + 1:
+            # An earlier one is missing: usually one a consumer that died had fetched, which
+            # JetStream delivers again after ack_wait. Wait for it, so that order holds.
+            if waiting is None:
+                waiting = self._waiting[stream] = {}
+                self._waiting_since[stream] = time.monotonic()
+            waiting[rid.seq] = (report, msg, rid)
+            return
+        self._deliver(stream, report, msg, rid)
+        self._release(stream)
+
+    def _deliver(self, stream: _Stream, report: ExecReport, msg: Msg, rid: ExecId) -> None:
+        expected = max(self._store.mark(self.durable, rid), self._last.get(stream, 0)) + 1
         if rid.seq > expected:
             self.stats.gaps += 1
             if self._on_gap is not None:
                 self._on_gap(ExecGap(self.durable, rid.venue, rid.symbol, expected, rid.seq))
         self._last[stream] = max(rid.seq, self._last.get(stream, 0))
         self._held[id(report)] = (report, msg, rid)
-        self._held_ids[held_key] = id(report)
+        self._held_ids[(rid.ledger, rid.venue, rid.symbol, rid.seq)] = id(report)
         self.stats.delivered += 1
         self._sub.offer(report)
+
+    def _release(self, stream: _Stream, *, give_up: bool = False) -> None:
+        """Delivers what waited for the reports now delivered; with ``give_up``, past the
+        missing ones (a gap, reported)."""
+        waiting = self._waiting.get(stream)
+        while waiting:
+            nxt = self._last.get(stream, 0) + 1
+            seq = nxt if nxt in waiting else (min(waiting) if give_up else None)
+            if seq is None:
+                break
+            self._deliver(stream, *waiting.pop(seq))
+        if not waiting:
+            self._waiting.pop(stream, None)
+            self._waiting_since.pop(stream, None)
+
+    def _expire(self) -> None:
+        """Gives up waiting for reports missing longer than ack_wait and a margin."""
+        now = time.monotonic()
+        for stream, since in list(self._waiting_since.items()):
+            if now - since > self._gap_wait_s:
+                self._release(stream, give_up=True)
 
     def handled(self, event: ExecReport) -> None:
         """The consumer has handled ``event``: record it, then acknowledge it."""

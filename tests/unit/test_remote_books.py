@@ -3,10 +3,13 @@ continues; gaps, duplicates, epochs, replies, superseded and held diffs."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
-from tests.unit._factories import book_snapshot, book_status, book_update
+from tests.unit._factories import book_snapshot, book_status, book_update, trade
 from tradegw.remote.books import RemoteBooks
+from tradegw.remote.client import RemoteGateway, StreamGap
 from tradegw.schema import BookSnapshot, BookUpdate, Event
 
 pytestmark = pytest.mark.timeout(10)
@@ -159,3 +162,26 @@ def test_an_unusable_snapshot_or_diff_resyncs_instead_of_applying() -> None:
     r.reply(snap(), 0)
     assert r.msg(diff(1, bid="abc"), 2) == []  # not a decimal the book takes
     assert r.books.state("kraken", "BTC-USD") == "resyncing"
+
+
+def test_other_streams_drop_duplicates_count_losses_and_report_seq_gaps() -> None:
+    remote = RemoteGateway(cast(Any, object()), state_path=None)
+    gaps: list[Any] = []
+    remote.on_gap = gaps.append
+
+    def t(seq: int) -> Event:
+        ev = trade()
+        ev.seq_provider = seq
+        return ev
+
+    assert remote._in_order(t(1), E1, 1)
+    assert remote._in_order(t(2), E1, 2)
+    assert not remote._in_order(t(2), E1, 2)  # the same message twice
+    assert remote._in_order(t(5), E1, 3)  # the gateway skipped 3-4 (spilled): reported
+    assert remote._in_order(t(6), E1, 5)  # wire message 4 never arrived
+    assert remote._in_order(t(1), E2, 1)  # a restarted gateway starts again: no gap
+    assert remote.stats.duplicates == 1
+    assert remote.stats.lost == 1
+    assert remote.stats.gaps["Trade"] == 1
+    assert remote.stats.restarts == 1
+    assert gaps == [StreamGap("kraken", "BTC-USD", "Trade", 3, 5)]

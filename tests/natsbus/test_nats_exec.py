@@ -14,6 +14,7 @@ import pytest
 from tests.integration._loopback import wait_for
 from tests.natsbus.rig import Sims, gateway, place_orders
 from tests.natsbus.server import NatsServer
+from tradegw.consumers.subscription import Subscription
 from tradegw.remote import RemoteGateway, connect
 from tradegw.schema import ExecReport
 
@@ -105,3 +106,59 @@ async def _drain(sub):  # type: ignore[no-untyped-def]
         if ev is None:
             break
         yield ev
+
+
+async def test_reports_spooled_while_nats_was_away_go_out_from_the_next_run(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    nats_server.stop()
+    state = tmp_path / "gw"
+    first = gateway(Sims(), nats_server, state, venues=False)
+    truth_first = first.subscribe(types=["ExecReport"], name="truth")
+    await first.start()
+    try:
+        await place_orders(first, 20, prefix="away")
+    finally:
+        await first.stop()  # NATS never came: everything is in the spool now
+    truth = [key(ev) for ev in _taken(truth_first)]
+    assert len(truth) >= 20
+    assert first.nats is not None
+    assert first.nats.stats.published["exec"] == 0
+
+    nats_server.start()
+    remote = await connect(nats_server.url, state_path=tmp_path / "r.sqlite")
+    seen: list[Key] = []
+
+    async def consume() -> None:
+        sub = remote.subscribe(types=["ExecReport"], durable="late", deliver="all")
+        async for ev in sub:
+            assert isinstance(ev, ExecReport)
+            seen.append(key(ev))
+
+    task = asyncio.create_task(consume())
+    second = gateway(Sims(), nats_server, state, venues=False)
+    truth_second = second.subscribe(types=["ExecReport"], name="truth")
+    await second.start()
+    try:
+        assert second.nats is not None
+        assert second.nats.outbox.recovered == len(truth)
+        await place_orders(second, 10, prefix="back")
+        truth += [key(ev) for ev in _taken(truth_second)]
+        assert await wait_for(lambda: len(seen) >= len(truth), 30)
+        await asyncio.sleep(0.3)
+        assert sorted(seen) == sorted(truth)
+        for stream in {(v, s) for v, s, _ in truth}:
+            mine = [q for v, s, q in seen if (v, s) == stream]
+            assert mine == list(range(1, len(mine) + 1))  # the ledger's numbering, unbroken
+    finally:
+        task.cancel()
+        await remote.close()
+        await second.stop()
+
+
+def _taken(sub: Subscription) -> list[ExecReport]:
+    out = []
+    while (ev := sub.get_nowait()) is not None:
+        assert isinstance(ev, ExecReport)
+        out.append(ev)
+    return out

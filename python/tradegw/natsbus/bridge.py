@@ -66,6 +66,7 @@ class NatsBridge:
         """Set while connected with the stream in place."""
         self._tasks: list[asyncio.Task[None]] = []
         self._sink_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def connected(self) -> bool:
@@ -119,7 +120,7 @@ class NatsBridge:
     async def _connect(self) -> None:
         c = self.config
         delay = _CONNECT_RETRY_S[0]
-        while True:
+        while not self._stopping:
             try:
                 nc = await nats.connect(
                     servers=c.servers,
@@ -138,6 +139,12 @@ class NatsBridge:
                     log.warning("NATS: cannot connect to %s (%s); retrying", c.servers, e)
                 await asyncio.sleep(delay)
                 delay = min(_CONNECT_RETRY_S[1], delay * 2)
+        else:
+            return
+        if self._stopping:  # connected as the gateway stopped (a cancel nats.connect ate)
+            with contextlib.suppress(*PUBLISH_ERRORS):
+                await nc.close()
+            return
         self.nc = nc
         assert self.sink is not None
         self.sink.nc = nc
@@ -249,6 +256,7 @@ class NatsBridge:
     async def stop(self) -> None:
         """Lets the sink take what its queue holds, gives JetStream a moment to take the
         outbox, spools the rest to disk and closes the connection."""
+        self._stopping = True
         sink = self.sink
         if sink is not None:
             sink.sub.close()
@@ -264,11 +272,7 @@ class NatsBridge:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_STOP_GRACE_S):
                         await sink.drained.wait()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks.clear()
         await self.control.stop()
         self.stats.connected = False
@@ -278,6 +282,17 @@ class NatsBridge:
             self.nc = None
         self.stats.connected = False
         self.outbox.close()
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]], within_s: float = 2.0) -> None:
+    """Cancels ``tasks`` and waits for them, ``within_s`` at most: a task that swallows its
+    cancellation (asyncio.wait_for in a library can) must not hold up a stop for ever."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=within_s)
+        for task in pending:
+            log.warning("NATS: task %s did not end when cancelled", task.get_name())
 
 
 def _server(nc: Client) -> str:

@@ -33,6 +33,7 @@ import nats.errors
 from tradegw.config.models import DispatcherConfig
 from tradegw.dispatch import Dispatcher
 from tradegw.dispatch.routing import RouteFilter
+from tradegw.natsbus.bridge import cancel_all
 from tradegw.natsbus.wire import (
     BOOK_TYPES,
     HEADER_EPOCH,
@@ -391,11 +392,7 @@ class RemoteGateway:
         self._closed = True
         for feed in self._feeds:
             await feed.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(list(self._tasks))
         for sub in self._subs:
             sub.close()
         with contextlib.suppress(*_ERRORS):

@@ -38,6 +38,7 @@ import nats.errors
 import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from tradegw.natsbus.bridge import cancel_all
 from tradegw.natsbus.wire import HEADER_MSG_ID, ExecId, Subjects, parse_exec_msg_id
 from tradegw.schema import ExecReport, from_json
 from tradegw.state_db import open_state_db, transaction
@@ -208,7 +209,14 @@ class ExecFeed:
         Raises:
             ValueError: the durable exists with settings this one cannot take.
         """
-        await self._ensure_consumer()
+        try:
+            await self._ensure_consumer()
+        except (*_ERRORS, nats.js.errors.NotFoundError, nats.js.errors.ServiceUnavailableError):
+            # No stream yet (no gateway has connected to this server yet), or JetStream
+            # unavailable for now: the fetch loop makes the consumer once it can.
+            log.info(
+                "ExecReports of %s: stream %s not there yet; waiting", self.durable, self.stream
+            )
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._fetch_loop(), name=f"exec-{self.durable}"),
@@ -240,8 +248,9 @@ class ExecFeed:
             except nats.errors.TimeoutError:
                 self._expire()
                 continue
-            except nats.js.errors.NotFoundError:
-                # The server lost the consumer (restarted without its store): make it again.
+            except (nats.js.errors.NotFoundError, nats.js.errors.ServiceUnavailableError):
+                # No such consumer (the stream came after us, or the server lost its store):
+                # make it (again).
                 psub = None
                 await asyncio.sleep(delay)
                 with contextlib.suppress(*_ERRORS, nats.js.errors.APIError, ValueError):
@@ -361,9 +370,5 @@ class ExecFeed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self._acks.join()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks.clear()

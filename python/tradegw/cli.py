@@ -4,7 +4,8 @@
 ``--config`` it runs the embedded default (the venue simulators in child processes and three
 demo consumers, no network). ``tradegw ctl COMMAND ...`` sends a control message to a running
 gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list`` handles orders
-through it (:mod:`tradegw.orders.cli`); ``tradegw verify [--scenario SC-00N]... [--json PATH]
+through it, or with ``--config`` directly when none runs (:mod:`tradegw.orders.cli`, its own
+exit statuses); ``tradegw verify [--scenario SC-00N]... [--json PATH]
 [--quick]`` proves the success criteria against the simulators (:mod:`tradegw.verify`, its
 own exit statuses in :mod:`tradegw.verify.cli`); ``tradegw dlq [PATH]`` lists and summarises
 the dead-letter queue (:mod:`tradegw.dlq_report`); ``tradegw schema`` prints the events' JSON

@@ -71,6 +71,16 @@ class VenueUnavailable(OrderError):
     "the venue has no such order"."""
 
 
+class LedgerInUse(TradegwError):
+    """The order ledger file is held by another order entry (a running gateway, or a
+    ``tradegw order`` sending directly): two on one ledger could both send one
+    ``client_order_id``. ``holder`` says who holds it, as that process wrote it."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class CredentialError(TradegwError):
     """A venue's key or secret is missing, or its file is unsafe (readable by group or
     others). The message names the variable or the file, never the value."""
@@ -91,6 +101,7 @@ __all__ = [
     "CredentialError",
     "CrossedBook",
     "InvalidDecimal",
+    "LedgerInUse",
     "OrderError",
     "OrderRefused",
     "SequenceGap",

@@ -1,11 +1,21 @@
-"""What the Binance order tests share: a simulator with a trading key, the adapter pointed at
-it, and orders shaped as the order entry hands them to ``place``."""
+"""What the Binance order tests share: a simulator with trading keys (an HMAC one and an
+Ed25519 one), the adapter pointed at it, and orders shaped as the order entry hands them to
+``place``."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from decimal import Decimal
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from tradegw.orders.credentials import Secret, VenueCredentials
 from tradegw.orders.record import OrderRecord
@@ -19,17 +29,32 @@ API_KEY = "gwTestKey7f3a9c0d1e2b4a5968"
 API_SECRET = "gwTestSecret-7c1e9a2f4b6d8e0a3c5f7b9d1e3a5c7f"
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
+ED_API_KEY = "gwTestEdKey5b8e1d3a7c9f0b2d4e6"
+_ED_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"tradegw ed25519 test").digest())
+ED_PRIVATE_PEM = _ED_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+"""The Ed25519 key's private half, as ``TRADEGW_BINANCE_API_SECRET`` holds it."""
+ED_PUBLIC_PEM = (
+    _ED_KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+)
+"""Its public half, as the simulator registers it."""
+API_KEYS = {API_KEY: {"secret": API_SECRET}, ED_API_KEY: {"public_key_pem": ED_PUBLIC_PEM}}
+
 
 def sim_config(**fields: Any) -> BinanceSimConfig:
-    """Two pairs, the trading key, no market movement unless asked."""
+    """Two pairs, the trading keys, no market movement unless asked."""
     fields.setdefault("pairs", list(SYMBOLS))
     fields.setdefault("rate", 0)
-    fields.setdefault("api_keys", {API_KEY: {"secret": API_SECRET}})
+    fields.setdefault("api_keys", API_KEYS)
     return BinanceSimConfig(**fields)
 
 
 def credentials(key: str = API_KEY, secret: str = API_SECRET) -> VenueCredentials:
     return VenueCredentials("binance", Secret(key), Secret(secret), "test", "test")
+
+
+def ed_credentials() -> VenueCredentials:
+    """The Ed25519 key (use it with ``key_type="ed25519"``)."""
+    return credentials(ED_API_KEY, ED_PRIVATE_PEM)
 
 
 def venue_for(

@@ -1,6 +1,7 @@
-"""The Binance order adapter against the Binance simulator: the order-venue contract, the
-unknown outcomes (faults, duplicates), refusals for bad credentials, and a private stream
-dropped mid-fill whose fills come back once through ``myTrades``."""
+"""The Binance order adapter against the Binance simulator: the order-venue contract (with an
+HMAC key and with an Ed25519 key), the unknown outcomes (faults, duplicates), refusals for
+bad credentials, and a private stream dropped mid-fill whose fills come back once through
+``myTrades``."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tests.integration.binance_orders_rig import (
+    ED_API_KEY,
     credentials,
+    ed_credentials,
     prices,
     record,
     sim_config,
@@ -55,9 +60,54 @@ class TestBinanceOrderVenue(OrderVenueContract):
             await venue.stop()
 
 
+class TestBinanceOrderVenueEd25519(OrderVenueContract):
+    """The same contract with an Ed25519 key: every WebSocket API request (orders, queries,
+    the user data stream's subscription) and REST ``myTrades`` signed Ed25519, verified by
+    the simulator with the key's public half."""
+
+    @pytest.fixture
+    async def venue_under_test(self) -> AsyncIterator[VenueUnderTest]:
+        async with BinanceSimulator(sim_config()) as sim:
+            venue = venue_for(sim, creds=ed_credentials(), key_type="ed25519")
+            resting, taking = prices(sim)
+            v = VenueUnderTest(venue, "BTC-USDT", "0.001", resting, taking)
+            await venue.start(v.on_report, v.on_stream_gap)
+            yield v
+            await venue.stop()
+
+
+async def test_an_ed25519_key_signs_everything_and_a_wrong_one_is_refused() -> None:
+    async with BinanceSimulator(sim_config()) as sim:
+        async with started(sim, creds=ed_credentials(), key_type="ed25519") as v:
+            order = v.order(v.taking_price)
+            assert (await v.venue.place(order)).outcome is PlaceOutcome.ACCEPTED
+            await v.reported(order.client_order_id, lambda r: r.state is ExecState.FILLED)
+            assert v.venue.stats["stream_connects"] == 1
+            placed = v.order(v.resting_price)
+            assert (await v.venue.place(placed)).outcome is PlaceOutcome.ACCEPTED
+            status = await v.venue.query(placed)
+            assert status is not None
+            assert status.state is ExecState.ACK
+            fills = await v.venue.fills(order)  # REST myTrades, signature percent-encoded
+            assert sum(Decimal(f.qty) for f in fills) == Decimal("0.001")
+        assert sim.stats()["signed_refused"] == {}
+        other = Ed25519PrivateKey.generate().private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+        )
+        wrong = credentials(ED_API_KEY, other.decode())
+        async with started(sim, creds=wrong, key_type="ed25519") as v:
+            result = await v.venue.place(v.order(v.resting_price))
+            assert result.outcome is PlaceOutcome.REJECTED
+            assert result.reason == "-1022 Signature for this request is not valid."
+            assert v.venue.stats["stream_connects"] == 0, "its stream was refused too"
+        assert sim.matching.stats.placed == 2
+        assert sim.stats()["signed_refused"][-1022] >= 2
+
+
 @contextlib.asynccontextmanager
 async def started(sim: BinanceSimulator, **trading: object) -> AsyncIterator[VenueUnderTest]:
-    """The adapter against ``sim``, started, stopped at the end whatever happened."""
+    """The adapter against ``sim``, started, stopped at the end whatever happened
+    (``creds``, and the trading config's fields, as :func:`venue_for` takes them)."""
     venue = venue_for(sim, **trading)  # type: ignore[arg-type]
     resting, taking = prices(sim)
     v = VenueUnderTest(venue, "BTC-USDT", "0.001", resting, taking)

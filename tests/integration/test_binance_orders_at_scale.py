@@ -4,7 +4,8 @@ or terminated mid-fill), 1,000 submits through a real :class:`Gateway`, each ret
 caller up to three times through timeouts, with the gateway killed mid-way (stopped with 100
 submits in flight) and a new one started on the same ledger file: zero duplicate orders at
 the venue (the simulator counts them), every order's final state, filled quantity and fills
-equal to the venue's, every fill reported once."""
+equal to the venue's, every fill reported once. The same run, lite (40 orders, denser
+faults), signed with an Ed25519 key."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.binance_orders_rig import API_KEY, API_SECRET, sim_config
+from tests.integration.binance_orders_rig import (
+    API_KEY,
+    API_SECRET,
+    ED_API_KEY,
+    ED_PRIVATE_PEM,
+    sim_config,
+)
 from tradegw.config import GatewayConfig
 from tradegw.errors import OrderRefused
 from tradegw.gateway import Gateway
@@ -51,7 +58,18 @@ FAULTS = {
 }
 
 
-def gateway_config(tmp_path: Path) -> GatewayConfig:
+FAULTS_LITE = {
+    "faults": [
+        # Each for sure once (after that many order requests), and at a rate beside.
+        {"kind": "order_ack_lost", "rate": 0.08, "after_messages": [3]},
+        {"kind": "order_response_lost", "rate": 0.05, "after_messages": [7]},
+        {"kind": "order_5xx_after_accept", "rate": 0.08, "after_messages": [11]},
+        {"kind": "private_stream_drop", "rate": 0.1, "after_messages": [15]},
+    ]
+}
+
+
+def gateway_config(tmp_path: Path, key_type: str = "hmac") -> GatewayConfig:
     return GatewayConfig.model_validate(
         {
             "venues": {
@@ -61,6 +79,7 @@ def gateway_config(tmp_path: Path) -> GatewayConfig:
                     "symbols": list(SYMBOLS.values()),
                     "channels": ["depth", "trade"],
                     "trading": {
+                        "key_type": key_type,
                         "request_timeout_s": 1.0,
                         "recv_window_ms": 1500,
                         "query_grace_extra_s": 0.3,
@@ -227,23 +246,40 @@ async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with
 ) -> None:
     monkeypatch.setenv("TRADEGW_BINANCE_API_KEY", API_KEY)
     monkeypatch.setenv("TRADEGW_BINANCE_API_SECRET", API_SECRET)
+    await faulty_run(tmp_path, half=500, faults=FAULTS, key_type="hmac")
+
+
+@pytest.mark.timeout(120)
+async def test_a_few_dozen_faulty_submits_signed_ed25519_agree_with_binance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADEGW_BINANCE_API_KEY", ED_API_KEY)
+    monkeypatch.setenv("TRADEGW_BINANCE_API_SECRET", ED_PRIVATE_PEM)
+    await faulty_run(tmp_path, half=20, faults=FAULTS_LITE, key_type="ed25519")
+
+
+async def faulty_run(tmp_path: Path, *, half: int, faults: dict[str, Any], key_type: str) -> None:
+    """``2 * half`` orders through the faults, the gateway killed with a fifth of the first
+    half in flight, then checked order by order against the venue."""
+    n = 2 * half
     started = time.monotonic()
-    async with BinanceSimulator(sim_config(rate=400, seed=5, faults=FAULTS)) as sim:
-        run = Running(sim, gateway_config(tmp_path))
+    async with BinanceSimulator(sim_config(rate=400, seed=5, faults=faults)) as sim:
+        run = Running(sim, gateway_config(tmp_path, key_type))
         await run.start()
         rng = random.Random(17)
         tries: Counter[str] = Counter()
         try:
-            first = mixed_requests(sim, 500, rng, "a")
-            await run_batch(run, first[:400], rng, tries)
-            # The kill: 100 more are in flight when the gateway stops; a new one takes over.
-            inflight = asyncio.gather(*(caller(run, r, rng, tries) for r in first[400:]))
+            first = mixed_requests(sim, half, rng, "a")
+            cut = half * 4 // 5
+            await run_batch(run, first[:cut], rng, tries)
+            # The kill: the rest are in flight when the gateway stops; a new one takes over.
+            inflight = asyncio.gather(*(caller(run, r, rng, tries) for r in first[cut:]))
             await asyncio.sleep(0.05)
             await run.kill()
             await asyncio.sleep(0.2)
             await run.start()
             await inflight
-            second = mixed_requests(sim, 500, rng, "b")
+            second = mixed_requests(sim, half, rng, "b")
             await run_batch(run, second, rng, tries)
             gw = run.gw
             assert gw is not None
@@ -262,22 +298,24 @@ async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with
             per_id = Counter(o.client_order_id for o in engine.orders(ACCOUNT))
             assert engine.stats.duplicate_orders == 0
             assert max(per_id.values()) == 1, "one order at the venue per client id"
-            faults = sim.stats()["faults"]
+            fired = sim.stats()["faults"]
             for kind in (
                 "order_ack_lost",
                 "order_response_lost",
                 "order_5xx_after_accept",
                 "private_stream_drop",
             ):
-                assert faults[kind] > 0, faults
+                assert fired[kind] > 0, fired
+            # No request of either key type was refused for its signature.
+            assert -1022 not in sim.stats()["signed_refused"]
             stats = gw.order_entry.stats
             assert stats.unknown > 0
             # The gateway kept to the venue's request weight on its own.
             assert sim.stats()["refused_429"] == 0
 
             orders = gw.orders(limit=None)
-            assert len(orders) == 1_000
-            assert sum(tries.values()) > 1_000
+            assert len(orders) == n
+            assert sum(tries.values()) > n
             by_state: Counter[str] = Counter()
             fill_ids: set[str] = set()
             for rec in orders:
@@ -295,9 +333,10 @@ async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with
                 want = sorted(f.exec_id for f in engine.fills(sim_order.order_id))
                 assert got == want, rec
                 fill_ids.update(f"{rec.client_order_id}/{x}" for x in got)
-            assert by_state["FILLED"] > 50
-            assert by_state["ACK"] + by_state["PARTIAL"] > 5  # how many still rest varies
-            assert by_state["EXPIRED"] > 10
+            assert by_state["FILLED"] > n // 20
+            if n >= 1_000:  # the mix a few dozen orders make varies too much to ask for
+                assert by_state["ACK"] + by_state["PARTIAL"] > 5  # how many still rest varies
+                assert by_state["EXPIRED"] > 10
 
             # Every fill reported once (reports of both gateways, ids from the stream or REST).
             announced = Counter(
@@ -308,8 +347,8 @@ async def test_1000_faulty_submits_with_a_kill_leave_no_duplicate_and_agree_with
             assert set(announced) == fill_ids
             assert max(announced.values()) == 1, "each fill announced once"
             print(
-                f"\n1,000 orders on binance in {time.monotonic() - started:.1f}s: "
-                f"{sum(tries.values())} submits, faults {faults}, venue orders {len(per_id)}, "
+                f"\n{n:,} orders on binance ({key_type}) in {time.monotonic() - started:.1f}s: "
+                f"{sum(tries.values())} submits, faults {fired}, venue orders {len(per_id)}, "
                 f"duplicates {engine.stats.duplicate_orders}, unknown {stats.unknown}, "
                 f"resends {stats.resends}, states {dict(by_state)}, fills {len(fill_ids)}"
             )

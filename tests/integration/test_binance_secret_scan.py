@@ -2,11 +2,13 @@
 trading on the simulator through its order faults (logs at DEBUG to a file, the DLQ folder,
 the summary, stdout and stderr, the ops events it logs, ``/metrics``), and in process every
 log record, answer, exception text and ``repr`` of a faulty session, checked against each
-signature the adapter actually made."""
+signature the adapter actually made. Both key types: an HMAC secret, and an Ed25519 private
+key (PEM) whose every body line, raw seed and base64 signatures are looked for too."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import re
@@ -17,15 +19,26 @@ from collections.abc import Collection, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
 import yaml
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
 from tests.integration.binance_orders_rig import (
     API_KEY,
+    API_KEYS,
     API_SECRET,
+    ED_API_KEY,
+    ED_PRIVATE_PEM,
     credentials,
+    ed_credentials,
     prices,
     record,
     sim_config,
@@ -39,6 +52,20 @@ from tradegw.sim.binance import BinanceSimulator
 
 HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 """Any HMAC-SHA256 signature (Binance's are 64 hex digits)."""
+B64SIG = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")
+"""Any Ed25519 signature (base64 of 64 bytes; looked for in the text percent-decoded too)."""
+_SEED = load_pem_private_key(ED_PRIVATE_PEM.encode(), None).private_bytes(
+    Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+)
+SECRETS = {
+    "key": API_KEY,
+    "secret": API_SECRET,
+    "ed key": ED_API_KEY,
+    **{f"pem line {i}": line for i, line in enumerate(ED_PRIVATE_PEM.splitlines()[1:-1])},
+    "ed seed hex": _SEED.hex(),
+    "ed seed base64": base64.b64encode(_SEED).decode(),
+}
+"""Every secret value, in each form it could show up in."""
 
 FAULTS = [
     {"kind": "order_ack_lost", "rate": 0.1},
@@ -50,8 +77,9 @@ FAULTS = [
 
 def leaks(text: str, *, signatures: Collection[str] = ()) -> list[str]:
     """What of the secrets ``text`` holds (empty: nothing)."""
-    found = [name for name, value in (("key", API_KEY), ("secret", API_SECRET)) if value in text]
+    found = [name for name, value in SECRETS.items() if value in text]
     found += [f"hex64 {m[:8]}..." for m in HEX64.findall(text)]
+    found += [f"base64 signature {m[:8]}..." for m in B64SIG.findall(text + "\n" + unquote(text))]
     found += [f"signature {s[:8]}..." for s in signatures if s in text or s.upper() in text]
     return found
 
@@ -61,9 +89,13 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 @pytest.mark.timeout(120)
-async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key_type", ["hmac", "ed25519"])
+async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(
+    tmp_path: Path, key_type: str
+) -> None:
     secret_file = tmp_path / "binance.secret"
-    secret_file.write_text(API_SECRET + "\n", encoding="utf-8")
+    secret = ED_PRIVATE_PEM if key_type == "ed25519" else API_SECRET + "\n"
+    secret_file.write_text(secret, encoding="utf-8")
     secret_file.chmod(0o600)
     out = tmp_path / "out"
     out.mkdir()
@@ -75,6 +107,7 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
                 "symbols": ["BTCUSDT", "ETHUSDT"],
                 "channels": ["depth", "trade"],
                 "trading": {
+                    "key_type": key_type,
                     "request_timeout_s": 2.0,
                     "recv_window_ms": 2000,
                     "query_grace_extra_s": 0.3,
@@ -87,7 +120,7 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
                 "pairs": ["BTCUSDT", "ETHUSDT"],
                 "rate": 300,
                 "seed": 3,
-                "api_keys": {API_KEY: {"secret": API_SECRET}},
+                "api_keys": API_KEYS,
                 "faults": {"faults": FAULTS},
             }
         },
@@ -114,7 +147,7 @@ async def test_a_full_run_trading_on_binance_writes_no_secret_anywhere(tmp_path:
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump(config), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEGW_BINANCE_")}
-    env["TRADEGW_BINANCE_API_KEY"] = API_KEY
+    env["TRADEGW_BINANCE_API_KEY"] = ED_API_KEY if key_type == "ed25519" else API_KEY
     env["TRADEGW_BINANCE_API_SECRET_FILE"] = str(secret_file)
     summary = out / "summary.json"
     proc = await asyncio.create_subprocess_exec(
@@ -222,27 +255,30 @@ async def _trade(address: tuple[str, int], rest_url: str) -> list[dict[str, Any]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("key_type", ["hmac", "ed25519"])
 async def test_no_signature_in_logs_answers_errors_or_reprs(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, key_type: str
 ) -> None:
     """In process, every signature the adapter makes is recorded and looked for in every log
     record (DEBUG up), every answer and error text and the adapter's repr, through faults, a
     refused key, a dead venue."""
     made: set[str] = set()
-    real = signing.hmac_signature
+    name = "ed25519_signature" if key_type == "ed25519" else "hmac_signature"
+    real = getattr(signing, name)
 
     def recording(secret: Any, payload: str) -> str:
-        signature = real(secret, payload)
+        signature: str = real(secret, payload)
         made.add(signature)
         return signature
 
-    monkeypatch.setattr(signing, "hmac_signature", recording)
+    monkeypatch.setattr(signing, name, recording)
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     faults = {"faults": [{**f, "rate": 0.3} for f in FAULTS]}
     sim = BinanceSimulator(sim_config(rate=200, faults=faults))
     await sim.start()
-    venue = venue_for(sim, request_timeout_s=0.5)
+    creds = ed_credentials() if key_type == "ed25519" else credentials()
+    venue = venue_for(sim, creds=creds, key_type=key_type, request_timeout_s=0.5)
     resting, taking = prices(sim)
     v = VenueUnderTest(venue, "BTC-USDT", "0.001", resting, taking)
     try:
@@ -259,7 +295,7 @@ async def test_no_signature_in_logs_answers_errors_or_reprs(
         texts.append(repr(venue))
         texts.append(repr(venue.config))
         texts.extend(repr(r) for r in v.reports)
-        wrong = venue_for(sim, creds=credentials(secret="wrong-secret"))
+        wrong = venue_for(sim, creds=credentials(secret="wrong-secret"))  # an HMAC key
         await wrong.start(v.on_report, v.on_stream_gap)
         texts.append(repr(await wrong.place(record("BTC-USDT", qty="0.001", price=resting))))
         await wrong.stop()

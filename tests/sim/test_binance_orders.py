@@ -14,9 +14,14 @@ import aiohttp
 import pytest
 
 from tests.sim.binance_api_client import (
+    ED_KEY,
+    ED_PUBLIC_PEM,
     KEY,
     SECRET,
     WsApi,
+    ed_rest_query,
+    ed_sign,
+    ed_signed,
     now_ms,
     rest_query,
     signed,
@@ -171,7 +176,7 @@ async def test_a_documented_vector_request_is_accepted_up_to_its_timestamp(
 async def test_signed_requests_are_refused_as_the_venue_refuses_them(
     sims: SimFactory, session: aiohttp.ClientSession
 ) -> None:
-    sim = await sims(api_keys={KEY: {"secret": SECRET}, "edKey": {"public_key_pem": "PEM"}})
+    sim = await sims(api_keys={KEY: {"secret": SECRET}, ED_KEY: {"public_key_pem": ED_PUBLIC_PEM}})
     api = await connect(session, sim)
     status = {"symbol": "BTCUSDT", "origClientOrderId": "nope"}
 
@@ -193,8 +198,8 @@ async def test_signed_requests_are_refused_as_the_venue_refuses_them(
         -2014,
         "API-key format invalid.",
     )
-    # An Ed25519 key: its signatures are not checked here, so nothing it signs passes.
-    assert error(await api.call("order.status", signed(status, key="edKey")))[1] == -1022
+    # An Ed25519 key signs Ed25519 only: an HMAC signature of it is not one.
+    assert error(await api.call("order.status", signed(status, key=ED_KEY)))[1] == -1022
 
     stale = ws_sign({"apiKey": KEY, "timestamp": now_ms() - 6000, **status})
     assert error(await api.call("order.status", stale)) == (
@@ -228,6 +233,65 @@ async def test_signed_requests_are_refused_as_the_venue_refuses_them(
     assert sim.matching.stats.placed == 0
     assert sim.stats()["signed_refused"] == {-1022: 3, -2015: 1, -2014: 1, -1021: 2, -1102: 3}
     await api.close()
+
+
+async def test_an_ed25519_key_is_checked_with_its_public_key(
+    sims: SimFactory, session: aiohttp.ClientSession
+) -> None:
+    """Base64 Ed25519 signatures over the same payloads as HMAC: accepted when they verify
+    with the registered public key, refused ``-1022`` when the payload was changed after
+    signing, when one letter's case changes (base64 is case-sensitive), or when they are not
+    64 bytes of base64; on REST the signature arrives percent-encoded."""
+    sim = await sims(api_keys={ED_KEY: {"public_key_pem": ED_PUBLIC_PEM}})
+    api = await connect(session, sim)
+    status = {"symbol": "BTCUSDT", "origClientOrderId": "nope"}
+    good = ed_signed(status)
+    assert error(await api.call("order.status", good))[1] == -2013  # signed right: looked up
+    tampered = {**good, "origClientOrderId": "other"}
+    assert error(await api.call("order.status", tampered)) == (
+        400,
+        -1022,
+        "Signature for this request is not valid.",
+    )
+    fresh = ed_signed(status)
+    flipped = next(i for i, c in enumerate(fresh["signature"]) if c.isalpha())
+    char = fresh["signature"][flipped]
+    fresh["signature"] = (
+        fresh["signature"][:flipped] + char.swapcase() + fresh["signature"][flipped + 1 :]
+    )
+    assert error(await api.call("order.status", fresh))[1] == -1022
+    short = ed_signed(status)
+    short["signature"] = short["signature"][:-4]
+    assert error(await api.call("order.status", short))[1] == -1022
+
+    placed = await api.call("order.place", ed_sign({**limit(sim, "ed-1"), "apiKey": ED_KEY}))
+    assert placed["status"] == 200, placed
+    assert placed["result"]["clientOrderId"] == "ed-1"
+    stream = await connect(session, sim)
+    sub = await stream.call("userDataStream.subscribe.signature", ed_signed({}))
+    assert sub["status"] == 200, sub
+
+    url = f"{sim.rest_url}/api/v3/order?"
+    query = ed_rest_query({"symbol": "BTCUSDT", "origClientOrderId": "ed-1"})
+    assert query.endswith("%3D%3D")  # base64 "==", percent-encoded
+    r = await session.get(url + query, headers={"X-MBX-APIKEY": ED_KEY})
+    assert (r.status, (await r.json())["clientOrderId"]) == (200, "ed-1")
+    changed = query.replace("ed-1", "ed-2")
+    r = await session.get(url + changed, headers={"X-MBX-APIKEY": ED_KEY})
+    assert (r.status, (await r.json())["code"]) == (400, -1022)
+    assert sim.matching.stats.placed == 1
+    assert sim.stats()["signed_refused"] == {-1022: 4}
+    await api.close()
+    await stream.close()
+
+
+def test_a_binance_key_is_hmac_or_ed25519_and_its_public_key_must_load() -> None:
+    with pytest.raises(ValueError, match=r"'simTes\.\.\.': public_key_pem does not load"):
+        BinanceSimConfig(api_keys={ED_KEY: {"public_key_pem": "PEM"}})
+    with pytest.raises(ValueError, match=r"HMAC \(secret\) or Ed25519"):
+        BinanceSimConfig(api_keys={ED_KEY: {"secret": "s", "public_key_pem": ED_PUBLIC_PEM}})
+    with pytest.raises(ValueError, match=r"HMAC \(secret\) or Ed25519"):
+        BinanceSimConfig(api_keys={ED_KEY: {}})
 
 
 async def test_rest_signed_endpoints_check_the_query_and_body_as_sent(

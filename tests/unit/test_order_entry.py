@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from tests.unit._orders import FAST, Rig, assert_streams_gapless, request
 from tradegw.errors import OrderRefused, UnknownOrder
-from tradegw.orders.fake import FakeFaults
+from tradegw.orders.fake import ACCOUNT, FakeFaults
 from tradegw.orders.record import OrderRecord
 from tradegw.orders.states import OrderState
 from tradegw.orders.venue import VenueReport
@@ -447,3 +448,27 @@ async def test_a_venue_registered_twice_is_refused(rig: Rig) -> None:
     with pytest.raises(ValueError, match="registered already"):
         rig.entry.add_venue(rig.venue)
     assert rig.entry.venue_names() == ["fake"]
+
+
+async def test_reconcile_asks_the_venue_now_and_only_when_it_can_tell_more() -> None:
+    """What ``tradegw order status`` does without a gateway: the venue cancelled an order
+    behind a silent stream; reconcile() adopts that, then has nothing more to ask."""
+    rig = await Rig(faults=FakeFaults(**SILENT)).start()
+    try:
+        bid, _ = rig.best()
+        h = await rig.submit(price=bid, client_order_id="behind-1")
+        assert h.state is OrderState.ACK
+        assert rig.entry.venue_knows_more("behind-1")
+        rig.venue.engine.cancel(ACCOUNT, client_order_id="behind-1", now_ns=time.time_ns())
+        assert h.state is OrderState.ACK  # the stream said nothing
+        queries = rig.venue.calls["query"]
+        await asyncio.wait_for(rig.entry.reconcile("behind-1"), 5)
+        assert h.state is OrderState.CANCELLED
+        assert rig.venue.calls["query"] == queries + 1
+        assert not rig.entry.venue_knows_more("behind-1")
+        await asyncio.wait_for(rig.entry.reconcile("behind-1"), 5)  # closed: nothing to ask
+        await asyncio.wait_for(rig.entry.reconcile("never-seen"), 5)
+        assert rig.venue.calls["query"] == queries + 1
+        assert not rig.entry.venue_knows_more("never-seen")
+    finally:
+        await rig.stop()

@@ -1,15 +1,20 @@
 """The idempotency ledger: one row per client_order_id, fills recorded once, ExecReport
-numbering that survives a reopen, writes on disk (synchronous=FULL) before they return."""
+numbering that survives a reopen, writes on disk (synchronous=FULL) before they return, and
+one holder of a ledger file at a time (a second is refused naming the first; a holder that
+dies frees it)."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tradegw.errors import ConfigError
+from tradegw.errors import ConfigError, LedgerInUse
 from tradegw.orders.ledger import OrderLedger
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.states import OrderState
@@ -147,3 +152,52 @@ def test_an_unopenable_path_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(ConfigError, match="cannot be opened"):
         OrderLedger(tmp_path / "dir.sqlite")
+
+
+def test_a_ledger_file_has_one_holder_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "orders.sqlite"
+    first = OrderLedger(path, holder="tradegw order, SubmitOrder sent directly")
+    with pytest.raises(LedgerInUse, match=r"orders\.sqlite: the order ledger is in use by") as e:
+        OrderLedger(path)
+    assert e.value.holder == f"pid {os.getpid()} (tradegw order, SubmitOrder sent directly)"
+    first.add(order())
+    first.close()
+    second = OrderLedger(path)  # closed: free again
+    assert second.get("a1") is not None
+    second.close()
+    # Memory-only ledgers share nothing and lock nothing.
+    OrderLedger(None).close()
+    OrderLedger(None).close()
+
+
+def test_a_holder_that_dies_leaves_the_ledger_free(tmp_path: Path) -> None:
+    path = tmp_path / "orders.sqlite"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from tradegw.orders.ledger import OrderLedger; "
+            "held = OrderLedger(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"held\n"
+        with pytest.raises(LedgerInUse) as e:
+            OrderLedger(path)
+        assert e.value.holder == f"pid {child.pid} (a tradegw gateway)"
+    finally:
+        child.kill()  # as a crash: nothing closed on its way out
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    OrderLedger(path).close()
+
+
+def test_a_ledger_that_fails_to_open_leaves_no_lock_behind(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    for _ in range(2):  # the second attempt is refused for the same reason, not as in use
+        with pytest.raises(ConfigError, match="cannot be opened"):
+            OrderLedger(tmp_path / "dir.sqlite")

@@ -225,6 +225,30 @@ class OrderEntry:
         """A future done at the next recorded change of the order."""
         return self._journal.changed(client_order_id)
 
+    def venue_knows_more(self, client_order_id: str) -> bool:
+        """Whether the order's venue may know more than the ledger: the order is open, or
+        the venue counted fills the ledger has not recorded (False for an unknown id)."""
+        order = self._ledger.get(client_order_id)
+        if order is None:
+            return False
+        return not order.state.terminal or self._journal.fills_missing(order)
+
+    async def reconcile(self, client_order_id: str) -> None:
+        """Has the order reconciled with its venue now, unless a reconciliation of it runs
+        already (one asked for at start-up, after a gap or an unknown answer), and waits
+        until none runs: the venue's view is adopted then. Returns at once when the venue
+        cannot tell more (see :meth:`venue_knows_more`). A venue that cannot answer is
+        asked again with backoff for as long as the entry runs: bound the wait."""
+        cid = client_order_id
+        task = self._reconciling.get(cid)
+        if (task is None or task.done()) and self.venue_knows_more(cid):
+            self._reconcile_later(cid)
+        while True:
+            task = self._reconciling.get(cid)
+            if task is None or task.done():
+                return
+            await asyncio.wait({task})
+
     def handle(self, client_order_id: str) -> OrderHandle:
         """A handle on a recorded order.
 

@@ -13,6 +13,11 @@ venue_exec_id)`` so a fill reported twice is recorded once; ``report_streams`` h
 last ExecReport ``seq_provider`` per (venue, symbol), bumped in the same transaction as the
 change it numbers, so numbering carries on after a restart; ``ledger_identity`` holding one
 random id, made with the file, that names this numbering (:attr:`OrderLedger.identity`).
+
+A ledger file has one writer at a time: opening it takes ``<file>.lock``
+(:mod:`tradegw.orders.ledger_lock`), and a second opener — another gateway, or ``tradegw
+order`` sending directly while a gateway runs — is refused with
+:class:`~tradegw.errors.LedgerInUse` naming the holder.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
 
+from tradegw.errors import ConfigError
+from tradegw.orders.ledger_lock import LedgerLock
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.states import OPEN_ORDER_STATES, OrderState
 from tradegw.state_db import open_state_db, transaction
@@ -147,21 +154,35 @@ def _order(row: tuple[Any, ...]) -> OrderRecord:
 
 
 class OrderLedger:
-    """Orders and fills in ``path`` (None: memory only, nothing survives the process).
+    """Orders and fills in ``path`` (None: memory only, nothing survives the process), held
+    exclusively until :meth:`close`; ``holder`` says who holds it to whoever is refused.
 
     Raises:
+        LedgerInUse: another order entry holds the file.
         ConfigError: the file cannot be opened, or holds another schema version.
     """
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, holder: str = "a tradegw gateway") -> None:
         self.path = None if path is None else Path(path)
-        self._db = open_state_db(
-            self.path,
-            what="order ledger",
-            schema=_SCHEMA,
-            version=SCHEMA_VERSION,
-            synchronous="FULL",
-        )
+        self._lock: LedgerLock | None = None
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock = LedgerLock(self.path, holder)
+            except OSError as e:
+                raise ConfigError(f"{self.path}: order ledger cannot be locked: {e}") from e
+        try:
+            self._db = open_state_db(
+                self.path,
+                what="order ledger",
+                schema=_SCHEMA,
+                version=SCHEMA_VERSION,
+                synchronous="FULL",
+            )
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
         self.commits = 0
         row = self._db.execute("SELECT id FROM ledger_identity").fetchone()
         if row is None:
@@ -319,8 +340,10 @@ class OrderLedger:
         return int(self._db.execute(_NEXT_SEQ, (order.venue, order.symbol)).fetchone()[0])
 
     def close(self) -> None:
-        """Closes the file (every write is already committed)."""
+        """Closes the file (every write is already committed) and gives up its lock."""
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self._db)

@@ -37,7 +37,15 @@ class BinanceTradingConfig(TradingConfig):
     """Order entry on Binance: orders and the user data stream over the WebSocket API, fills
     recovered from REST ``myTrades``. The API key and secret come from
     ``TRADEGW_BINANCE_API_KEY`` / ``TRADEGW_BINANCE_API_SECRET`` (or their ``_FILE`` forms),
-    never from this file."""
+    never from this file; for ``key_type: ed25519`` the secret is the Ed25519 private key
+    (PEM)."""
+
+    key_type: Literal["hmac", "ed25519"] = Field(
+        "hmac",
+        description="the API key's type: hmac (TRADEGW_BINANCE_API_SECRET is the secret key, "
+        "requests are signed HMAC-SHA256) or ed25519 (it is the private key as PEM, requests "
+        "are signed Ed25519)",
+    )
 
     url: str = Field(
         "sim",

@@ -6,10 +6,11 @@ Over the WebSocket API (protocols.md sections 1.6-1.7):
 
 * **Orders**, on one connection opened when first needed: ``order.place`` (with
   ``newClientOrderId`` = the order's client id, ``newOrderRespType=ACK``), ``order.cancel``
-  and ``order.status`` by ``origClientOrderId``, each SIGNED (HMAC-SHA256, ``timestamp`` on
-  the venue's clock, ``recvWindow``). One send per call, never retried here; a request
-  without an answer (timeout, connection lost, 5xx, ``-1007``) is an unknown outcome, and so
-  is ``-2010 Duplicate order sent.``: the id is in use, the entry's query finds the order.
+  and ``order.status`` by ``origClientOrderId``, each SIGNED (HMAC-SHA256 or Ed25519, as
+  ``key_type`` says; ``timestamp`` on the venue's clock, ``recvWindow``). One send per call,
+  never retried here; a request without an answer (timeout, connection lost, 5xx,
+  ``-1007``) is an unknown outcome, and so is ``-2010 Duplicate order sent.``: the id is in
+  use, the entry's query finds the order.
 * **Execution reports**, on a connection of their own: ``userDataStream.subscribe.signature``
   (listenKey streams are retired), then ``{"subscriptionId":N,"event":{executionReport}}``
   mapped by :func:`~tradegw.providers.binance.order_wire.execution_report`. When the stream
@@ -78,7 +79,12 @@ from tradegw.providers.binance.order_wire import (
     plain_decimal,
     trade_fill,
 )
-from tradegw.providers.binance.signing import ParamValue, sign_ws_api, signed_rest_query
+from tradegw.providers.binance.signing import (
+    ParamValue,
+    RequestSigner,
+    sign_ws_api,
+    signed_rest_query,
+)
 from tradegw.schema import ExecState
 
 if TYPE_CHECKING:
@@ -333,6 +339,10 @@ class BinanceOrderVenue:
         self.rest_url = rest_url.rstrip("/")
         self._symbols = list(symbols)
         self._credentials = credentials
+        # Checked now: a key that is not of key_type stops the start, naming where it came from.
+        self._signer = RequestSigner(
+            config.key_type, credentials.api_secret, source=credentials.secret_source
+        )
         self._instruments: dict[str, OrderInstrument] = {}
         self._venue_symbols: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -666,7 +676,7 @@ class BinanceOrderVenue:
         return sign_ws_api(
             params,
             api_key=creds.api_key,
-            secret=creds.api_secret,
+            secret=self._signer,
             timestamp_ms=self._now_ms(),
             recv_window_ms=self.config.recv_window_ms,
         )
@@ -755,7 +765,7 @@ class BinanceOrderVenue:
         """
         query = signed_rest_query(
             params,
-            secret=self._credentials.api_secret,
+            secret=self._signer,
             timestamp_ms=self._now_ms(),
             recv_window_ms=self.config.recv_window_ms,
         )
@@ -1003,7 +1013,8 @@ def order_venue(config: VenueConfig, provider: VenueProvider) -> OrderVenue | No
     (the simulator serves the WebSocket API on its WebSocket port).
 
     Raises:
-        CredentialError: the key or secret is missing, or its file is unsafe.
+        CredentialError: the key or secret is missing, its file is unsafe, or the secret is
+            not a key of ``trading.key_type``.
         ValueError: the URLs cannot be found.
     """
     if not isinstance(config, BinanceVenueConfig):

@@ -11,12 +11,15 @@ What a SIGNED request must carry and how it is refused (protocols.md section 1.6
 * ``timestamp`` (ms, or µs when it has 16 digits) and ``signature``, else ``-1102 Mandatory
   parameter '...' was not sent, was empty/null, or malformed.``;
 * ``recvWindow`` optional, default 5000 ms, up to three decimals, at most 60000;
-* the signature: hex HMAC-SHA256 with the key's ``secret`` (compared case-insensitively, as
-  the venue does) over the payload - WebSocket API: every param but ``signature``, sorted by
+* the signature over the payload - WebSocket API: every param but ``signature``, sorted by
   name, ``name=value`` joined by ``&``, UTF-8, not percent-encoded; REST: the query string
   concatenated with the body, exactly as sent (percent-encoded), without the ``signature``
-  parameter. A mismatch, or a key with no secret (an Ed25519 key, whose signatures this
-  simulator does not check), is ``-1022 Signature for this request is not valid.``;
+  parameter. A key registered with a ``secret`` (HMAC) signs hex HMAC-SHA256, compared
+  case-insensitively as the venue does; one registered with ``public_key_pem`` (Ed25519)
+  signs base64 of the raw 64-byte Ed25519 signature, case-sensitive (on REST it arrives
+  percent-encoded and is checked decoded), verified with the public key. A mismatch, a
+  signature that is not of the key's form, or a key with neither is ``-1022 Signature for
+  this request is not valid.``;
 * the timing rule: accepted when ``timestamp < now + 1 s`` and ``now - timestamp <=
   recvWindow``, else ``-1021`` ("... was 1000ms ahead of the server's time." or "... is
   outside of the recvWindow.").
@@ -24,6 +27,9 @@ What a SIGNED request must carry and how it is refused (protocols.md section 1.6
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import hashlib
 import hmac
 import re
@@ -31,6 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from tradegw.errors import SimulatorError
 from tradegw.sim.config import ApiKeyConfig
@@ -44,6 +54,8 @@ _KEY_FORMAT = re.compile(r"[A-Za-z0-9]{1,256}")
 _RECV_WINDOW = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,3})?")
 _MICROSECONDS_FROM = 10**15
 """Timestamps at or above this are microseconds (16 digits), below it milliseconds."""
+_ED25519_SIGNATURE_B64 = re.compile(r"[A-Za-z0-9+/]{86}==")
+"""Base64 of 64 bytes, as Binance's Ed25519 signatures are written."""
 
 
 class ApiError(SimulatorError):
@@ -110,11 +122,57 @@ def hmac_hex(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
+def ed25519_public_key(pem: str) -> Ed25519PublicKey:
+    """The Ed25519 public key of a PEM block.
+
+    Raises:
+        ValueError: it does not load, or is another kind of key.
+    """
+    try:
+        key = load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("public_key_pem does not load as a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"public_key_pem is a {type(key).__name__}, not an Ed25519 key")
+    return key
+
+
+class _Key:
+    """One registered key: what checks its signatures, and its account."""
+
+    __slots__ = ("account", "public", "secret")
+
+    def __init__(self, spec: ApiKeyConfig) -> None:
+        self.account = spec.account
+        self.secret = spec.secret
+        self.public: Ed25519PublicKey | None = None
+        if spec.public_key_pem is not None:
+            # A key the run cannot use (the config refuses one): every request it signs fails.
+            with contextlib.suppress(ValueError):
+                self.public = ed25519_public_key(spec.public_key_pem)
+
+    def signed(self, signature: str, payload: str) -> bool:
+        """Whether ``signature`` is this key's over ``payload``."""
+        if self.public is not None:
+            # Case-sensitive base64 of exactly 64 bytes; anything else is not a signature.
+            if _ED25519_SIGNATURE_B64.fullmatch(signature) is None:
+                return False
+            try:
+                self.public.verify(base64.b64decode(signature, validate=True), payload.encode())
+            except (InvalidSignature, binascii.Error):
+                return False
+            return True
+        if self.secret is not None:
+            return hmac.compare_digest(hmac_hex(self.secret, payload), signature.lower())
+        return False
+
+
 class Authenticator:
-    """Checks signed requests against a run's ``api_keys``."""
+    """Checks signed requests against a run's ``api_keys``: HMAC keys by their ``secret``,
+    Ed25519 keys by their ``public_key_pem``."""
 
     def __init__(self, keys: Mapping[str, ApiKeyConfig]) -> None:
-        self._keys = dict(keys)
+        self._keys = {name: _Key(spec) for name, spec in keys.items()}
         self.refused: dict[int, int] = {}
         """Refusals by error code."""
         self.accepted = 0
@@ -202,9 +260,7 @@ class Authenticator:
             )
         # The signature before the clock: a request nobody could have signed learns nothing
         # about the server's time.
-        if spec.secret is None or not hmac.compare_digest(
-            hmac_hex(spec.secret, payload), signature.lower()
-        ):
+        if not spec.signed(signature, payload):
             raise self._refuse(ApiError(-1022, "Signature for this request is not valid."))
         if stamp_ms >= now_ms + AHEAD_LIMIT_MS:
             raise self._refuse(
@@ -257,6 +313,7 @@ __all__ = [
     "ApiError",
     "Authenticator",
     "Caller",
+    "ed25519_public_key",
     "hmac_hex",
     "mandatory",
     "param_text",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tradegw.sim.binance.faults import BinanceFaultPlan
 from tradegw.sim.config import SimConfig
@@ -17,7 +17,9 @@ DAY = 86_400.0
 
 class BinanceSimConfig(SimConfig):
     """Everything that shapes a Binance run (see :class:`SimConfig`). Pairs are Binance
-    symbols (``BTCUSDT``); the defaults are the venue's published figures."""
+    symbols (``BTCUSDT``); the defaults are the venue's published figures. Each of
+    ``api_keys`` is an HMAC key (its ``secret``) or an Ed25519 key (its ``public_key_pem``),
+    one or the other."""
 
     pairs: int | list[str] = Field(
         default=5,
@@ -83,3 +85,22 @@ class BinanceSimConfig(SimConfig):
         le=HOUR,
         description="how often a depth snapshot is kept per pair for the stale_snapshot fault",
     )
+
+    @model_validator(mode="after")
+    def _keys_are_hmac_or_ed25519(self) -> BinanceSimConfig:
+        # Imported here: reading a config needs no cryptography until a key names a PEM.
+        from tradegw.sim.binance.auth import ed25519_public_key
+
+        for key, spec in self.api_keys.items():
+            shown = key[:6] + "..." if len(key) > 6 else key
+            if (spec.secret is None) == (spec.public_key_pem is None):
+                raise ValueError(
+                    f"api key {shown!r}: a Binance key is HMAC (secret) or Ed25519 "
+                    "(public_key_pem), one of the two"
+                )
+            if spec.public_key_pem is not None:
+                try:
+                    ed25519_public_key(spec.public_key_pem)
+                except ValueError as e:
+                    raise ValueError(f"api key {shown!r}: {e}") from None
+        return self

@@ -10,7 +10,8 @@ Usage in a test or an embedding process::
 
 ``ws_url`` is the base ``ws://127.0.0.1:PORT``: clients add the path, as they do on the venue
 (``/ws``, ``/ws/<stream>``, ``/stream?streams=<s1>/<s2>``, ``/ws-api/v3``); any other path is
-answered 404. Orders are signed with a key of ``config.api_keys`` and trade for its account.
+answered 404. Orders are signed with a key of ``config.api_keys`` (HMAC by its ``secret``,
+Ed25519 by its ``public_key_pem``) and trade for its account.
 """
 
 from __future__ import annotations

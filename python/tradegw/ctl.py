@@ -34,6 +34,9 @@ def add_address_arguments(parser: argparse.ArgumentParser, timeout_s: float = 5.
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--address", metavar="HOST:PORT", help="the gateway's control socket")
     where.add_argument(
+        "--nats", metavar="URL", help="a gateway's NATS server (nats://HOST:PORT) instead"
+    )
+    where.add_argument(
         "--address-file",
         metavar="PATH",
         default=DEFAULT_ADDRESS_FILE,
@@ -149,6 +152,10 @@ def send(args: argparse.Namespace, message: dict[str, Any] | bytes, prog: str) -
     and returns its Ack; None, after a line on stderr, when no gateway could be reached."""
     from tradegw.bus.client import ControlClient, read_address
 
+    if getattr(args, "nats", None):
+        from tradegw.natsbus.control_client import request_over_nats
+
+        return request_over_nats(args.nats, message, args.timeout, prog)
     try:
         if args.address is not None:
             host, _, port = str(args.address).rpartition(":")

@@ -38,6 +38,7 @@ from tradegw.schema import Event
 from tradegw.telemetry import Telemetry
 
 if TYPE_CHECKING:
+    from tradegw.natsbus.bridge import NatsBridge
     from tradegw.telemetry.ops_server import OpsServer
 
 log = logging.getLogger("tradegw.gateway")
@@ -106,6 +107,13 @@ class Gateway:
         """The one place every order passes; ExecReports go out through the conductor."""
         self.ops_server: OpsServer | None = None
         """``/metrics`` and ``/healthz`` while running, when ``ops.port`` is set."""
+        self.nats: NatsBridge | None = None
+        """The NATS sink, snapshot and control services, when ``sinks.nats.enabled``."""
+        if config.sinks.nats.enabled:
+            # Imported here: a gateway without NATS never loads the client.
+            from tradegw.natsbus.bridge import NatsBridge
+
+            self.nats = NatsBridge(self, config.sinks.nats)
         for venue, provider in self.providers.items():
             # A venue with an enabled ``trading`` section gets its order adapter here; its
             # credentials are read now, so a missing key stops the start, naming the variable.
@@ -137,6 +145,8 @@ class Gateway:
         # Before the socket opens: a SubmitOrder must find the venues started and the
         # ledger's open orders being reconciled.
         await self.order_entry.start()
+        if self.nats is not None:  # subscribed before the first event; connects meanwhile
+            await self.nats.start()
         control = self.config.control
         if control.port is not None:
             self.control_server = ControlServer(self.control_bus, control.host, control.port)
@@ -380,6 +390,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.nats is not None:  # takes what its queue holds, spools what NATS has not
+            await self.nats.stop()
         # Open windows die with the process (nothing about them is kept for a restart), and
         # before the dispatcher closes the subscriptions.
         self.conductor.stop()

@@ -16,6 +16,7 @@ from tradegw.conductor.spec import (
     MIN_VENUES,
     SYMBOL_PATTERN,
 )
+from tradegw.natsbus.config import SinksConfig
 from tradegw.providers.base.config import HOUR, StrictModel, VenueConfig
 from tradegw.providers.registry import config_model, venue_names
 from tradegw.schema import MERGED_PROVIDER
@@ -398,6 +399,7 @@ class GatewayConfig(StrictModel):
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     demo_strategy: DemoStrategyConfig = Field(default_factory=DemoStrategyConfig)
+    sinks: SinksConfig = Field(default_factory=SinksConfig)
 
     @field_validator("consumers")
     @classmethod

@@ -11,7 +11,8 @@ never both pass).
 Tables: ``orders`` keyed by ``client_order_id``; ``fills`` keyed by ``(client_order_id,
 venue_exec_id)`` so a fill reported twice is recorded once; ``report_streams`` holding the
 last ExecReport ``seq_provider`` per (venue, symbol), bumped in the same transaction as the
-change it numbers, so numbering carries on after a restart.
+change it numbers, so numbering carries on after a restart; ``ledger_identity`` holding one
+random id, made with the file, that names this numbering (:attr:`OrderLedger.identity`).
 
 A ledger file has one writer at a time: opening it takes ``<file>.lock``
 (:mod:`tradegw.orders.ledger_lock`), and a second opener — another gateway, or ``tradegw
@@ -21,6 +22,7 @@ order`` sending directly while a gateway runs — is refused with
 
 from __future__ import annotations
 
+import secrets
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
@@ -78,6 +80,7 @@ CREATE TABLE IF NOT EXISTS report_streams (
     seq INTEGER NOT NULL,
     PRIMARY KEY (venue, symbol)
 );
+CREATE TABLE IF NOT EXISTS ledger_identity (id TEXT NOT NULL);
 """
 
 _COLUMNS: Final = (
@@ -181,6 +184,17 @@ class OrderLedger:
                 self._lock.release()
             raise
         self.commits = 0
+        row = self._db.execute("SELECT id FROM ledger_identity").fetchone()
+        if row is None:
+            with transaction(self._db):
+                self._db.execute(
+                    "INSERT INTO ledger_identity (id) VALUES (?)", (secrets.token_hex(8),)
+                )
+            row = self._db.execute("SELECT id FROM ledger_identity").fetchone()
+        self.identity: str = str(row[0])
+        """16 hex digits made with the ledger file and kept in it: ExecReport numbers
+        (``seq_provider`` per venue and symbol) are unique within one identity, across
+        restarts (a new file, or a ledger in memory, starts a new identity and numbering)."""
 
     # ---- reads ----
 

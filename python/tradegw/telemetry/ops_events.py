@@ -45,6 +45,10 @@ OPS_EVENT_NAMES: Final = frozenset(
         "merge.suppressed_partial",
         "dispatch.coalesced",
         "dispatch.spilled",
+        "nats.connected",
+        "nats.disconnected",
+        "nats.spooling",
+        "nats.stream_error",
     }
 )
 """The fixed event names (``docs/ops-events.md`` has each one's fields)."""

@@ -144,6 +144,8 @@ class GatewayCollector(Collector):
         yield from self._ops()
         yield from self._merges()
         yield from self._orders()
+        if gw.nats is not None:
+            yield from gw.nats.metrics()
 
     # ---- per venue and symbol ----
 

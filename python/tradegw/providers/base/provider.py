@@ -632,6 +632,13 @@ class VenueProvider(ABC):
             return None
         return self._snapshot_event(book, None, None, time.time_ns(), new_trace_id(), seq=False)
 
+    def last_update_seq(self, symbol: str) -> int:
+        """The ``seq_provider`` of the last BookUpdate published for canonical ``symbol`` (0
+        before the first): a snapshot taken now (:meth:`book_snapshot`) includes it, and
+        the next diff of that book is this + 1."""
+        book = self._by_canonical.get(symbol)
+        return 0 if book is None else self._seq.get((book.symbol, "BookUpdate"), 0)
+
     def books(self) -> dict[str, tuple[str, BookAssembler]]:
         """Each book's status and assembler, by canonical symbol (for operators and tests)."""
         return {b.canonical: (b.status, b.asm) for b in self._books.values()}

@@ -4,9 +4,9 @@ consumers. Off unless ``sinks.nats.enabled`` is true."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PlainValidator, field_validator
 
 from tradegw.providers.base.config import HOUR, StrictModel
 from tradegw.schema import EVENT_CLASSES
@@ -110,6 +110,20 @@ SHARD_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 """A shard's name: one NATS subject token and one KV key token."""
 
 
+def _owned(value: object) -> list[str] | Literal["all"]:
+    # One check with one message: a plain union would report each branch's failure under
+    # the branch's name (owns.kraken.literal['all']).
+    if value == "all":
+        return "all"
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise ValueError("must be a list of the venue's symbols, or 'all'")
+
+
+OwnedSymbols = Annotated[list[str] | Literal["all"], PlainValidator(_owned)]
+"""A venue's symbols a shard owns: a list, or ``all``."""
+
+
 class ShardConfig(StrictModel):
     """This gateway process as one shard of several publishing into the same NATS
     (``docs/nats.md``, "Shards"): which venues and symbols it owns, under what name it
@@ -120,7 +134,7 @@ class ShardConfig(StrictModel):
         description="the shard's name: control messages addressed to it go to "
         "<prefix>.control.<name>; unique in the deployment",
     )
-    owns: dict[str, list[str] | Literal["all"]] = Field(
+    owns: dict[str, OwnedSymbols] = Field(
         default_factory=dict,
         description="venue -> its symbols this shard owns, spelled as under "
         "venues.<venue>.symbols, or 'all'; the shard runs these and nothing else",

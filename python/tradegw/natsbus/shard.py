@@ -119,7 +119,8 @@ async def open_bucket(
 async def live_shards(kv: KeyValue) -> dict[str, dict[str, object]]:
     """Every shard whose ``shard.<name>`` key has not lapsed, with what it last wrote."""
     try:
-        keys = await kv.keys(filters=[_SHARD_PREFIX])
+        # No filters= here: nats-py then warns on every call that old servers ignore them.
+        keys = await kv.keys()
     except nats.js.errors.NoKeysError:
         return {}
     out: dict[str, dict[str, object]] = {}

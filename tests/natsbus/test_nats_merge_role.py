@@ -1,0 +1,216 @@
+"""Two gateway shards (``tradegw run``, one per venue, on the simulators), a merge-role process
+(``tradegw run --role merge``) and a remote consumer, each on its own, through one NATS
+server: the remote books equal the simulators', and merged events appear only while every
+venue of the merge is there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.integration._loopback import wait_for
+from tests.natsbus.procs import Child, tradegw, write_config
+from tests.natsbus.rig import COINBASE, DEPTH, KRAKEN, Sims
+from tests.natsbus.server import NatsServer
+from tradegw.remote import RemoteGateway, connect
+from tradegw.schema import Event, MergedBBO, MergedBookSnapshot
+
+pytestmark = pytest.mark.timeout(180)
+
+WINDOW_S = 0.5
+
+
+@pytest.fixture
+async def sims() -> AsyncIterator[Sims]:
+    s = Sims(rate=200.0)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+def shard_config(sims: Sims, server: NatsServer, name: str, venue: str) -> dict[str, Any]:
+    sim = sims.kraken if venue == "kraken" else sims.coinbase
+    symbols = KRAKEN if venue == "kraken" else COINBASE
+    return {
+        "venues": {
+            venue: {
+                "symbols": symbols,
+                "book_depth": DEPTH,
+                "ws_url": sim.ws_url,
+                "rest_url": sim.rest_url,
+            }
+        },
+        "shard": {"name": name, "owns": {venue: "all"}, "claim_ttl_s": 3},
+        "telemetry": {"dlq_path": None},
+        "sinks": {
+            "nats": {
+                "enabled": True,
+                "servers": [server.url],
+                "spool_path": None,
+                "reconnect_wait_s": 0.1,
+            }
+        },
+    }
+
+
+def merge_config(server: NatsServer) -> dict[str, Any]:
+    return {
+        "merges": [
+            {
+                "merge_id": "btc",
+                "symbol": "BTC-USD",
+                "venues": ["kraken", "coinbase"],
+                "window_s": WINDOW_S,
+                "max_events": 10_000,
+                "depth": 5,
+            }
+        ],
+        "telemetry": {"dlq_path": None},
+        "sinks": {"nats": {"enabled": True, "servers": [server.url], "reconnect_wait_s": 0.1}},
+    }
+
+
+def sim_mismatches(sims: Sims, remote: RemoteGateway) -> list[str]:
+    bad = []
+    for sim, venue in ((sims.kraken, "kraken"), (sims.coinbase, "coinbase")):
+        for symbol in sim.symbols:
+            mine = remote.books.book(venue, symbol.replace("/", "-"))
+            if mine is None or mine.top(DEPTH) != sim.book(symbol, DEPTH):
+                bad.append(f"{venue} {symbol}")
+    return bad
+
+
+def check_merged(snap: MergedBookSnapshot) -> None:
+    """A merged book as the engine must build it: both venues sent fragments, levels in
+    order, each level's quantity exactly the sum of its venues'."""
+    assert snap.venues == ["coinbase", "kraken"]
+    assert set(snap.fragments) == {"coinbase", "kraken"}
+    assert all(n > 0 for n in snap.fragments.values())
+    assert snap.window_close_ts >= snap.window_open_ts
+    for side, descending in ((snap.bids, True), (snap.asks, False)):
+        prices = [Decimal(level.price) for level in side]
+        assert prices == sorted(prices, reverse=descending)
+        assert len(set(prices)) == len(prices)
+        for level in side:
+            assert set(level.venues) <= {"coinbase", "kraken"}
+            assert Decimal(level.qty) == sum(Decimal(q) for q in level.venues.values())
+
+
+async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
+    sims: Sims, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    a = Child(
+        "shard-a",
+        tradegw(
+            "run",
+            "--no-live",
+            "--config",
+            str(write_config(tmp_path / "a.json", shard_config(sims, nats_server, "a", "kraken"))),
+        ),
+        tmp_path / "a.log",
+    )
+    b = Child(
+        "shard-b",
+        tradegw(
+            "run",
+            "--no-live",
+            "--config",
+            str(
+                write_config(tmp_path / "b.json", shard_config(sims, nats_server, "b", "coinbase"))
+            ),
+        ),
+        tmp_path / "b.log",
+    )
+    summary = tmp_path / "merge-summary.json"
+    m = Child(
+        "merge",
+        tradegw(
+            "run",
+            "--role",
+            "merge",
+            "--config",
+            str(write_config(tmp_path / "m.json", merge_config(nats_server))),
+            "--summary-json",
+            str(summary),
+        ),
+        tmp_path / "m.log",
+    )
+    children = [a, b, m]
+    remote: RemoteGateway | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for child in children:
+            await child.start()
+        remote = await connect(nats_server.url, state_path=None)
+        books = remote.subscribe(types=["BookUpdate", "BookStatus"], name="books")
+        merged = remote.subscribe(venues=["merged"], name="merged")
+        got: list[Event] = []
+
+        async def drain(sub: Any, into: list[Event] | None) -> None:
+            async for ev in sub:
+                if into is not None:
+                    into.append(ev)
+
+        await books.ready()
+        await merged.ready()
+        tasks = [
+            asyncio.create_task(drain(books, None)),
+            asyncio.create_task(drain(merged, got)),
+        ]
+
+        def snaps() -> list[MergedBookSnapshot]:
+            return [e for e in got if isinstance(e, MergedBookSnapshot)]
+
+        # Books from two processes, merged windows from a third.
+        assert await wait_for(lambda: not sim_mismatches(sims, remote), 30), (
+            f"{sim_mismatches(sims, remote)}\n{a.output()}\n{b.output()}"
+        )
+        assert await wait_for(lambda: len(snaps()) >= 4, 30), m.output()
+        sims.pause()
+        try:
+            assert await wait_for(lambda: not sim_mismatches(sims, remote), 15), sim_mismatches(
+                sims, remote
+            )
+        finally:
+            sims.resume()
+        for snap in snaps():
+            check_merged(snap)
+        bbo = [e for e in got if isinstance(e, MergedBBO)]
+        assert len(bbo) >= len(snaps()) - 1
+        by_window = {s.window_seq: s for s in snaps()}
+        for quote in bbo:
+            snap = by_window.get(quote.window_seq)
+            if snap is not None and snap.bids:
+                assert quote.bid == snap.bids[0].price
+        seqs = [s.window_seq for s in snaps()]
+        assert seqs == sorted(seqs)
+
+        # Coinbase's shard goes away: no window is complete any more, none is emitted.
+        assert await b.stop() == 0, b.output()
+        await asyncio.sleep(3 * WINDOW_S)
+        emitted = len(snaps())
+        await asyncio.sleep(2.5)
+        assert len(snaps()) == emitted
+        assert a.running
+        assert m.running
+    finally:
+        for task in tasks:
+            task.cancel()
+        if remote is not None:
+            await remote.close()
+        statuses = {c.name: await c.stop() for c in children}
+    assert statuses["merge"] == 0, m.output()
+    report = orjson.loads(summary.read_bytes())
+    figures = report["merges"]["btc"]
+    assert figures["emitted"] >= 4
+    assert figures["suppressed_partial"] >= 1  # kraken kept opening windows alone
+    assert figures["venues"] == ["coinbase", "kraken"]
+    assert report["feed"]["books_synced"] >= 2
+    assert report["published"]["md"] >= 2 * figures["emitted"]
+    assert report["shard"] == "merge"

@@ -18,6 +18,7 @@ from tests.integration._loopback import wait_for
 from tests.natsbus.procs import Child, tradegw, write_config
 from tests.natsbus.rig import COINBASE, DEPTH, KRAKEN, Sims
 from tests.natsbus.server import NatsServer
+from tradegw.natsbus.control_client import request
 from tradegw.remote import RemoteGateway, connect
 from tradegw.schema import Event, MergedBBO, MergedBookSnapshot
 
@@ -164,8 +165,8 @@ async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
             asyncio.create_task(drain(merged, got)),
         ]
 
-        def snaps() -> list[MergedBookSnapshot]:
-            return [e for e in got if isinstance(e, MergedBookSnapshot)]
+        def snaps(merge_id: str = "btc") -> list[MergedBookSnapshot]:
+            return [e for e in got if isinstance(e, MergedBookSnapshot) and e.merge_id == merge_id]
 
         # Books from two processes, merged windows from a third.
         assert await wait_for(lambda: not sim_mismatches(sims, remote), 30), (
@@ -181,7 +182,7 @@ async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
             sims.resume()
         for snap in snaps():
             check_merged(snap)
-        bbo = [e for e in got if isinstance(e, MergedBBO)]
+        bbo = [e for e in got if isinstance(e, MergedBBO) and e.merge_id == "btc"]
         assert len(bbo) >= len(snaps()) - 1
         by_window = {s.window_seq: s for s in snaps()}
         for quote in bbo:
@@ -190,6 +191,39 @@ async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
                 assert quote.bid == snap.bids[0].price
         seqs = [s.window_seq for s in snaps()]
         assert seqs == sorted(seqs)
+
+        # A merge asked for at run time, of a symbol the shards publish.
+        ack = await request(
+            nats_server.url,
+            {
+                "type": "MergedSubscribe",
+                "consumer": "eth",
+                "symbol": "ETH-USD",
+                "venues": ["kraken", "coinbase"],
+                "window_s": WINDOW_S,
+            },
+            5,
+            shard="merge",
+        )
+        assert ack.ok, ack.error
+        assert ack.merge_id is not None
+        assert await wait_for(lambda: len(snaps(str(ack.merge_id))) >= 2, 20), m.output()
+        for snap in snaps(str(ack.merge_id)):
+            check_merged(snap)
+            assert snap.symbol == "ETH-USD"
+        refused = await request(
+            nats_server.url,
+            {
+                "type": "MergedSubscribe",
+                "consumer": "x",
+                "symbol": "SOL-USD",
+                "venues": ["kraken", "coinbase"],
+            },
+            5,
+            shard="merge",
+        )
+        assert not refused.ok
+        assert "SOL-USD" in (refused.error or "")
 
         # Coinbase's shard goes away: no window is complete any more, none is emitted.
         assert await b.stop() == 0, b.output()

@@ -371,8 +371,9 @@ class Shard:
         if found is None:  # lapsed between the two calls: next round
             return
         name, epoch, revision = found
-        if name == self.name and self._first_round:
-            # This shard's own claim from before a restart: take it back at once.
+        if name == self.name and (self._first_round or epoch == self.epoch):
+            # This shard's own claim: from before a restart, or written by an update whose
+            # answer was lost (so the revision kept here is behind): take it back at once.
             with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
                 self._revisions[key] = await kv.update(kv_key, value, last=revision)
                 return

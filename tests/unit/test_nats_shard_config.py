@@ -128,6 +128,11 @@ def test_tradegw_run_role_merge_refuses_bad_setups(
     assert "--role merge runs none" in capsys.readouterr().err
 
 
+def test_ctl_shard_goes_with_nats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ctl", "--shard", "a", "state"]) == 2
+    assert "--shard goes with --nats" in capsys.readouterr().err
+
+
 def test_claim_keys_are_key_value_keys() -> None:
     assert stream_kv_key("kraken", "BTC/USD") == "stream.kraken.BTC/USD"
     assert stream_kv_key("merged", "BTC-USD") == "stream.merged.BTC-USD"

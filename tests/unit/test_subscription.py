@@ -587,6 +587,38 @@ async def test_slow_batch_consumer_still_ends_with_the_right_book() -> None:
     assert mine.top("BTC-USD") == feed.ref.book("BTC-USD").top(1000)
 
 
+async def test_a_batch_of_nothing_but_a_resyncing_books_marker_waits_without_a_budget() -> None:
+    """A backlog marker whose book is resyncing when it is taken yields no event: a batch
+    reader with no budget then took nothing ready, and took that for being out of budget
+    (``tradegw verify``'s stalled consumer failed on it: an AssertionError out of the
+    iterator). It must wait for the next event instead."""
+    d = make_dispatcher()
+    feed = BookFeed(d)
+    sub = d.subscribe(max_pending=1)
+    feed.snapshot()
+    got: list[Event] = []
+
+    async def consume() -> None:
+        # One event per batch: the marker is taken on its own.
+        async for batch in sub.batches(max_events=1):
+            got.extend(batch)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0)
+    assert [e.event_type for e in got] == ["BookSnapshot"]
+    feed.update("BTC-USD", [bid(150)])
+    feed.update("BTC-USD", [bid(151)])  # past max_pending: a marker after the first diff
+    feed.ref.synced["BTC-USD"] = False  # resyncing when the consumer takes the marker
+    await asyncio.sleep(0.02)
+    assert not task.done()
+    d.publish(trade())
+    await asyncio.sleep(0.02)
+    sub.close()
+    await asyncio.wait_for(task, 5)
+    assert [e.event_type for e in got] == ["BookSnapshot", "BookUpdate", "Trade"]
+    assert sub.stats.snapshots_for_backlog == 0
+
+
 def test_batches_need_a_positive_size() -> None:
     sub = make_dispatcher().subscribe()
     with pytest.raises(ValueError, match="positive"):

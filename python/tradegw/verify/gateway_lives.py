@@ -109,6 +109,13 @@ class GatewayLives:
                 log.debug("an ExecReport collector failed", exc_info=True)
         self._collectors.clear()
 
+    def abandon(self) -> None:
+        """Cancels the collectors still running (a close cut short): nothing more is
+        collected."""
+        for task in self._collectors:
+            task.cancel()
+        self._collectors.clear()
+
     def total(self, counter: str) -> int:
         """One order entry counter (``unknown``, ``resends`` ...) summed over every life."""
         return sum(int(getattr(stats, counter)) for stats in self.entry_stats)

@@ -22,8 +22,10 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tradegw.consumers.subscription import Subscription
 from tradegw.gateway import Gateway
 from tradegw.sim.faults import ORDER_FAULT_KINDS
 from tradegw.sim.inspection import VenueOrderView
@@ -66,59 +68,105 @@ AGREE_S: Final = 30.0
 SEED: Final = 20_240_611
 
 
+@dataclass
+class Stall:
+    """SC-003's phase: what the two consumers received and what they had to."""
+
+    stalled: Received = field(default_factory=Received)
+    live: Received = field(default_factory=Received)
+    flow_ids: list[str] = field(default_factory=list)
+    published: dict[StreamKey, int] = field(default_factory=dict)
+    """Each order entry stream's last ``seq_provider`` when the stall ended."""
+    injected: dict[StreamKey, list[int]] = field(default_factory=dict)
+    pressure: dict[str, int] = field(default_factory=dict)
+    entry_reports: int = 0
+    seconds: float = 0.0
+    """How long the stalled consumer read nothing."""
+
+    async def flow(self, rig: TradingRig, rng: random.Random, seconds: float) -> None:
+        """The orders and the injected reports, for ``seconds``."""
+        injecting = rig.spawn(inject(rig.gw, INJECTED_REPORTS, seconds), "inject")
+        self.flow_ids = await order_flow(rig, rng, seconds)
+        self.injected = await injecting
+
+    async def read(self, gw: Gateway, sub: Subscription, began: float) -> None:
+        """Ends the stall: the stalled consumer reads until it (and the live one) hold
+        every report of the order entry's streams as numbered now, and every injected one."""
+        self.seconds = time.monotonic() - began
+        self.published = {
+            (v, s): gw.order_ledger.last_seq(v, s) for v, symbols in TRADED.items() for s in symbols
+        }
+        self.entry_reports = gw.order_entry.stats.exec_reports
+        wanted = {**self.published, **{s: len(i) for s, i in self.injected.items()}}
+        await self.stalled.catch_up(sub, lambda r: _holds(r, wanted), CATCH_UP_S)
+        await _until(lambda: _holds(self.live, wanted), CATCH_UP_S)
+        # Backlog snapshots are counted as they are taken, so after the catch-up.
+        self.pressure = {
+            "coalesced": sub.stats.coalesced,
+            "snapshots_for_backlog": sub.stats.snapshots_for_backlog,
+            "spilled": sub.stats.spilled,
+        }
+        gw.unsubscribe(sub)
+
+    def outcome(
+        self,
+        switch: SwitchRun | None,
+        views: Mapping[str, list[VenueOrderView]],
+        wrong: list[str],
+    ) -> Outcome:
+        """SC-003, with the ledger compared with the venues over the phase's orders (the
+        switch check's are on the same streams)."""
+        mine = {*self.flow_ids, *(switch.ids if switch is not None else ())}
+        flow = RealFlow(
+            orders=len(mine),
+            venues=tuple(sorted({v for (v, _), n in self.published.items() if n})),
+            fills=sum(
+                len(o.fills) for vs in views.values() for o in vs if o.client_order_id in mine
+            ),
+            ledger_vs_venue=tuple(_only(wrong, mine)),
+            entry_reports=self.entry_reports,
+        )
+        return exec_outcome(
+            self.published,
+            self.injected,
+            self.stalled,
+            self.live,
+            self.pressure,
+            self.seconds,
+            flow,
+        )
+
+
 async def run(ctx: RunContext) -> list[Outcome]:
     """Runs the phases the context selects (see the module docstring)."""
     exec_wanted, ids_wanted, switch_wanted = (ctx.wants(c) for c in ("SC-003", "SC-007", "SC-008"))
     rig = TradingRig.create()
     ctx.rigs.append(rig)
     rng = random.Random(SEED)
-    stalled, live = Received(), Received()
+    stall = Stall()
     switch: SwitchRun | None = None
-    flow_ids: list[str] = []
     ids: IdempotencyRun | None = None
-    published: dict[StreamKey, int] = {}
-    injected: dict[StreamKey, list[int]] = {}
-    pressure: dict[str, int] = {}
-    entry_reports = 0
-    stall_s = 0.0
     views: dict[str, list[VenueOrderView]] = {}
     wrong: list[str] = []
     stats: dict[str, dict[str, Any]] = {}
     async with rig:
         gw = rig.gw
-        if exec_wanted:
-            stalled_sub = gw.subscribe(name="stalled", max_pending=STALLED_MAX_PENDING)
-            live_sub = gw.subscribe(name="exec-live", types=["ExecReport"])
+        stalled_sub = gw.subscribe(name="stalled", max_pending=STALLED_MAX_PENDING)
+        live_sub = gw.subscribe(name="exec-live", types=["ExecReport"])
+        if not exec_wanted:
+            gw.unsubscribe(stalled_sub)
+            gw.unsubscribe(live_sub)
         await rig.start()
         await rig.wait_synced()
         await rig.wait_trading()
-        stall_began = time.monotonic()
+        began = time.monotonic()
         if exec_wanted:
-            rig.spawn(live.follow(live_sub), "exec-live")
+            rig.spawn(stall.live.follow(live_sub), "exec-live")
         if switch_wanted:
             switch = await exercise_switch(rig, SWITCH_ORDERS[ctx.quick])
         if exec_wanted:
-            seconds = STALL_S[ctx.quick]
-            injecting = rig.spawn(inject(gw, INJECTED_REPORTS, seconds), "inject")
-            flow_ids = await order_flow(rig, rng, seconds)
-            injected = await injecting
-            stall_s = time.monotonic() - stall_began
-            # The order entry's streams as numbered now: each consumer must hold all of it.
-            published = {
-                (v, s): gw.order_ledger.last_seq(v, s)
-                for v, symbols in TRADED.items()
-                for s in symbols
-            }
-            entry_reports = gw.order_entry.stats.exec_reports
-            wanted = {**published, **{s: len(i) for s, i in injected.items()}}
-            await stalled.catch_up(stalled_sub, lambda r: _holds(r, wanted), CATCH_UP_S)
-            await _until(lambda: _holds(live, wanted), CATCH_UP_S)
-            pressure = {
-                "coalesced": stalled_sub.stats.coalesced,
-                "snapshots_for_backlog": stalled_sub.stats.snapshots_for_backlog,
-                "spilled": stalled_sub.stats.spilled,
-            }
-            gw.unsubscribe(stalled_sub)
+            await stall.flow(rig, rng, STALL_S[ctx.quick])
+            await stall.read(gw, stalled_sub, began)
         if ids_wanted:
             ids = await exercise_idempotency(rig, rng, IDS_PER_VENUE[ctx.quick])
         if exec_wanted or ids_wanted:
@@ -129,17 +177,7 @@ async def run(ctx: RunContext) -> list[Outcome]:
     if switch is not None:
         outcomes.append(switch_outcome(switch))
     if exec_wanted:
-        mine = {*flow_ids, *(switch.ids if switch is not None else ())}
-        flow = RealFlow(
-            orders=len(mine),
-            venues=tuple(sorted({v for (v, _), n in published.items() if n})),
-            fills=sum(
-                len(o.fills) for vs in views.values() for o in vs if o.client_order_id in mine
-            ),
-            ledger_vs_venue=tuple(_only(wrong, mine)),
-            entry_reports=entry_reports,
-        )
-        outcomes.append(exec_outcome(published, injected, stalled, live, pressure, stall_s, flow))
+        outcomes.append(stall.outcome(switch, views, wrong))
     if ids is not None:
         outcomes.append(_idempotency(ids, views, stats, wrong, rig))
     return outcomes

@@ -23,6 +23,7 @@ from tradegw.providers.coinbase.config import CoinbaseTradingConfig
 from tradegw.providers.coinbase.orders import CoinbaseOrderVenue
 from tradegw.providers.coinbase.signing import CdpSigner
 from tradegw.sim.coinbase import CoinbaseSimConfig, CoinbaseSimulator
+from tradegw.sim.coinbase.auth import new_es256_key
 from tradegw.sim.config import ApiKeyConfig
 
 KEY_NAME = (
@@ -51,13 +52,8 @@ class CdpKey:
 
 def es256_key(name: str = KEY_NAME) -> CdpKey:
     """An EC P-256 key as the CDP portal gives one (SEC1 ``EC PRIVATE KEY`` PEM)."""
-    private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    return CdpKey(name, pem, _public_pem(private), "ES256")
+    pem, public = new_es256_key()
+    return CdpKey(name, pem, public, "ES256")
 
 
 def ed25519_key(name: str = KEY_NAME, *, as_base64: bool = True) -> CdpKey:

@@ -10,7 +10,6 @@ faults), signed with an Ed25519 key."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import Counter
@@ -28,25 +27,18 @@ from tests.integration.binance_orders_rig import (
     sim_config,
 )
 from tradegw.config import GatewayConfig
-from tradegw.errors import OrderRefused
 from tradegw.gateway import Gateway
 from tradegw.orders.requests import OrderRequest
-from tradegw.orders.states import OrderState
-from tradegw.schema import ExecReport, ExecState
 from tradegw.sim.binance import BinanceSimulator
 from tradegw.sim.binance.trading import STATUS
-from tradegw.sim.matching import SimOrderStatus
+from tradegw.sim.inspection import venue_orders
+from tradegw.verify.gateway_lives import GatewayLives
+from tradegw.verify.order_flow import OrderMix, Quote, settled, submit_retrying
+from tradegw.verify.venue_check import VENUE_STATES, by_client_id, disagreements
 
 SYMBOLS = {"BTC-USDT": "BTCUSDT", "ETH-USDT": "ETHUSDT"}
 ACCOUNT = "default"
-_STATES = {
-    SimOrderStatus.NEW: ExecState.ACK,
-    SimOrderStatus.PARTIALLY_FILLED: ExecState.PARTIAL,
-    SimOrderStatus.FILLED: ExecState.FILLED,
-    SimOrderStatus.CANCELLED: ExecState.CANCELLED,
-    SimOrderStatus.EXPIRED: ExecState.EXPIRED,
-}
-assert set(_STATES) == set(STATUS)
+assert {s.value for s in STATUS} == set(VENUE_STATES)
 
 FAULTS = {
     "faults": [
@@ -56,8 +48,6 @@ FAULTS = {
         {"kind": "private_stream_drop", "rate": 0.02},
     ]
 }
-
-
 FAULTS_LITE = {
     "faults": [
         # Each for sure once (after that many order requests), and at a rate beside.
@@ -67,6 +57,9 @@ FAULTS_LITE = {
         {"kind": "private_stream_drop", "rate": 0.1, "after_messages": [15]},
     ]
 }
+MIX = OrderMix(market_share=0.08, marketable_share=0.3, max_offset_ticks=4, market_tifs=("IOC",))
+"""Resting and marketable limit orders (GTC, IOC, FOK), market orders (IOC: Binance takes no
+time in force on them), post-only; both sides, both symbols, near the top of the book."""
 
 
 def gateway_config(tmp_path: Path, key_type: str = "hmac") -> GatewayConfig:
@@ -98,146 +91,29 @@ def gateway_config(tmp_path: Path, key_type: str = "hmac") -> GatewayConfig:
     )
 
 
-class Running:
-    """The gateway of now: callers go through whichever one runs."""
-
-    def __init__(self, sim: BinanceSimulator, config: GatewayConfig) -> None:
-        self.sim = sim
-        self.config = config
-        self.gw: Gateway | None = None
-        self.reports: list[ExecReport] = []
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def start(self) -> None:
-        gw = Gateway(
-            self.config,
-            urls={"binance": self.sim.ws_url},
-            rest_urls={"binance": self.sim.rest_url},
-        )
-        sub = gw.subscribe(types=["ExecReport"], max_pending=100_000)
-        await gw.start()
-        self._tasks.append(asyncio.create_task(self._collect(sub)))
-        self.gw = gw
-
-    async def _collect(self, sub: Any) -> None:
-        async for event in sub:
-            assert isinstance(event, ExecReport)
-            self.reports.append(event)
-
-    async def kill(self) -> None:
-        """Stops the gateway mid-flight: its order entry writes nothing more, as after a
-        crash; a new one takes over the ledger file."""
-        gw, self.gw = self.gw, None
-        assert gw is not None
-        await gw.stop()
-
-    async def stop(self) -> None:
-        if self.gw is not None:
-            await self.kill()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 def mixed_requests(
     sim: BinanceSimulator, n: int, rng: random.Random, prefix: str
 ) -> list[OrderRequest]:
-    """Resting and marketable limit orders (GTC, IOC, FOK), market orders, post-only; both
-    sides, both symbols, near the top of the book."""
-    out = []
-    for i in range(n):
-        symbol = rng.choice(list(SYMBOLS))
+    def quote(symbol: str) -> Quote:
         info = sim.instrument(SYMBOLS[symbol])
-        tick = Decimal(1).scaleb(-info.price_precision)
         bids, asks = sim.book(SYMBOLS[symbol], 1)
-        bid, ask = Decimal(bids[0][0]), Decimal(asks[0][0])
-        side = rng.choice(("buy", "sell"))
-        lot = Decimal(info.qty_min).scaleb(-info.qty_precision)
-        fields: dict[str, Any] = {
-            "venue": "binance",
-            "symbol": symbol,
-            "side": side,
-            "qty": str(lot * rng.randint(1, 30)),
-            "client_order_id": f"{prefix}{i:05d}",
-        }
-        kind = rng.random()
-        if kind < 0.08:
-            fields.update(type="market", time_in_force="IOC")
-        else:
-            near, far = (bid, ask) if side == "buy" else (ask, bid)
-            offset = tick * rng.randint(0, 4)
-            marketable = kind < 0.3
-            if marketable:
-                price = far + offset if side == "buy" else far - offset
-                fields["time_in_force"] = rng.choice(("GTC", "IOC", "FOK"))
-            else:
-                price = near - offset if side == "buy" else near + offset
-                if rng.random() < 0.2:
-                    fields["post_only"] = True
-            fields.update(type="limit", price=format(price.normalize(), "f"))
-        out.append(OrderRequest.model_validate(fields))
-    return out
+        return Quote(
+            Decimal(bids[0][0]),
+            Decimal(asks[0][0]),
+            Decimal(1).scaleb(-info.price_precision),
+            Decimal(info.qty_min).scaleb(-info.qty_precision),
+        )
 
-
-async def caller(run: Running, req: OrderRequest, rng: random.Random, tries: Counter[str]) -> None:
-    """A client that submits, gives up waiting after a while and submits the same request
-    again, up to three times; sometimes cancels what rests. A gateway stopped under it (the
-    kill) or not started yet does not count as a try."""
-    done = 0
-    while done < 3:
-        gw = run.gw
-        if gw is None:
-            await asyncio.sleep(0.02)
-            continue
-        tries[req.client_order_id] += 1
-        try:
-            async with asyncio.timeout(rng.choice((0.02, 0.2, 2.0))):
-                handle = await gw.submit(req)
-        except TimeoutError:
-            done += 1
-            continue
-        except (RuntimeError, asyncio.CancelledError):
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            await asyncio.sleep(0.02)
-            continue
-        done += 1
-        record = gw.order(handle.client_order_id) if run.gw is gw else None
-        state = None if record is None else record.state
-        if state in (OrderState.UNKNOWN, OrderState.SENT):
-            await asyncio.sleep(0.01)
-            continue
-        if state is OrderState.ACK and rng.random() < 0.1:
-            with contextlib.suppress(OrderRefused, RuntimeError, asyncio.CancelledError):
-                await gw.cancel(req.client_order_id)
-        return
+    return [MIX.request(rng, "binance", list(SYMBOLS), quote, f"{prefix}{i:05d}") for i in range(n)]
 
 
 async def run_batch(
-    run: Running, reqs: list[OrderRequest], rng: random.Random, tries: Counter[str]
+    lives: GatewayLives, reqs: list[OrderRequest], rng: random.Random, tries: Counter[str]
 ) -> None:
     for start in range(0, len(reqs), 50):
-        await asyncio.gather(*(caller(run, r, rng, tries) for r in reqs[start : start + 50]))
-
-
-async def settled(run: Running, within: float) -> None:
-    """Waits until the ledger has no order in SENT or UNKNOWN and reconciliation is idle."""
-    gw = run.gw
-    assert gw is not None
-    deadline = time.monotonic() + within
-    while True:
-        await asyncio.wait_for(gw.order_entry.drain(), max(0.1, deadline - time.monotonic()))
-        unsettled = [
-            o
-            for o in gw.orders(limit=None)
-            if o.state in (OrderState.NEW, OrderState.SENT, OrderState.UNKNOWN)
-        ]
-        if not unsettled:
-            return
-        assert time.monotonic() < deadline, f"still unsettled: {unsettled[:3]}"
-        await asyncio.sleep(0.1)
+        await asyncio.gather(
+            *(submit_retrying(lives, r, rng, attempts=tries) for r in reqs[start : start + 50])
+        )
 
 
 @pytest.mark.timeout(240)
@@ -264,24 +140,31 @@ async def faulty_run(tmp_path: Path, *, half: int, faults: dict[str, Any], key_t
     n = 2 * half
     started = time.monotonic()
     async with BinanceSimulator(sim_config(rate=400, seed=5, faults=faults)) as sim:
-        run = Running(sim, gateway_config(tmp_path, key_type))
-        await run.start()
+        config = gateway_config(tmp_path, key_type)
+        lives = GatewayLives(
+            lambda: Gateway(
+                config, urls={"binance": sim.ws_url}, rest_urls={"binance": sim.rest_url}
+            )
+        )
+        await lives.start()
         rng = random.Random(17)
         tries: Counter[str] = Counter()
         try:
             first = mixed_requests(sim, half, rng, "a")
             cut = half * 4 // 5
-            await run_batch(run, first[:cut], rng, tries)
+            await run_batch(lives, first[:cut], rng, tries)
             # The kill: the rest are in flight when the gateway stops; a new one takes over.
-            inflight = asyncio.gather(*(caller(run, r, rng, tries) for r in first[cut:]))
+            inflight = asyncio.gather(
+                *(submit_retrying(lives, r, rng, attempts=tries) for r in first[cut:])
+            )
             await asyncio.sleep(0.05)
-            await run.kill()
+            await lives.kill()
             await asyncio.sleep(0.2)
-            await run.start()
+            await lives.start()
             await inflight
             second = mixed_requests(sim, half, rng, "b")
-            await run_batch(run, second, rng, tries)
-            gw = run.gw
+            await run_batch(lives, second, rng, tries)
+            gw = lives.gw
             assert gw is not None
             # Every first-half id again, on the new gateway: each answered from the ledger.
             handles = [await gw.submit(r) for r in first]
@@ -290,12 +173,12 @@ async def faulty_run(tmp_path: Path, *, half: int, faults: dict[str, Any], key_t
             # The market stops; what is in flight lands; reconciliation finishes.
             sim.pause()
             await asyncio.sleep(0.5)
-            await settled(run, 90)
+            await settled(gw, 90)
             await asyncio.sleep(0.3)  # the last reports of the stream
-            await settled(run, 30)
+            await settled(gw, 30)
 
             engine = sim.matching
-            per_id = Counter(o.client_order_id for o in engine.orders(ACCOUNT))
+            at_venue, per_id = by_client_id(venue_orders(sim, ACCOUNT))
             assert engine.stats.duplicate_orders == 0
             assert max(per_id.values()) == 1, "one order at the venue per client id"
             fired = sim.stats()["faults"]
@@ -316,32 +199,22 @@ async def faulty_run(tmp_path: Path, *, half: int, faults: dict[str, Any], key_t
             orders = gw.orders(limit=None)
             assert len(orders) == n
             assert sum(tries.values()) > n
-            by_state: Counter[str] = Counter()
-            fill_ids: set[str] = set()
-            for rec in orders:
-                sim_order = engine.order(ACCOUNT, client_order_id=rec.client_order_id)
-                by_state[rec.state.value] += 1
-                if sim_order is None:
-                    # Never at the venue: refused there (post-only would take, FOK...) or here.
-                    assert rec.state in (OrderState.REJECTED, OrderState.CANCELLED), rec
-                    continue
-                assert rec.state.exec_state is _STATES[sim_order.status], (rec, sim_order)
-                assert rec.venue_order_id == sim_order.order_id
-                qp = sim.instrument(rec.venue_symbol).qty_precision
-                assert Decimal(rec.filled_qty) == Decimal(sim_order.filled).scaleb(-qp), rec
-                got = sorted(f.venue_exec_id for f in gw.fills(rec.client_order_id))
-                want = sorted(f.exec_id for f in engine.fills(sim_order.order_id))
-                assert got == want, rec
-                fill_ids.update(f"{rec.client_order_id}/{x}" for x in got)
+            # Every order's state, venue id, filled quantity and fills are the venue's; one
+            # never at the venue was refused there (post-only would take, FOK...) or here.
+            wrong = disagreements(gw, at_venue)
+            assert wrong == [], wrong[:10]
+            by_state = Counter(rec.state.value for rec in orders)
+            fill_ids = {f"{cid}/{x}" for cid, order in at_venue.items() for x in order.fills}
             assert by_state["FILLED"] > n // 20
             if n >= 1_000:  # the mix a few dozen orders make varies too much to ask for
                 assert by_state["ACK"] + by_state["PARTIAL"] > 5  # how many still rest varies
                 assert by_state["EXPIRED"] > 10
 
             # Every fill reported once (reports of both gateways, ids from the stream or REST).
+            await lives.close()
             announced = Counter(
                 f"{r.client_order_id}/{r.venue_exec_id}"
-                for r in run.reports
+                for r in lives.reports
                 if r.venue_exec_id is not None
             )
             assert set(announced) == fill_ids
@@ -353,4 +226,4 @@ async def faulty_run(tmp_path: Path, *, half: int, faults: dict[str, Any], key_t
                 f"resends {stats.resends}, states {dict(by_state)}, fills {len(fill_ids)}"
             )
         finally:
-            await run.stop()
+            await lives.close()

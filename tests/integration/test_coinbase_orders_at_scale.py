@@ -8,7 +8,6 @@ announced once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import Counter
@@ -20,22 +19,16 @@ import pytest
 
 from tests.coinbase_trading import ACCOUNT, CdpKey, es256_key, sim_config
 from tradegw.config import GatewayConfig
-from tradegw.errors import OrderRefused
 from tradegw.gateway import Gateway
 from tradegw.orders.requests import OrderRequest
 from tradegw.orders.states import OrderState
-from tradegw.schema import ExecReport, ExecState
 from tradegw.sim.coinbase import CoinbaseSimulator
-from tradegw.sim.matching import SimOrderStatus
+from tradegw.sim.inspection import venue_orders
+from tradegw.verify.gateway_lives import GatewayLives
+from tradegw.verify.order_flow import OrderMix, Quote, submit_retrying
+from tradegw.verify.venue_check import by_client_id, disagreements
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
-VENUE_STATES = {
-    SimOrderStatus.NEW: ExecState.ACK,
-    SimOrderStatus.PARTIALLY_FILLED: ExecState.PARTIAL,
-    SimOrderStatus.FILLED: ExecState.FILLED,
-    SimOrderStatus.CANCELLED: ExecState.CANCELLED,
-    SimOrderStatus.EXPIRED: ExecState.EXPIRED,
-}
 ORDER_FAULTS = {
     "order_ack_lost": 0.03,
     "order_response_lost": 0.03,
@@ -43,6 +36,11 @@ ORDER_FAULTS = {
     "http_5xx": 0.02,
     "private_stream_drop": 0.01,
 }
+MIX = OrderMix()
+"""Resting and marketable limit orders (GTC, IOC, FOK), market IOC/FOK, post-only; both
+sides, both products, near the top of the book."""
+TIMEOUTS = (0.02, 0.1, 1.0)
+"""How long a caller waits for a submit before it gives up and submits again."""
 
 
 def _gateway_config(tmp_path: Path) -> GatewayConfig:
@@ -75,125 +73,20 @@ def _gateway_config(tmp_path: Path) -> GatewayConfig:
     )
 
 
-class Run:
-    """The gateway of now (the caller of a stopped one moves to the next) and everything
-    every gateway announced."""
-
-    def __init__(self, sim: CoinbaseSimulator, config: GatewayConfig) -> None:
-        self.sim = sim
-        self.config = config
-        self.gw: Gateway | None = None
-        self.reports: list[ExecReport] = []
-        self._drains: list[asyncio.Task[None]] = []
-
-    async def start(self) -> None:
-        gw = Gateway(
-            self.config,
-            urls={"coinbase": self.sim.ws_url},
-            rest_urls={"coinbase": self.sim.rest_url},
-        )
-        sub = gw.subscribe(types=["ExecReport"], max_pending=1_000_000)
-
-        async def drain() -> None:
-            async for event in sub:
-                assert isinstance(event, ExecReport)
-                self.reports.append(event)
-
-        self._drains.append(asyncio.create_task(drain()))
-        await gw.start()
-        self.gw = gw
-
-    async def kill(self) -> None:
-        """Stops the gateway as a crash would for its orders (nothing more is written)."""
-        gw, self.gw = self.gw, None
-        assert gw is not None
-        await gw.stop()
-
-    async def stop(self) -> None:
-        if self.gw is not None:
-            await self.kill()
-        for task in self._drains:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 5)
-
-
 def _requests(
     sim: CoinbaseSimulator, n: int, rng: random.Random, prefix: str
 ) -> list[OrderRequest]:
-    """Resting and marketable limit orders (GTC, IOC, FOK), market IOC/FOK, post-only;
-    both sides, both products, near the top of the book."""
-    out = []
-    for i in range(n):
-        product = rng.choice(PRODUCTS)
+    def quote(product: str) -> Quote:
         info = sim.product(product)
-        tick = Decimal(info.quote_increment)
-        lot = Decimal(info.base_min_size)
         bids, asks = sim.book(product, 1)
-        bid, ask = Decimal(bids[0][0]), Decimal(asks[0][0])
-        side = rng.choice(("buy", "sell"))
-        fields: dict[str, Any] = {
-            "venue": "coinbase",
-            "symbol": product,
-            "side": side,
-            "qty": str(lot * rng.randint(1, 30)),
-            "client_order_id": f"{prefix}{i:05d}",
-        }
-        kind = rng.random()
-        if kind < 0.1:
-            fields.update(type="market", time_in_force=rng.choice(("IOC", "FOK")))
-        else:
-            near, far = (bid, ask) if side == "buy" else (ask, bid)
-            offset = tick * rng.randint(0, 5)
-            marketable = kind < 0.35
-            if marketable:
-                price = far + offset if side == "buy" else far - offset
-                fields["time_in_force"] = rng.choice(("GTC", "IOC", "FOK"))
-            else:
-                price = near - offset if side == "buy" else near + offset
-                fields["post_only"] = rng.random() < 0.2
-            fields.update(type="limit", price=str(price))
-        out.append(OrderRequest.model_validate(fields))
-    return out
+        return Quote(
+            Decimal(bids[0][0]),
+            Decimal(asks[0][0]),
+            Decimal(info.quote_increment),
+            Decimal(info.base_min_size),
+        )
 
-
-async def _caller(run: Run, req: OrderRequest, rng: random.Random) -> None:
-    """Submits, gives up waiting after a while and submits the same request again, up to
-    three times; sometimes cancels what rests. A gateway stopped under it (the crash) does
-    not count as a try: it waits for the next one."""
-    tries = 0
-    while tries < 3:
-        gw = run.gw
-        if gw is None:
-            await asyncio.sleep(0.01)
-            continue
-        try:
-            async with asyncio.timeout(rng.choice((0.02, 0.1, 1.0))):
-                handle = await gw.submit(req)
-        except TimeoutError:
-            tries += 1
-            continue
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            await asyncio.sleep(0.01)  # the gateway stopped under us: try the next one
-            continue
-        except Exception:
-            if run.gw is gw:
-                raise
-            await asyncio.sleep(0.01)  # the gateway stopped under us: try the next one
-            continue
-        tries += 1
-        record = gw.order(handle.client_order_id) if run.gw is gw else None
-        if record is None:
-            continue
-        if record.state is OrderState.UNKNOWN:
-            await asyncio.sleep(0.005)
-            continue
-        if record.state is OrderState.ACK and rng.random() < 0.1:
-            with contextlib.suppress(OrderRefused, RuntimeError):
-                await gw.cancel(req.client_order_id)
-        return
+    return [MIX.request(rng, "coinbase", PRODUCTS, quote, f"{prefix}{i:05d}") for i in range(n)]
 
 
 def _quiet(sim: CoinbaseSimulator) -> None:
@@ -207,33 +100,7 @@ def _quiet(sim: CoinbaseSimulator) -> None:
 
 
 def _disagreements(sim: CoinbaseSimulator, gw: Gateway) -> list[str]:
-    out = []
-    for rec in gw.orders(limit=None):
-        cid = rec.client_order_id
-        venue = sim.matching.order(ACCOUNT, client_order_id=cid)
-        if venue is None:
-            if rec.state not in (OrderState.REJECTED, OrderState.CANCELLED):
-                out.append(f"{cid}: {rec.state} here, no order at the venue")
-            continue
-        if rec.state.exec_state is not VENUE_STATES[venue.status]:
-            out.append(f"{cid}: {rec.state} here, {venue.status} at the venue")
-        elif rec.venue_order_id != venue.order_id:
-            out.append(f"{cid}: venue id {rec.venue_order_id} != {venue.order_id}")
-        else:
-            fills = sim.matching.fills(venue.order_id)
-            got = sorted(f.venue_exec_id for f in gw.fills(cid))
-            if got != sorted(f.exec_id for f in fills):
-                out.append(
-                    f"{cid}: fills {len(got)} here, {len(fills)} at the venue "
-                    f"({rec.state} {rec.type} {rec.time_in_force} filled {rec.filled_qty}, "
-                    f"sends {rec.send_attempts}; venue {venue.status} {venue.filled})"
-                )
-            else:
-                # The simulator's market names are the product ids.
-                size_dp = sim.product(venue.symbol).size_precision
-                if Decimal(rec.filled_qty) != Decimal(venue.filled).scaleb(-size_dp):
-                    out.append(f"{cid}: filled {rec.filled_qty} here, not the venue's")
-    return out
+    return disagreements(gw, by_client_id(venue_orders(sim, ACCOUNT))[0])
 
 
 @pytest.mark.timeout(180)
@@ -247,31 +114,41 @@ async def test_1000_faulty_submits_with_a_gateway_restart_leave_no_duplicate(
     config = sim_config(key, rate=400, seed=9, faults={"faults": faults}, order_ack_lost_hold_s=2.0)
     started = time.monotonic()
     async with CoinbaseSimulator(config) as sim:
-        run = Run(sim, _gateway_config(tmp_path))
+        gateway_config = _gateway_config(tmp_path)
+        lives = GatewayLives(
+            lambda: Gateway(
+                gateway_config,
+                urls={"coinbase": sim.ws_url},
+                rest_urls={"coinbase": sim.rest_url},
+            )
+        )
         try:
-            await _exercise(run, sim, started)
+            await _exercise(lives, sim, started)
         finally:
-            await run.stop()
+            await lives.close()
 
 
-async def _exercise(run: Run, sim: CoinbaseSimulator, started: float) -> None:
+async def _exercise(lives: GatewayLives, sim: CoinbaseSimulator, started: float) -> None:
     """The run itself (its gateway is stopped by the caller, also on a failure)."""
-    await run.start()
+    await lives.start()
     rng = random.Random(17)
+
+    def callers(reqs: list[OrderRequest]) -> Any:
+        return asyncio.gather(*(submit_retrying(lives, r, rng, timeouts=TIMEOUTS) for r in reqs))
+
     first = _requests(sim, 500, rng, "a")
     for start in range(0, 400, 50):
-        await asyncio.gather(*(_caller(run, r, rng) for r in first[start : start + 50]))
+        await callers(first[start : start + 50])
     # The crash: 100 more are in flight when the gateway goes; a new one takes over the
     # same ledger file.
-    inflight = asyncio.gather(*(_caller(run, r, rng) for r in first[400:]))
+    inflight = callers(first[400:])
     await asyncio.sleep(0.02)
-    await run.kill()
-    await run.start()
+    await lives.restart()
     await inflight
     second = _requests(sim, 500, rng, "b")
     for start in range(0, 500, 50):
-        await asyncio.gather(*(_caller(run, r, rng) for r in second[start : start + 50]))
-    gw = run.gw
+        await callers(second[start : start + 50])
+    gw = lives.gw
     assert gw is not None
     # Every first-half id again on the new gateway: each answered from the ledger.
     handles = [await gw.submit(r) for r in first]
@@ -305,10 +182,10 @@ async def _exercise(run: Run, sim: CoinbaseSimulator, started: float) -> None:
     assert stats.unknown > 0
     venue = gw.order_entry.venue("coinbase")
 
-    await run.stop()
+    await lives.close()
     # Each fill announced once across both gateways, and every one of them announced.
     announced = Counter(
-        (r.client_order_id, r.venue_exec_id) for r in run.reports if r.venue_exec_id
+        (r.client_order_id, r.venue_exec_id) for r in lives.reports if r.venue_exec_id
     )
     assert announced, "orders filled"
     assert max(announced.values()) == 1

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import sqlite3
 import time
 from collections import Counter
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,24 +19,21 @@ import pytest
 
 from tests.integration.kraken_trading import ENV, FAST_TRADING, trading_sim, until
 from tradegw.config import GatewayConfig
-from tradegw.errors import OrderRefused
 from tradegw.gateway import Gateway
 from tradegw.orders.requests import OrderRequest
 from tradegw.orders.states import OrderState
-from tradegw.schema import ExecReport, ExecState
+from tradegw.schema import ExecReport
+from tradegw.sim.inspection import venue_orders
 from tradegw.sim.kraken import KrakenSimulator
-from tradegw.sim.matching import SimOrderStatus
+from tradegw.verify.gateway_lives import GatewayLives
+from tradegw.verify.order_flow import OrderMix, Quote, submit_retrying
+from tradegw.verify.venue_check import by_client_id, disagreements
 
 SYMBOLS = ("BTC/USD", "ETH/USD")
 ACCOUNT = "default"
-
-VENUE_STATES = {
-    SimOrderStatus.NEW: ExecState.ACK,
-    SimOrderStatus.PARTIALLY_FILLED: ExecState.PARTIAL,
-    SimOrderStatus.FILLED: ExecState.FILLED,
-    SimOrderStatus.CANCELLED: ExecState.CANCELLED,
-    SimOrderStatus.EXPIRED: ExecState.EXPIRED,
-}
+MIX = OrderMix(max_lots=40, max_offset_ticks=5)
+"""Resting and marketable limit orders (GTC, IOC, FOK), market orders, post-only; both
+sides, both pairs, near the top of the book."""
 
 
 @pytest.fixture(autouse=True)
@@ -76,100 +71,42 @@ def gateway(tmp_path: Path, sim: KrakenSimulator, **orders: Any) -> Gateway:
     return Gateway(config)
 
 
-async def started(gw: Gateway) -> Gateway:
-    await gw.start()
+async def until_trading(gw: Gateway) -> Gateway:
     venue = gw.order_entry.venue("kraken")
     await until(lambda: getattr(venue, "connected", False), what="kraken's private stream")
     return gw
 
 
+async def started(gw: Gateway) -> Gateway:
+    await gw.start()
+    return await until_trading(gw)
+
+
 def requests(sim: KrakenSimulator, n: int, rng: random.Random, prefix: str) -> list[OrderRequest]:
-    """Resting and marketable limit orders (GTC, IOC, FOK), market orders, post-only; both
-    sides, both pairs, near the top of the book."""
-    out = []
-    for i in range(n):
-        symbol = rng.choice(SYMBOLS)
-        pair = sim.pair(symbol)
-        tick = Decimal(1).scaleb(-pair.price_precision)
-        lot = Decimal(pair.qty_min).scaleb(-pair.qty_precision)
-        bids, asks = sim.book(symbol, 1)
-        bid, ask = Decimal(bids[0][0]), Decimal(asks[0][0])
-        side = rng.choice(("buy", "sell"))
-        fields: dict[str, Any] = {
-            "venue": "kraken",
-            "symbol": symbol.replace("/", "-"),
-            "side": side,
-            "qty": str(lot * rng.randint(1, 40)),
-            "client_order_id": f"{prefix}{i:05d}",
-        }
-        kind = rng.random()
-        if kind < 0.1:
-            fields.update(type="market", time_in_force=rng.choice(("IOC", "FOK")))
-        else:
-            near, far = (bid, ask) if side == "buy" else (ask, bid)
-            offset = tick * rng.randint(0, 5)
-            marketable = kind < 0.35
-            if marketable:
-                price = far + offset if side == "buy" else far - offset
-                fields["time_in_force"] = rng.choice(("GTC", "IOC", "FOK"))
-            else:
-                price = near - offset if side == "buy" else near + offset
-                fields["post_only"] = rng.random() < 0.2
-            fields.update(type="limit", price=str(price))
-        out.append(OrderRequest.model_validate(fields))
-    return out
+    def quote(symbol: str) -> Quote:
+        pair = sim.pair(symbol.replace("-", "/"))
+        bids, asks = sim.book(symbol.replace("-", "/"), 1)
+        return Quote(
+            Decimal(bids[0][0]),
+            Decimal(asks[0][0]),
+            Decimal(1).scaleb(-pair.price_precision),
+            Decimal(pair.qty_min).scaleb(-pair.qty_precision),
+        )
 
-
-@dataclass
-class Holder:
-    """The gateway of now (None while one is killed and the next not yet up)."""
-
-    gw: Gateway | None
-
-
-async def caller(holder: Holder, req: OrderRequest, rng: random.Random) -> None:
-    """A client that submits, gives up waiting after a while and submits the same request
-    again, up to three times; sometimes cancels what rests. A gateway killed under it, or
-    not yet started again, does not count as a try."""
-    tries = 0
-    while tries < 3:
-        gw = holder.gw
-        if gw is None:
-            await asyncio.sleep(0.01)
-            continue
-        try:
-            async with asyncio.timeout(rng.choice((0.01, 0.05, 1.0))):
-                handle = await gw.submit(req)
-        except TimeoutError:
-            tries += 1
-            continue
-        except (RuntimeError, sqlite3.ProgrammingError, asyncio.CancelledError):
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            await asyncio.sleep(0.01)
-            continue
-        tries += 1
-        if holder.gw is not gw:
-            continue  # killed meanwhile: ask the next one
-        record = gw.order(handle.client_order_id)
-        state = None if record is None else record.state
-        if state is OrderState.UNKNOWN:
-            await asyncio.sleep(0.005)
-            continue
-        if state is OrderState.ACK and rng.random() < 0.1:
-            with contextlib.suppress(
-                OrderRefused, RuntimeError, sqlite3.ProgrammingError, asyncio.CancelledError
-            ):
-                await gw.cancel(req.client_order_id)
-        return
+    symbols = [s.replace("/", "-") for s in SYMBOLS]
+    return [MIX.request(rng, "kraken", symbols, quote, f"{prefix}{i:05d}") for i in range(n)]
 
 
 async def run_batch(
-    holder: Holder, sim: KrakenSimulator, reqs: list[OrderRequest], rng: random.Random
+    lives: GatewayLives, sim: KrakenSimulator, reqs: list[OrderRequest], rng: random.Random
 ) -> None:
     for start in range(0, len(reqs), 50):
-        await asyncio.gather(*(caller(holder, r, rng) for r in reqs[start : start + 50]))
+        await asyncio.gather(
+            *(
+                submit_retrying(lives, r, rng, timeouts=(0.01, 0.05, 1.0))
+                for r in reqs[start : start + 50]
+            )
+        )
         for symbol in SYMBOLS:
             sim.advance(symbol, 20)  # resting orders fill against the market's trades
 
@@ -191,23 +128,24 @@ async def test_1000_faulty_submits_with_a_restart_leave_no_duplicate_and_agree_w
 ) -> None:
     began = time.monotonic()
     async with trading_sim(faults=FAULTS, seed=3) as sim:
-        holder = Holder(await started(gateway(tmp_path, sim)))
+        lives = GatewayLives(lambda: gateway(tmp_path, sim), until_trading)
+        await lives.start()
         try:
             rng = random.Random(11)
             first = requests(sim, 500, rng, "a")
-            await run_batch(holder, sim, first[:400], rng)
+            await run_batch(lives, sim, first[:400], rng)
             # The kill: 100 more are in flight when the gateway goes; a new one takes over the
             # ledger file (the venue, like a real one, outlives the process).
-            inflight = asyncio.gather(*(caller(holder, r, rng) for r in first[400:]))
+            inflight = asyncio.gather(
+                *(submit_retrying(lives, r, rng, timeouts=(0.01, 0.05, 1.0)) for r in first[400:])
+            )
             await asyncio.sleep(0.02)
-            killed, holder.gw = holder.gw, None
-            assert killed is not None
-            first_stats = killed.order_entry.stats
-            await killed.stop()
-            holder.gw = gw = await started(gateway(tmp_path, sim))
+            await lives.restart()
+            gw = lives.gw
+            assert gw is not None
             await inflight
             second = requests(sim, 500, rng, "b")
-            await run_batch(holder, sim, second, rng)
+            await run_batch(lives, sim, second, rng)
             # Every first-half id again, on the new gateway: each answered from the ledger.
             handles = [await gw.submit(r) for r in first]
             assert all(h.duplicate for h in handles)
@@ -243,31 +181,21 @@ async def test_1000_faulty_submits_with_a_restart_leave_no_duplicate_and_agree_w
             assert len(orders) == 1_000
             unsettled = [o for o in orders if o.state in (OrderState.SENT, OrderState.UNKNOWN)]
             assert unsettled == []
-            fills = 0
-            for rec in orders:
-                sim_order = engine.order(ACCOUNT, client_order_id=rec.client_order_id)
-                if sim_order is None:
-                    assert rec.state in (OrderState.REJECTED, OrderState.CANCELLED), rec
-                    continue
-                assert rec.state.exec_state is VENUE_STATES[sim_order.status], rec
-                assert rec.venue_order_id == sim_order.order_id
-                pair = sim.pair(sim_order.symbol.replace("-", "/"))
-                assert Decimal(rec.filled_qty) == Decimal(sim_order.filled).scaleb(
-                    -pair.qty_precision
-                ), rec
-                got = sorted(f.venue_exec_id for f in gw.order_ledger.fills(rec.client_order_id))
-                assert got == sorted(f.exec_id for f in engine.fills(sim_order.order_id)), rec
-                fills += len(got)
-            second_stats = gw.order_entry.stats
+            # Every order's state, venue id, filled quantity and fills are the venue's; one
+            # never at the venue was refused (there or here) or cancelled before it got there.
+            at_venue = by_client_id(venue_orders(sim, ACCOUNT))[0]
+            wrong = disagreements(gw, at_venue)
+            assert wrong == [], wrong[:10]
+            fills = sum(len(o.fills) for o in at_venue.values())
             stats = {
                 "elapsed_s": round(time.monotonic() - began, 1),
                 "venue_orders": len(per_id),
                 "venue_fills": fills,
                 "faults": {k: faults[k] for k in FAULTS_KINDS},
-                "unknown": first_stats.unknown + second_stats.unknown,
-                "resends": first_stats.resends + second_stats.resends,
-                "queries": first_stats.queries + second_stats.queries,
-                "duplicate_submits": first_stats.duplicate_submits + second_stats.duplicate_submits,
+                "unknown": lives.total("unknown"),
+                "resends": lives.total("resends"),
+                "queries": lives.total("queries"),
+                "duplicate_submits": lives.total("duplicate_submits"),
                 "stream_gaps": gw.telemetry.counters.get("order_stream_gaps", "kraken"),
                 "states": dict(Counter(o.state.value for o in orders)),
                 "rejected": dict(
@@ -282,8 +210,7 @@ async def test_1000_faulty_submits_with_a_restart_leave_no_duplicate_and_agree_w
             assert stats["unknown"] > 0
             assert stats["duplicate_submits"] >= 500
         finally:
-            if holder.gw is not None:
-                await holder.gw.stop()
+            await lives.close()
 
 
 FAULTS_KINDS = [spec["kind"] for spec in FAULTS["faults"]]

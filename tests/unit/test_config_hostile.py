@@ -48,8 +48,10 @@ def write(directory: Path, content: Content, name: str = "hostile.yaml") -> Path
 
 def outcome(path: Path, within_s: float = QUICK_S) -> GatewayConfig | str:
     """The config that ``path`` loads to, or the ConfigError's message; either way within
-    ``within_s``, and every line of a message starts with the path."""
-    start = time.monotonic()
+    ``within_s`` of this process's CPU time (not wall time: the bound is there to catch a
+    parser that blows up, not to time a machine that other work keeps busy), and every line
+    of a message starts with the path."""
+    start = time.process_time()
     try:
         result: GatewayConfig | str = load_config(path)
     except ConfigError as e:
@@ -57,7 +59,7 @@ def outcome(path: Path, within_s: float = QUICK_S) -> GatewayConfig | str:
         assert result
         for line in result.splitlines():
             assert line.startswith(f"{path}: "), line
-    elapsed = time.monotonic() - start
+    elapsed = time.process_time() - start
     assert elapsed < within_s, f"{elapsed:.2f}s"
     return result
 
@@ -406,7 +408,7 @@ def test_as_many_consumers_as_a_file_can_hold_validate_quickly(tmp_path: Path) -
     # Three values each (mapping, key, name): 30k is about the most under the value cap.
     # Unique names are checked in one pass; the quadratic check took ten seconds here.
     text = "consumers:\n" + "".join(f"- {{name: c{i}}}\n" for i in range(30_000))
-    # About a second on a busy two-core machine; the bound leaves room for a slower one.
+    # About a second of CPU; the quadratic check took ten.
     config = outcome(write(tmp_path, text), within_s=5.0)
     assert isinstance(config, GatewayConfig)
     assert len(config.consumers) == 30_000

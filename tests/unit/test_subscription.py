@@ -587,6 +587,69 @@ async def test_slow_batch_consumer_still_ends_with_the_right_book() -> None:
     assert mine.top("BTC-USD") == feed.ref.book("BTC-USD").top(1000)
 
 
+async def test_a_batch_of_nothing_but_a_resyncing_books_marker_waits_without_a_budget() -> None:
+    """A backlog marker whose book is resyncing when it is taken yields no event: a batch
+    reader with no budget then took nothing ready, and took that for being out of budget
+    (``tradegw verify``'s stalled consumer failed on it: an AssertionError out of the
+    iterator). It must wait for the next event instead."""
+    d = make_dispatcher()
+    feed = BookFeed(d)
+    sub = d.subscribe(max_pending=1)
+    feed.snapshot()
+    got: list[Event] = []
+
+    async def consume() -> None:
+        # One event per batch: the marker is taken on its own.
+        async for batch in sub.batches(max_events=1):
+            got.extend(batch)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0)
+    assert [e.event_type for e in got] == ["BookSnapshot"]
+    feed.update("BTC-USD", [bid(150)])
+    feed.update("BTC-USD", [bid(151)])  # past max_pending: a marker after the first diff
+    feed.ref.synced["BTC-USD"] = False  # resyncing when the consumer takes the marker
+    await asyncio.sleep(0.02)
+    assert not task.done()
+    d.publish(trade())
+    await asyncio.sleep(0.02)
+    sub.close()
+    await asyncio.wait_for(task, 5)
+    assert [e.event_type for e in got] == ["BookSnapshot", "BookUpdate", "Trade"]
+    assert sub.stats.snapshots_for_backlog == 0
+
+
+async def test_a_batch_reader_without_a_budget_survives_more_exec_reports_than_a_slice() -> None:
+    """Every queued ExecReport goes out with whatever market data a take moves, so one take
+    can use up a slice's event count many times over (a consumer stalled under thousands of
+    reports); the slice's top-up then left no room and the reader, taking nothing, took
+    that for being out of budget (an AssertionError out of ``batches()``, as ``tradegw
+    verify``'s stalled consumer hit it). It must take on until the slice's time is up."""
+    d = Dispatcher(DispatcherConfig(consumer_slice_ms=1000), Telemetry())  # time never up
+    sub = d.subscribe()
+    got: list[Event] = []
+
+    async def consume() -> None:
+        async for batch in sub.batches(max_events=16):
+            got.extend(batch)
+
+    task = asyncio.create_task(consume())
+    for i in range(5):
+        d.publish(trade(trade_id=f"warm-{i}"))
+    await asyncio.sleep(0.01)  # taken and timed: the consumer's cost per event is known
+    reports = [exec_report(f"c-{i}") for i in range(12_000)]
+    for ev in reports:
+        d.publish(ev)
+    for i in range(100):
+        d.publish(trade(trade_id=str(i)))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    sub.close()
+    await asyncio.wait_for(task, 10)
+    assert len(got) == 5 + 12_000 + 100
+    assert [ev for ev in got if isinstance(ev, ExecReport)] == reports
+
+
 def test_batches_need_a_positive_size() -> None:
     sub = make_dispatcher().subscribe()
     with pytest.raises(ValueError, match="positive"):

@@ -4,9 +4,18 @@ and the same checker passes the intact one. Also the report's verdict and table.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tradegw.dispatch.routing import RouteFilter
 from tradegw.verify.churn import Seen, SubscribeRecord, analyse, routing_outcome
-from tradegw.verify.exec_reports import Received, exec_outcome, report_problems
+from tradegw.verify.exec_reports import (
+    RealFlow,
+    Received,
+    exec_outcome,
+    report_problems,
+    sequence_problems,
+)
+from tradegw.verify.idempotency import IdempotencyRun, VenueTally, idempotency_outcome
 from tradegw.verify.merges import (
     CloseFigures,
     MergedSeen,
@@ -16,21 +25,25 @@ from tradegw.verify.merges import (
     partial_outcome,
 )
 from tradegw.verify.ordering import OrderAudit, ordering_outcome
-from tradegw.verify.outcome import NOT_YET, Outcome, unmeasured
+from tradegw.verify.outcome import Outcome, unmeasured
 from tradegw.verify.report import render_table, report_json
 from tradegw.verify.resync import StatusSeen as BookStatusSeen
 from tradegw.verify.resync import resync_outcome, resyncs
 from tradegw.verify.session import STOPPED, Report
 from tradegw.verify.steady_load import ConsumerRecord, consumer_problems, degradation_outcome
+from tradegw.verify.switch_check import SwitchRun, switch_outcome
 
 MS = 1_000_000
 S = 1_000_000_000
 
 # ---- SC-003: execution reports ----
 
-STREAM_A = ("kraken", "BTC-USD")
-STREAM_B = ("coinbase", "ETH-USD")
+STREAM_A = ("kraken", "BTC-USD")  # injected
+STREAM_B = ("coinbase", "ETH-USD")  # injected
+REAL = ("binance", "BTC-USDT")  # the order entry's
 INJECTED = {STREAM_A: [101, 102, 103], STREAM_B: [201, 202]}
+NUMBERED = {REAL: 2}
+FLOW = RealFlow(orders=1, venues=("binance",), fills=1, entry_reports=2)
 PRESSURE = {"coalesced": 500, "snapshots_for_backlog": 2, "spilled": 10}
 
 
@@ -42,25 +55,62 @@ def _received(*reports: tuple[tuple[str, str], int, int]) -> Received:
 
 def _all_in_order() -> Received:
     return _received(
-        (STREAM_A, 1, 101), (STREAM_B, 1, 201), (STREAM_A, 2, 102), (STREAM_B, 2, 202),
-        (STREAM_A, 3, 103),
+        (STREAM_A, 1, 101), (REAL, 1, 901), (STREAM_B, 1, 201), (STREAM_A, 2, 102),
+        (STREAM_B, 2, 202), (REAL, 2, 902), (STREAM_A, 3, 103),
     )  # fmt: skip
 
 
+def _sc003(stalled: Received, live: Received | None = None, **changes: object) -> Outcome:
+    args: dict[str, object] = {
+        "published": NUMBERED,
+        "injected": INJECTED,
+        "stalled": stalled,
+        "live": live or _all_in_order(),
+        "pressure": PRESSURE,
+        "stall_s": 3.0,
+        "flow": FLOW,
+    }
+    args.update(changes)
+    return exec_outcome(**args)  # type: ignore[arg-type]
+
+
 def test_exec_reports_all_delivered_in_order_pass() -> None:
-    outcome = exec_outcome(INJECTED, _all_in_order(), _all_in_order(), PRESSURE, 3.0)
-    assert outcome.passed is True
+    outcome = _sc003(_all_in_order())
+    assert outcome.passed is True, outcome.note
     assert outcome.value == 100.0
+    assert outcome.figures["real_reports"] == 2
+    assert outcome.figures["injected"] == 5
+    # Reports published after the measure are fine as long as they continue the stream.
+    later = _all_in_order()
+    later.reports.append((REAL, 3, 903))
+    assert _sc003(later, later).passed is True
 
 
 def test_a_missing_exec_report_fails() -> None:
     stalled = _received(
-        (STREAM_A, 1, 101), (STREAM_A, 3, 103), (STREAM_B, 1, 201), (STREAM_B, 2, 202)
-    )
-    outcome = exec_outcome(INJECTED, stalled, _all_in_order(), PRESSURE, 3.0)
+        (STREAM_A, 1, 101), (STREAM_A, 3, 103), (STREAM_B, 1, 201), (STREAM_B, 2, 202),
+        (REAL, 1, 901), (REAL, 2, 902),
+    )  # fmt: skip
+    outcome = _sc003(stalled)
     assert outcome.passed is False
-    assert outcome.value == 80.0
+    assert outcome.value is not None
+    assert round(outcome.value, 2) == 85.71  # 6 of 7
     assert "stalled kraken BTC-USD: 2 of 3 received, 1 missing" in outcome.note
+
+
+def test_a_real_report_lost_or_out_of_order_fails() -> None:
+    lost = _received(*(r for r in _all_in_order().reports if r[1:] != (1, 901)))
+    outcome = _sc003(_all_in_order(), lost)
+    assert outcome.passed is False
+    assert "live binance BTC-USDT: 1 of 2 received, 1 missing" in outcome.note
+    swapped = _received(
+        (REAL, 2, 902), (REAL, 1, 901), *(r for r in _all_in_order().reports if r[0] != REAL)
+    )
+    assert sequence_problems(NUMBERED, swapped, "live") == [
+        "live binance BTC-USDT: 2 of 2 received, 0 missing, 0 repeated, 1 out of order"
+    ]
+    short = _received((REAL, 1, 901))
+    assert "1 missing" in sequence_problems(NUMBERED, short, "stalled")[0]
 
 
 def test_exec_reports_out_of_order_or_repeated_fail() -> None:
@@ -75,13 +125,153 @@ def test_exec_reports_out_of_order_or_repeated_fail() -> None:
     repeated = _all_in_order()
     repeated.reports.append((STREAM_B, 2, 202))
     assert "1 repeated" in report_problems(INJECTED, repeated, "live")[0]
-    assert exec_outcome(INJECTED, _all_in_order(), swapped, PRESSURE, 3.0).passed is False
+    assert _sc003(_all_in_order(), swapped).passed is False
 
 
-def test_a_stall_that_was_not_felt_proves_nothing() -> None:
-    outcome = exec_outcome(INJECTED, _all_in_order(), _all_in_order(), {"coalesced": 0}, 3.0)
+def test_another_report_under_the_same_number_or_a_stray_stream_fails() -> None:
+    other = _received(*((s, n, e + 1 if s == REAL else e) for s, n, e in _all_in_order().reports))
+    outcome = _sc003(_all_in_order(), other)
+    assert outcome.passed is False
+    assert "another report under the same seq_provider" in outcome.note
+    stray = _all_in_order()
+    stray.reports.append((("kraken", "DOGE-USD"), 1, 7))
+    assert "a stream nothing published" in _sc003(stray).note
+
+
+def test_fills_that_differ_from_the_venue_or_reports_never_published_fail() -> None:
+    differs = RealFlow(1, ("binance",), 1, ("c1: 1 fills here, 2 at the venue",), 2)
+    outcome = _sc003(_all_in_order(), flow=differs)
+    assert outcome.passed is False
+    assert "ledger vs venue: c1" in outcome.note
+    unpublished = RealFlow(1, ("binance",), 1, entry_reports=1)
+    assert _sc003(_all_in_order(), flow=unpublished).passed is False
+
+
+def test_no_real_report_or_a_stall_that_was_not_felt_proves_nothing() -> None:
+    injected_only = _received(*(r for r in _all_in_order().reports if r[0] != REAL))
+    outcome = _sc003(injected_only, injected_only, published={})
+    assert outcome.passed is False
+    assert "nothing real was measured" in outcome.note
+    outcome = _sc003(_all_in_order(), pressure={"coalesced": 0})
     assert outcome.passed is False
     assert "not felt" in outcome.note
+
+
+# ---- SC-008: the trading switch ----
+
+
+def _switch(**changes: object) -> SwitchRun:
+    run = SwitchRun(
+        submitted=2,
+        ids=["a", "b"],
+        reached_off={"binance": 0, "coinbase": 0, "kraken": 0},
+        at_venue_off={"binance": 0, "coinbase": 0, "kraken": 0},
+        blocked_on={"binance": [], "coinbase": [], "kraken": []},
+    )
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return run
+
+
+def test_a_switch_that_neither_leaks_nor_blocks_passes() -> None:
+    outcome = switch_outcome(_switch())
+    assert outcome.passed is True, outcome.note
+    assert outcome.value == 0
+    assert "disabled: 0 of 6 submits reached a venue" in outcome.note
+    assert "enabled: 0 of 6 blocked" in outcome.note
+
+
+def test_a_switch_that_leaks_or_blocks_fails() -> None:
+    leaked = switch_outcome(_switch(reached_off={"binance": 2, "coinbase": 0, "kraken": 0}))
+    assert leaked.passed is False
+    assert leaked.value == 2
+    placed = switch_outcome(_switch(at_venue_off={"binance": 0, "coinbase": 1, "kraken": 0}))
+    assert placed.passed is False
+    blocked = switch_outcome(_switch(blocked_on={"binance": [], "coinbase": [], "kraken": ["x"]}))
+    assert blocked.passed is False
+    assert blocked.value == 1
+    assert blocked.figures["blocked_while_enabled"]["kraken"] == 1
+    answered = switch_outcome(_switch(not_refused_off=["y"]))
+    assert answered.passed is False
+    assert "not answered REJECTED trading_disabled" in answered.note
+    refused = switch_outcome(_switch(refused_on=["z"], acks=["disabled: nope"]))
+    assert refused.passed is False
+    assert "SetTradingMode refused" in refused.note
+
+
+# ---- SC-007: no duplicate order ----
+
+
+def _ids_run(**changes: object) -> IdempotencyRun:
+    run = IdempotencyRun(
+        ids={"binance": ["b1", "b2"], "kraken": ["k1"]},
+        attempts=Counter({"b1": 3, "b2": 2, "k1": 4}),
+        twice_at_once=1,
+        in_flight_at_kill=1,
+        restarts=1,
+        reused_after_close=2,
+    )
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return run
+
+
+def _tally(orders: dict[str, int], duplicates: int = 0) -> VenueTally:
+    return VenueTally(duplicates, 0, orders, {"order_ack_lost": 2})
+
+
+def _sc007(
+    run: IdempotencyRun | None = None,
+    venues: dict[str, VenueTally] | None = None,
+    wrong: list[str] | None = None,
+    fills: dict[str, int] | None = None,
+) -> Outcome:
+    return idempotency_outcome(
+        run or _ids_run(),
+        venues or {"binance": _tally({"b1": 1, "b2": 1}), "kraken": _tally({"k1": 1})},
+        wrong or [],
+        fills if fills is not None else {"b1/e1": 1, "k1/e2": 1},
+        {"unknown": 3, "resends": 1, "duplicate_submits": 5},
+    )
+
+
+def test_no_duplicate_and_every_order_as_the_venue_has_it_passes() -> None:
+    outcome = _sc007()
+    assert outcome.passed is True, outcome.note
+    assert outcome.value == 100.0
+    assert "duplicate orders at the simulators binance 0, kraken 0" in outcome.note
+
+
+def test_a_duplicate_order_at_a_venue_fails() -> None:
+    venues = {"binance": _tally({"b1": 2, "b2": 1}, duplicates=1), "kraken": _tally({"k1": 1})}
+    outcome = _sc007(venues=venues)
+    assert outcome.passed is False
+    assert outcome.value is not None
+    assert round(outcome.value, 2) == 66.67
+    assert outcome.figures["ids_with_several_orders"] == ["b1"]
+    # The simulator's own count alone is enough.
+    counted = {"binance": _tally({"b1": 1, "b2": 1}, duplicates=1), "kraken": _tally({"k1": 1})}
+    assert _sc007(venues=counted).passed is False
+
+
+def test_a_state_unlike_the_venues_or_a_fill_announced_twice_or_never_fails() -> None:
+    assert _sc007(wrong=["b2: ACK here, filled at the venue"]).passed is False
+    assert _sc007(fills={"b1/e1": 2}).passed is False
+    assert _sc007(fills={"b1/e1": 1, "k1/e2": 0}).passed is False
+    reused = _sc007(_ids_run(reused_not_from_ledger=["b1"]))
+    assert reused.passed is False
+    assert "not answered from the ledger" in reused.note
+
+
+def test_no_restart_or_no_fault_proves_nothing() -> None:
+    assert _sc007(_ids_run(restarts=0)).passed is False
+    quiet = {
+        "binance": VenueTally(0, 0, {"b1": 1, "b2": 1}, {"order_ack_lost": 0}),
+        "kraken": VenueTally(0, 0, {"k1": 1}, {}),
+    }
+    outcome = _sc007(venues=quiet)
+    assert outcome.passed is False
+    assert "no order fault fired" in outcome.note
 
 
 # ---- SC-010 and SC-009: merges ----
@@ -372,16 +562,15 @@ def _row(criterion: str, passed: bool | None) -> Outcome:
     return Outcome(criterion, "a figure", 1.5, "ms", "< 200 ms", passed, "a note")
 
 
-def test_order_criteria_are_listed_but_never_fail_the_run() -> None:
-    report = Report([_row("SC-001", True), unmeasured("SC-007", NOT_YET)], 12.0, quick=True)
+def test_a_run_where_everything_passed_passes() -> None:
+    report = Report([_row("SC-001", True), _row("SC-007", True)], 12.0, quick=True)
     assert report.passed is True
     table = render_table(report)
     assert "SC-007" in table
-    assert NOT_YET in table
-    assert "PASSED: 1 of 1 measured criteria passed; SC-007 not yet (orders)" in table
+    assert "PASSED: 2 of 2 measured criteria passed; 0 min 12 s" in table
     data = report_json(report)
     assert data["passed"] is True
-    assert [r["status"] for r in data["criteria"]] == ["pass", NOT_YET]
+    assert [r["status"] for r in data["criteria"]] == ["pass", "pass"]
 
 
 def test_a_failure_or_a_stop_fails_the_run() -> None:
@@ -398,4 +587,4 @@ def test_values_are_shown_with_their_unit() -> None:
     percent = Outcome("SC-012", "x", 99.876, "%", "> 99.5 %", True)
     assert percent.shown_value() == "99.88 %"
     assert Outcome("SC-002", "x", 0.0, "", "= 0", True).shown_value() == "0"
-    assert unmeasured("SC-008", NOT_YET).shown_value() == "—"
+    assert unmeasured("SC-008", STOPPED).shown_value() == "—"

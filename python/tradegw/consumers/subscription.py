@@ -321,15 +321,21 @@ class Subscription:
                     clock.begin()
                     continue
                 # Until a batch has been timed its cost is unknown: the first one is whatever
-                # is queued (a burst in one wake-up), the later ones about a slice.
-                limit = min(max_events, clock.left) if clock.cost_ns else max_events
+                # is queued (a burst in one wake-up), the later ones about a slice. The slice
+                # has time left here, so at least one event: its count may be far below 0
+                # (every queued ExecReport goes with each take, past the count).
+                limit = max(1, min(max_events, clock.left)) if clock.cost_ns else max_events
+                moved = 0
                 while len(ready) < limit and (self._exec or len(self._queue)):
                     moved = self._take(limit - len(ready))
                     if not moved:
                         break
                     clock.left -= moved
                 if not ready:
-                    await self._wait_for_budget()
+                    if not moved:  # nothing could be taken: out of budget
+                        await self._wait_for_budget()
+                    # Else what was taken gave no event (a backlog marker of a book that is
+                    # resyncing now): look at the queue again, or wait for the next event.
                     continue
             if ready:
                 if len(ready) <= max_events:

@@ -6,6 +6,9 @@ config's defaults. Once both sockets listen, two lines go to stdout, which
 
     kraken ws   ws://127.0.0.1:PORT/v2
     kraken rest http://127.0.0.1:PORT
+
+and a third, ``kraken inspect http://127.0.0.1:PORT``, before them when the config asks for
+the inspection endpoints (``inspect_port``).
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ async def serve(spec: VenueSpec, config: SimConfig, stop: asyncio.Event | None =
     sim = spec.simulator_type(config)
     try:
         await sim.start()
+        if sim.inspect_url is not None:
+            print(f"{spec.name} inspect {sim.inspect_url}", flush=True)
         print(f"{spec.name} ws   {sim.ws_url}", flush=True)
         print(f"{spec.name} rest {sim.rest_url}", flush=True)
         await stop.wait()

@@ -70,6 +70,13 @@ class SimConfig(BaseModel):
     host: str = "127.0.0.1"
     ws_port: int = Field(default=0, ge=0, le=65535)
     rest_port: int = Field(default=0, ge=0, le=65535)
+    inspect_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the matching engine's orders and counters over HTTP on this port "
+        "of its own (0: any free one; None: not at all), see tradegw.sim.inspection",
+    )
     pairs: int | list[str] = Field(
         default=5,
         description="how many pairs (the instrument table first, then SYMnn), "

@@ -235,6 +235,9 @@ class CancelOutcome:
 class MatchingStats:
     """What the engine did."""
 
+    place_requests: int = 0
+    """Orders asked for, whatever became of them (placed, rejected, answered with an
+    existing order): every order request that reached the venue's matching."""
     placed: int = 0
     """Orders created (reached the book)."""
     rejected: int = 0
@@ -377,6 +380,7 @@ class MatchingEngine:
         pair's precisions) and matches what it can take at once."""
         if self._injector is not None:
             self._injector.count_order_request()
+        self.stats.place_requests += 1
         if account not in self.accounts:
             return self._refuse(RejectReason.UNKNOWN_ACCOUNT)
         pair = self.market.pairs.get(symbol)

@@ -37,8 +37,9 @@ def _die_with_parent(parent: int) -> None:
 class SimulatorProcess:
     """``python -m tradegw.sim <venue> --config FILE`` with the URLs it printed."""
 
-    def __init__(self, venue: str, config: SimConfig) -> None:
-        """Nothing starts yet.
+    def __init__(self, venue: str, config: SimConfig, *, workdir: Path | None = None) -> None:
+        """Nothing starts yet. The config is handed to the child in a file only this user
+        can read, in ``workdir`` (None: the system's temporary folder), removed on stop.
 
         Raises:
             ValueError: ``venue`` is not a registered simulator.
@@ -47,8 +48,11 @@ class SimulatorProcess:
             raise ValueError(f"unknown venue {venue!r}; known: {', '.join(venue_names())}")
         self.venue = venue
         self.config = config
+        self.workdir = workdir
         self.ws_url = ""
         self.rest_url = ""
+        self.inspect_url = ""
+        """The inspection endpoints' URL when the config sets ``inspect_port``, else ``""``."""
         self._proc: asyncio.subprocess.Process | None = None
         self._config_file: Path | None = None
 
@@ -59,7 +63,9 @@ class SimulatorProcess:
             RuntimeError: the child exited before printing them.
             TimeoutError: it did not print them within ``within_s``.
         """
-        fd, name = tempfile.mkstemp(prefix=f"tradegw-sim-{self.venue}-", suffix=".json")
+        fd, name = tempfile.mkstemp(
+            prefix=f"tradegw-sim-{self.venue}-", suffix=".json", dir=self.workdir
+        )
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self.config.model_dump_json())
         self._config_file = Path(name)
@@ -100,6 +106,9 @@ class SimulatorProcess:
                     self.ws_url = parts[2]
                 elif parts[:2] == [self.venue, "rest"]:
                     self.rest_url = parts[2]
+                elif parts[:2] == [self.venue, "inspect"]:
+                    # Printed before the other two, so it is in by the time they are.
+                    self.inspect_url = parts[2]
 
     def kill(self) -> None:
         """SIGKILLs the child now if it runs (no wait; :meth:`stop` reaps it)."""

@@ -29,6 +29,7 @@ from tradegw.sim.config import SimConfig, resolve_config
 from tradegw.sim.connection import ConnectionContext, SimConnection
 from tradegw.sim.faults import FaultInjector
 from tradegw.sim.feed import MarketFeed
+from tradegw.sim.inspection import InspectionServer
 from tradegw.sim.instruments import Instrument
 from tradegw.sim.market import Market
 from tradegw.sim.matching import DuplicatePolicy, FeeSchedule, MatchingEngine
@@ -107,6 +108,7 @@ class VenueSimulator(ABC, Generic[ConfigT]):
         self._ws_port = 0
         self._rest_port = 0
         self._paused = False
+        self._inspection: InspectionServer | None = None
 
     # ------------------------------------------------------------------ venue hooks
 
@@ -171,6 +173,9 @@ class VenueSimulator(ABC, Generic[ConfigT]):
         await site.start()
         self._runner = runner
         self._rest_port = runner.addresses[0][1]
+        if cfg.inspect_port is not None:
+            self._inspection = InspectionServer(self, cfg.host, cfg.inspect_port)
+            await self._inspection.start()
         if self._injector is not None:
             self._injector.restart_clock()
         self._tasks = [
@@ -195,6 +200,9 @@ class VenueSimulator(ABC, Generic[ConfigT]):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._inspection is not None:
+            await self._inspection.stop()
+            self._inspection = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -287,6 +295,13 @@ class VenueSimulator(ABC, Generic[ConfigT]):
     def rest_url(self) -> str:
         """``http://127.0.0.1:PORT`` (after :meth:`start`)."""
         return f"http://{self.config.host}:{self._rest_port}"
+
+    @property
+    def inspect_url(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the inspection endpoints (see
+        :mod:`tradegw.sim.inspection`) while they are served (``inspect_port`` set), else
+        None."""
+        return self._inspection.url if self._inspection is not None else None
 
     @property
     def symbols(self) -> list[str]:

@@ -37,8 +37,7 @@ def add_parser(commands: Any) -> None:
         dest="criteria",
         choices=list(CRITERIA),
         metavar="SC-00N",
-        help="only this criterion (repeatable; default: all); SC-007/008 need order entry "
-        "and are listed as not yet",
+        help="only this criterion (repeatable; default: all)",
     )
     verify.add_argument("--json", type=Path, metavar="PATH", help="also write the report here")
     verify.add_argument(

@@ -21,8 +21,6 @@ class Criterion:
     """The plan's words, shortened."""
     threshold: str
     """The plan's threshold as the table shows it."""
-    measurable: bool = True
-    """False for the order criteria: order entry does not exist yet."""
 
 
 CRITERIA: Final[dict[str, Criterion]] = {
@@ -36,8 +34,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
         Criterion("SC-004", "fair share of subscribed bandwidth, 3+ consumers", "≥ 25 %"),
         Criterion("SC-005", "routing updates take effect", "< 1 s"),
         Criterion("SC-006", "book resync after gap, checksum mismatch or staleness", "< 5 s"),
-        Criterion("SC-007", "no duplicate order for a reused client_order_id", "100 %", False),
-        Criterion("SC-008", "trading switch: no false positives", "= 0", False),
+        Criterion("SC-007", "no duplicate order for a reused client_order_id", "100 %"),
+        Criterion("SC-008", "trading switch: no false positives", "= 0"),
         Criterion("SC-009", "merge windows closed on threshold (time or count)", "≥ 95 %"),
         Criterion("SC-010", "partial merge windows emitted", "= 0"),
         Criterion("SC-011", "3 consumers x 50 symbols x 3 providers without degradation", "= 0"),
@@ -46,17 +44,14 @@ CRITERIA: Final[dict[str, Criterion]] = {
 }
 """Every criterion of the plan, in its order."""
 
-NOT_YET = "not yet (orders)"
-"""The status of a criterion that needs order entry, which does not exist yet."""
-
 
 @dataclass(slots=True)
 class Outcome:
     """One criterion's result: what was measured, its value, the threshold and the verdict.
 
-    ``passed`` is None when nothing was measured (an order criterion, or a run stopped
-    before this one); such a row is never a failure of the criterion, though a stopped run
-    does not pass as a whole.
+    ``passed`` is None when nothing was measured (a run stopped before this one); such a
+    row is never a failure of the criterion, though a stopped run does not pass as a
+    whole.
     """
 
     criterion: str
@@ -111,7 +106,7 @@ class Outcome:
 
 
 def unmeasured(criterion: str, status_text: str, note: str = "") -> Outcome:
-    """A row without a verdict (an order criterion, or one a stopped run never reached)."""
+    """A row without a verdict (one a stopped run never reached)."""
     c = CRITERIA[criterion]
     return Outcome(criterion, c.summary, None, "", c.threshold, None, note, status_text=status_text)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from tradegw.verify.outcome import NOT_YET
 from tradegw.verify.session import Report
 
 REPORT_VERSION = 1
@@ -51,7 +50,6 @@ def summary_line(report: Report) -> str:
     """One line: the verdict, the counts, how long it took and where."""
     measured = [o for o in report.outcomes if o.passed is not None]
     passed = sum(o.passed is True for o in measured)
-    pending = [o.criterion for o in report.outcomes if o.status_text == NOT_YET]
     m = report.machine()
     minutes, seconds = divmod(round(report.elapsed_s), 60)
     verdict = "PASSED" if report.passed else "STOPPED" if report.stopped else "FAILED"
@@ -59,9 +57,7 @@ def summary_line(report: Report) -> str:
         f"tradegw verify{' --quick' if report.quick else ''}: {verdict}: "
         f"{passed} of {len(measured)} measured criteria passed"
     ]
-    if pending:
-        parts.append(f"{', '.join(pending)} {NOT_YET}")
-    unrun = [o.criterion for o in report.outcomes if o.passed is None and o.status_text != NOT_YET]
+    unrun = [o.criterion for o in report.outcomes if o.passed is None]
     if unrun:
         parts.append(f"{', '.join(unrun)} not run")
     parts.append(

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -77,8 +78,11 @@ class Rig:
     ...     await rig.wait_synced()
     """
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, workdir: Path | None = None) -> None:
+        """``workdir``: where the simulators' config files go (None: the system's temporary
+        folder)."""
         self.config = config
+        self.workdir = workdir
         self.sims: dict[str, SimulatorProcess] = {}
         self._gw: Gateway | None = None
         self._started = False
@@ -109,9 +113,15 @@ class Rig:
         for venue, section in self.config.venues.configured():
             if section.enabled and section.ws_url == "sim":
                 # Tracked before it starts: a stop while it starts must still reach it.
-                self.sims[venue] = SimulatorProcess(venue, self.config.simulators.get(venue))
+                self.sims[venue] = SimulatorProcess(
+                    venue, self.config.simulators.get(venue), workdir=self.workdir
+                )
         await asyncio.gather(*(sim.start() for sim in self.sims.values()))
-        self._gw = Gateway(
+        self._gw = self.new_gateway()
+
+    def new_gateway(self) -> Gateway:
+        """A gateway on the simulators' URLs (not started)."""
+        return Gateway(
             self.config,
             urls={v: s.ws_url for v, s in self.sims.items()},
             rest_urls={v: s.rest_url for v, s in self.sims.items()},

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import orjson
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -220,3 +220,19 @@ class JwtVerifier:
 
 
 __all__ = ["ISSUER", "ISSUERS", "MAX_LIFETIME_S", "AuthRefused", "JwtVerifier", "Principal"]
+
+
+def new_es256_key() -> tuple[str, str]:
+    """A new EC P-256 key as the CDP portal gives one: ``(private key as a SEC1 "EC PRIVATE
+    KEY" PEM, public key as an SPKI PEM)`` — the secret for the client, the half the
+    simulator checks with (``api_keys.<name>.public_key_pem``)."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, public.decode()

@@ -18,6 +18,9 @@ from tests.integration._loopback import wait_for
 from tests.natsbus.procs import Child, tradegw, write_config
 from tests.natsbus.rig import COINBASE, DEPTH, KRAKEN, Sims
 from tests.natsbus.server import NatsServer
+from tests.natsbus.test_nats_shards import shard_gateway, started
+from tradegw.conductor.role import MergeGateway, run_merge, summarize, summary_text
+from tradegw.config import GatewayConfig
 from tradegw.natsbus.control_client import request
 from tradegw.remote import RemoteGateway, connect
 from tradegw.schema import Event, MergedBBO, MergedBookSnapshot
@@ -193,18 +196,19 @@ async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
         assert seqs == sorted(seqs)
 
         # A merge asked for at run time, of a symbol the shards publish.
-        ack = await request(
-            nats_server.url,
-            {
-                "type": "MergedSubscribe",
-                "consumer": "eth",
-                "symbol": "ETH-USD",
-                "venues": ["kraken", "coinbase"],
-                "window_s": WINDOW_S,
-            },
-            5,
-            shard="merge",
-        )
+        eth = {
+            "type": "MergedSubscribe",
+            "consumer": "eth",
+            "symbol": "ETH-USD",
+            "venues": ["kraken", "coinbase"],
+            "window_s": WINDOW_S,
+        }
+        ack = await request(nats_server.url, eth, 5, shard="merge")
+        for _ in range(20):  # until it has read that the shards publish ETH-USD (~1 s)
+            if ack.ok or "try again" not in (ack.error or ""):
+                break
+            await asyncio.sleep(0.5)
+            ack = await request(nats_server.url, eth, 5, shard="merge")
         assert ack.ok, ack.error
         assert ack.merge_id is not None
         assert await wait_for(lambda: len(snaps(str(ack.merge_id))) >= 2, 20), m.output()
@@ -248,3 +252,94 @@ async def test_two_shards_a_merge_role_and_a_remote_consumer_through_one_nats(
     assert report["feed"]["books_synced"] >= 2
     assert report["published"]["md"] >= 2 * figures["emitted"]
     assert report["shard"] == "merge"
+
+
+async def test_the_merge_role_in_process_reads_proven_books_and_reports_its_windows(
+    sims: Sims, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    a = shard_gateway(sims, nats_server, tmp_path / "a", "a", {"kraken": "all"})
+    b = shard_gateway(sims, nats_server, tmp_path / "b", "b", {"coinbase": "all"})
+    config = GatewayConfig.model_validate(merge_config(nats_server), context={"role": "merge"})
+    mg = MergeGateway(config)
+    assert mg.providers == {}
+    assert mg.order_ledger is not None
+    merged = mg.subscribe(venues=["merged"], name="local")
+    got: list[Event] = []
+
+    async def drain() -> None:
+        async for ev in merged:
+            got.append(ev)
+
+    task = asyncio.create_task(drain())
+    try:
+        await started(a)
+        await started(b)
+        await mg.start()
+        await mg.wait_feeding(10)
+        assert mg.shard is not None
+        assert mg.shard.role == "merge"
+        assert await wait_for(lambda: sum(isinstance(e, MergedBookSnapshot) for e in got) >= 3, 20)
+        for ev in got:
+            if isinstance(ev, MergedBookSnapshot):
+                check_merged(ev)
+        # The books a close reads are the venues' books, proven over the wire.
+        sims.pause()
+        try:
+            for venue, sim, symbol in (
+                ("kraken", sims.kraken, "BTC/USD"),
+                ("coinbase", sims.coinbase, "BTC-USD"),
+            ):
+                assert await wait_for(
+                    lambda v=venue, s=sim, n=symbol: (
+                        (book := mg._book(v, "BTC-USD")) is not None
+                        and (book.bids, book.asks) == s.book(n, DEPTH)
+                    ),
+                    10,
+                ), venue
+        finally:
+            sims.resume()
+        # A venue whose last BookStatus is not synced has no book for a close.
+        mg._status["kraken", "BTC-USD"] = "resyncing"
+        assert mg._book("kraken", "BTC-USD") is None
+        mg._status["kraken", "BTC-USD"] = "synced"
+        # What the shards publish, for merges asked for at run time.
+        assert await wait_for(
+            lambda: (mg.venue_symbols().get("coinbase") or frozenset()) >= {"BTC-USD", "ETH-USD"},
+            10,
+        )
+        assert mg.venue_symbols()["merged"] == frozenset({"BTC-USD"})
+        mid = mg.merge("ETH-USD", ["kraken", "coinbase"], window_s=WINDOW_S)
+        assert await wait_for(lambda: any(e.merge_id == mid for e in got), 20)
+        mg.unmerge(mid)
+        with pytest.raises(ValueError, match="venues"):
+            mg.merge("ETH-USD", "kraken")
+        report = summarize(mg, 1.0)
+        assert report["merges"]["btc"]["emitted"] >= 3
+        assert report["feed"]["books_synced"] >= 2
+        assert "btc BTC-USD over coinbase+kraken: emitted" in summary_text(report)
+    finally:
+        task.cancel()
+        await mg.stop()
+        await a.stop()
+        await b.stop()
+
+
+async def test_run_merge_runs_until_its_duration_and_writes_its_summary(
+    sims: Sims, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    a = shard_gateway(sims, nats_server, tmp_path / "a", "a", {"kraken": "all"})
+    b = shard_gateway(sims, nats_server, tmp_path / "b", "b", {"coinbase": "all"})
+    said: list[str] = []
+    try:
+        await started(a)
+        await started(b)
+        config = GatewayConfig.model_validate(merge_config(nats_server), context={"role": "merge"})
+        path = tmp_path / "summary.json"
+        report = await run_merge(config, duration_s=4.0, summary_path=path, say=said.append)
+    finally:
+        await a.stop()
+        await b.stop()
+    assert said[0].startswith("merge role merge: 1 merges")
+    assert orjson.loads(path.read_bytes()) == report
+    assert report["merges"]["btc"]["emitted"] >= 1
+    assert report["role"] == "merge"

@@ -144,8 +144,8 @@ class MergeGateway(Gateway):
             task.cancel()
 
     def venue_symbols(self) -> dict[str, frozenset[str] | None]:
-        """Each venue's canonical symbols that some live shard publishes (None until the
-        shards' registry was read), and the merged symbols."""
+        """Each venue's canonical symbols that some live shard publishes (None while none
+        lists the venue), and the merged symbols."""
         out: dict[str, frozenset[str] | None] = {}
         registry = self.shard.registry if self.shard is not None else {}
         for venue in venue_names():
@@ -154,7 +154,10 @@ class MergeGateway(Gateway):
                 streams = info.get("streams")
                 if isinstance(streams, dict):
                     symbols.update(str(s) for s in streams.get(venue, ()))
-            out[venue] = frozenset(symbols) if registry else None
+            # None while no live shard lists the venue: the control bus then says "not
+            # loaded yet, try again" (a shard writes its symbols' names once its venue has
+            # loaded them, and this process reads them within a second).
+            out[venue] = frozenset(symbols) if symbols else None
         out[MERGED_PROVIDER] = frozenset(spec.symbol for spec in self.conductor.merges())
         return out
 

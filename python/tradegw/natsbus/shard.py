@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
@@ -72,6 +73,9 @@ KV_ERRORS: Final = (*PUBLISH_ERRORS, nats.js.errors.APIError)
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_/-]")
 _SHARD_PREFIX: Final = "shard."
 _RELEASE_S = 1.0
+REFRESH_S = 1.0
+"""Between renewals, how often a shard rewrites its key when its streams' names changed
+(and the merge role reads the registry)."""
 
 
 def stream_kv_key(venue: str, symbol: str) -> str:
@@ -274,6 +278,7 @@ class Shard:
 
     async def _run(self) -> None:
         warned = False
+        next_round = 0.0
         while True:
             await self.bridge.ready.wait()
             nc = self.bridge.nc
@@ -292,14 +297,28 @@ class Shard:
                     ttl = (await self._kv.status()).ttl
                     if ttl:
                         self.heartbeat_s = min(self.config.claim_ttl_s, ttl) / 3
-                await self.round(self._kv)
+                now = time.monotonic()
+                if now >= next_round:
+                    next_round = now + self.heartbeat_s
+                    await self.round(self._kv)
+                else:
+                    await self.refresh(self._kv)
                 warned = False
             except KV_ERRORS as e:
                 self.stats.kv_errors += 1
                 if not warned:
                     log.warning("shard %s: claims not renewed (%r); retrying", self.name, e)
                     warned = True
-            await asyncio.sleep(self.heartbeat_s)
+            await asyncio.sleep(min(self.heartbeat_s, REFRESH_S))
+
+    async def refresh(self, kv: KeyValue) -> None:
+        """Between renewals: says at once which streams it publishes when a venue has
+        loaded more of its symbols' names, and (merge role) reads the registry again."""
+        if self._held_canonical() != self._held:
+            await self._register(kv)
+            self.apply()
+        if self.role == "merge":
+            self.registry = await live_shards(kv)
 
     # ---- one round of claims ----
 
@@ -315,22 +334,7 @@ class Shard:
         value = orjson.dumps({"shard": self.name, "epoch": self.epoch})
         for key in wanted:
             await self._claim(kv, key, value)
-        self._held = self._held_canonical()
-        streams: dict[str, list[str]] = {}
-        for venue, symbol in sorted(self._held):
-            streams.setdefault(venue, []).append(symbol)
-        await kv.put(
-            shard_kv_key(self.name),
-            orjson.dumps(
-                {
-                    "shard": self.name,
-                    "epoch": self.epoch,
-                    "role": self.role,
-                    "streams": streams,
-                    "contested": {f"{v}.{s}": h for (v, s), h in sorted(self._contested.items())},
-                }
-            ),
-        )
+        await self._register(kv)
         if self.role == "merge":  # what the venues publish, for merges asked for at run time
             self.registry = await live_shards(kv)
         self._first_round = False
@@ -391,6 +395,25 @@ class Shard:
                 "shard.conflict", venue=key[0], symbol=key[1], shard=self.name, holder=who
             )
         self._contested[key] = who
+
+    async def _register(self, kv: KeyValue) -> None:
+        """Writes ``shard.<name>``: alive, and the canonical symbols it publishes."""
+        self._held = self._held_canonical()
+        streams: dict[str, list[str]] = {}
+        for venue, symbol in sorted(self._held):
+            streams.setdefault(venue, []).append(symbol)
+        await kv.put(
+            shard_kv_key(self.name),
+            orjson.dumps(
+                {
+                    "shard": self.name,
+                    "epoch": self.epoch,
+                    "role": self.role,
+                    "streams": streams,
+                    "contested": {f"{v}.{s}": h for (v, s), h in sorted(self._contested.items())},
+                }
+            ),
+        )
 
     @staticmethod
     async def _holder(kv: KeyValue, kv_key: str) -> tuple[str, str, int] | None:

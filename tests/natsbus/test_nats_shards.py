@@ -13,6 +13,7 @@ from typing import Any
 
 import nats
 import nats.errors
+import orjson
 import pytest
 
 from tests.integration._loopback import wait_for
@@ -21,7 +22,7 @@ from tests.natsbus.server import NatsServer
 from tradegw.bus.messages import Ack
 from tradegw.config import GatewayConfig
 from tradegw.gateway import Gateway
-from tradegw.natsbus.control_client import ShardAnswers, ask, request
+from tradegw.natsbus.control_client import ShardAnswers, ask, request, run_over_nats
 from tradegw.natsbus.shard import live_shards, open_bucket
 from tradegw.natsbus.wire import HEADER_EPOCH
 from tradegw.orders.fake import FakeOrderVenue
@@ -131,7 +132,7 @@ async def snapshot_epoch(url: str, venue: str, symbol: str) -> str:
 
 
 async def test_two_shards_make_one_namespace_each_answering_for_its_own_streams(
-    sims: Sims, nats_server: NatsServer, tmp_path: Path
+    sims: Sims, nats_server: NatsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = shard_gateway(sims, nats_server, tmp_path / "a", "a", {"kraken": "all"})
     b = shard_gateway(sims, nats_server, tmp_path / "b", "b", {"coinbase": ["ETH-USD"]})
@@ -219,6 +220,33 @@ async def test_two_shards_make_one_namespace_each_answering_for_its_own_streams(
         readings = MetricReadings(metrics_registry(a))
         assert readings.value("tradegw_nats_shard_streams", state="held") == 2.0
         assert readings.value("tradegw_nats_shard_streams", state="contested") == 0.0
+
+        # tradegw ctl --nats: every shard's answer, its exit status (from a thread: it runs
+        # a loop of its own, as the command does).
+        def ctl(message: Any, shard: str | None = None) -> tuple[int, str, str]:
+            capsys.readouterr()
+            code = run_over_nats(nats_server.url, message, 5, "tradegw ctl", shard)
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        code, out, _ = await asyncio.to_thread(ctl, {"type": "State"})
+        assert code == 0
+        printed = orjson.loads(out)
+        assert printed["ok"]
+        assert set(printed["shards"]) == {"a", "b"}
+        assert printed["missing"] == []
+        code, out, err = await asyncio.to_thread(
+            ctl, {"type": "CancelOrder", "client_order_id": "nope"}
+        )
+        assert code == 1
+        assert "no shard took it" in err
+        assert orjson.loads(out)["skipped"] == {"a": "unknown_order", "b": "unknown_order"}
+        code, out, _ = await asyncio.to_thread(ctl, {"type": "State"}, "a")
+        assert code == 0
+        assert orjson.loads(out)["state"]["trading_mode"] == "enabled"
+        code, _, err = await asyncio.to_thread(ctl, {"type": "State"}, "zz")
+        assert code == 2
+        assert "shard zz answers" in err
     finally:
         if remote is not None:
             await remote.close()

@@ -1,7 +1,8 @@
 """The order ledger as the ExecReports' outbox: every report kept, as the bytes published, in
 the transaction of the change it announces (a crash between the two is impossible: killed
 inside that transaction, the change, the number and the report are all gone); retention that
-never deletes what a sink has not confirmed."""
+never deletes what a sink has not confirmed; and the NATS sink's cursor over it (order across
+a reopen, what JetStream has skipped, a lost store refilled, other streams passed over)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from tests.unit._orders import Rig, assert_streams_gapless
 from tradegw.config import load_config
 from tradegw.errors import ConfigError
+from tradegw.natsbus.outbox import OutboxCursor
 from tradegw.orders.ledger import OrderLedger, ReportRetention, Stream
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.states import OrderState
@@ -274,3 +276,81 @@ def test_retention_config_is_checked_and_names_the_field(tmp_path: Path) -> None
     good.write_text("orders: {reports_keep_days: 0.5, reports_keep_last: 7}")
     retention = ReportRetention.of(load_config(good).orders)
     assert retention == ReportRetention(keep_s=43_200, keep_last=7)
+
+
+# ---- the NATS sink's cursor ----
+
+
+def drain(cursor: OutboxCursor) -> list[tuple[str, int]]:
+    out = []
+    while (row := cursor.head()) is not None:
+        out.append((row.symbol, row.seq))
+        cursor.acked(row)
+    return out
+
+
+def test_the_cursor_reads_in_order_and_goes_on_from_its_marks_after_a_reopen(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "orders.sqlite"
+    ledger = OrderLedger(path)
+    cursor = OutboxCursor(ledger, "nats", lambda v, s: True)
+    announce(ledger, "a1", 2)
+    announce(ledger, "e1", 1)
+    announce(ledger, "a1", 1)
+    assert cursor.pending() == 4
+    assert drain(cursor) == [("BTC-USD", 1), ("BTC-USD", 2), ("ETH-USD", 1), ("BTC-USD", 3)]
+    announce(ledger, "e1", 1)
+    row = cursor.head()
+    assert row is not None
+    cursor.acked(row)
+    cursor.flush()
+    announce(ledger, "a1", 1)  # made, never published
+    ledger.close()  # a crash here loses nothing: the report is in the file
+    again = OrderLedger(path)
+    try:
+        assert again.sink_marks("nats") == {BTC: 3, ETH: 2}
+        reborn = OutboxCursor(again, "nats", lambda v, s: True)
+        assert reborn.pending() == 1
+        assert drain(reborn) == [("BTC-USD", 4)]
+    finally:
+        again.close()
+
+
+def test_positioning_skips_what_jetstream_has_and_refills_a_lost_store() -> None:
+    ledger = OrderLedger(None)
+    cursor = OutboxCursor(ledger, "nats", lambda v, s: True)
+    announce(ledger, "a1", 3)
+    announce(ledger, "e1", 2)
+    assert cursor.streams() == {BTC: (1, 3), ETH: (1, 2)}
+    # JetStream has BTC 1-2 (a crashed run published them) and nothing of ETH.
+    assert cursor.position({BTC: 2, ETH: 0}, cursor.streams()) == 3
+    assert drain(cursor) == [("BTC-USD", 3), ("ETH-USD", 1), ("ETH-USD", 2)]
+    cursor.flush()
+    assert ledger.sink_marks("nats") == {BTC: 3, ETH: 2}
+    # The server comes back without its store: everything kept goes out again, in order.
+    assert cursor.position({BTC: 0, ETH: 0}, cursor.streams()) == 5
+    assert drain(cursor) == [
+        ("BTC-USD", 1),
+        ("BTC-USD", 2),
+        ("BTC-USD", 3),
+        ("ETH-USD", 1),
+        ("ETH-USD", 2),
+    ]
+    assert cursor.catchup == 8
+    # JetStream has everything: nothing to publish.
+    assert cursor.position({BTC: 3, ETH: 2}, cursor.streams()) == 0
+    assert cursor.head() is None
+    assert cursor.pending() == 0
+
+
+def test_streams_the_sink_does_not_publish_are_passed_over_and_confirmed() -> None:
+    ledger = OrderLedger(None, retention=ReportRetention(keep_s=0, keep_last=0))
+    cursor = OutboxCursor(ledger, "nats", lambda venue, symbol: symbol == "BTC-USD")
+    announce(ledger, "e1", 2)
+    announce(ledger, "a1", 1)
+    assert cursor.streams() == {BTC: (1, 1)}
+    assert drain(cursor) == [("BTC-USD", 1)]
+    cursor.flush()  # confirmed, ETH passed over: retention may take all of it
+    assert ledger.sink_marks("nats") == {BTC: 1, ETH: 2}
+    assert kept(ledger) == []

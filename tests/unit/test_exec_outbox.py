@@ -235,6 +235,16 @@ def test_without_sinks_retention_keeps_the_last_n_per_stream(tmp_path: Path) -> 
         again.close()
 
 
+def test_retention_also_rides_on_the_commits_themselves() -> None:
+    ledger = OrderLedger(None, retention=ReportRetention(keep_s=3600, keep_last=10))
+    announce(ledger, "a1", 1100)  # one pass in the 1,024th report's transaction
+    assert ledger.pruned == 1024 - 10
+    rows = kept(ledger)
+    assert rows[0] == (*BTC, 1015)
+    assert rows[-1] == (*BTC, 1100)
+    assert len(rows) == 86
+
+
 def test_nothing_a_sink_has_not_confirmed_is_deleted_however_old() -> None:
     clock = Clock()
     ledger = OrderLedger(None, retention=ReportRetention(keep_s=10, keep_last=0), clock=clock)

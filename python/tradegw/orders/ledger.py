@@ -161,14 +161,15 @@ _NEXT_SEQ: Final = (
     "ON CONFLICT (venue, symbol) DO UPDATE SET seq = seq + 1 RETURNING seq"
 )
 _KEEP_REPORT: Final = (
-    "INSERT INTO exec_outbox (venue, symbol, seq, recorded_ns, report) VALUES (?, ?, ?, ?, ?) "
-    "RETURNING pos"
+    "INSERT INTO exec_outbox (venue, symbol, seq, recorded_ns, report) VALUES (?, ?, ?, ?, ?)"
 )
 _PRUNE_EVERY: Final = 1024
 """Reports numbered between two retention passes made by the commits themselves (in the
 transaction of the 1,024th: no commit of its own)."""
 _PRUNE_MAX_ROWS: Final = 50_000
 """Rows one retention pass deletes at most (a long-unpruned outbox shrinks over several)."""
+_PRUNE_IN_COMMIT_ROWS: Final = 4 * _PRUNE_EVERY
+"""... and at most, when the pass rides on an order's commit (keeps that commit short)."""
 DAY_S: Final = 86_400.0
 
 
@@ -465,11 +466,11 @@ class OrderLedger:
         report = exec_report(order, seq, fill=fill, exchange_ts=exchange_ts)
         self._db.execute(
             _KEEP_REPORT, (order.venue, order.symbol, seq, self._clock(), to_json(report))
-        ).fetchone()
+        )
         self._since_prune += 1
         if self._since_prune >= _PRUNE_EVERY:
             self._since_prune = 0
-            self.pruned += self._prune()
+            self.pruned += self._prune(_PRUNE_IN_COMMIT_ROWS)
         return report
 
     def _committed(self, report: ExecReport | None) -> None:
@@ -576,8 +577,9 @@ class OrderLedger:
         self.pruned += deleted
         return deleted
 
-    def _prune(self) -> int:
-        """Deletes what retention allows (inside a transaction); returns how many rows."""
+    def _prune(self, budget: int = _PRUNE_MAX_ROWS) -> int:
+        """Deletes what retention allows, ``budget`` rows at most (inside a transaction);
+        returns how many rows."""
         sinks = [str(r[0]) for r in self._db.execute("SELECT sink FROM exec_sinks")]
         marks: dict[Stream, list[int]] = {}
         for v, s, q in self._db.execute(
@@ -585,7 +587,6 @@ class OrderLedger:
         ):
             marks.setdefault((str(v), str(s)), []).append(int(q))
         cutoff = self._clock() - int(self.retention.keep_s * 1e9)
-        budget = _PRUNE_MAX_ROWS
         deleted = 0
         streams = self._db.execute("SELECT venue, symbol, seq FROM report_streams").fetchall()
         for venue, symbol, last in streams:

@@ -376,7 +376,6 @@ def _gateway_config(
                 "enabled": True,
                 "servers": [nats_url],
                 "types": list(MARKET_DATA_TYPES),
-                "spool_path": None,
                 "max_pending": max_pending,
             }
         }

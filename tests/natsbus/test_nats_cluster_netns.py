@@ -166,7 +166,6 @@ async def test_killing_the_nats_node_the_gateway_uses_loses_no_exec_report_and_b
             consumer,
         )
         assert gateway()["reconnects"] >= 1
-        assert gateway()["spooled"] >= 0
     finally:
         (tmp_path / "exit").touch()
         for child in (consumer, gw):

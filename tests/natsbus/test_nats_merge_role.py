@@ -56,7 +56,6 @@ def shard_config(sims: Sims, server: NatsServer, name: str, venue: str) -> dict[
             "nats": {
                 "enabled": True,
                 "servers": [server.url],
-                "spool_path": None,
                 "reconnect_wait_s": 0.1,
             }
         },

@@ -60,7 +60,6 @@ def shard_gateway(
                 "nats": {
                     "enabled": True,
                     "servers": [server.url],
-                    "spool_path": None,
                     "reconnect_wait_s": 0.1,
                 }
             },

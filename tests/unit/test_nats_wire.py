@@ -1,6 +1,6 @@
-"""The NATS wire (subjects, tokens, ExecReport ids), the ExecReport outbox (memory, then an
-fsync'd spool, in order, across reopen), the remote decoder, the sinks config section and
-the ledger identity the ids are made of."""
+"""The NATS wire (subjects, tokens, ExecReport ids), the remote decoder, the sinks config
+section and the ledger identity the ids are made of (the ExecReport outbox the sink reads:
+test_exec_outbox.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tests.unit._factories import book_update, exec_report, trade
 from tradegw.config import GatewayConfig, load_config
 from tradegw.dispatch.routing import RouteFilter
 from tradegw.errors import ConfigError
-from tradegw.natsbus.outbox import ExecOutbox
 from tradegw.natsbus.wire import (
     ExecId,
     Subjects,
@@ -75,50 +74,6 @@ def test_patterns_never_overlap() -> None:
     assert _patterns(s, [RouteFilter.of(None, None, ["ExecReport"])]) == set()
 
 
-def test_the_outbox_keeps_order_through_memory_disk_and_a_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "spool.sqlite"
-    box = ExecOutbox(path, memory_max=3)
-    for i in range(5):  # the fourth put spills the first three to disk
-        box.put(f"id{i}", "s", b"%d" % i)
-    assert (box.on_disk, box.in_memory, box.spooled) == (3, 2, 3)
-    head = box.head()
-    assert head is not None
-    assert head.msg_id == "id0"
-    box.acked(head)
-    box.spill()  # NATS went away: everything is on disk now
-    assert (box.on_disk, box.in_memory) == (4, 0)
-    box.close()
-    again = ExecOutbox(path, memory_max=3)
-    assert again.recovered == 4
-    got = []
-    while (item := again.head()) is not None:
-        got.append(item.msg_id)
-        again.acked(item)
-    assert got == ["id1", "id2", "id3", "id4"]
-    again.put("id5", "s", b"5")
-    item = again.head()
-    assert item is not None
-    assert item.msg_id == "id5"
-    again.close()
-    assert ExecOutbox(path, memory_max=3).recovered == 1
-
-
-def test_an_item_spilled_while_being_published_is_acked_off_the_disk() -> None:
-    box = ExecOutbox(None, memory_max=10)
-    box.put("a", "s", b"a")
-    box.put("b", "s", b"b")
-    head = box.head()
-    assert head is not None
-    box.spill()  # the publish of "a" is under way when NATS goes away
-    box.acked(head)
-    nxt = box.head()
-    assert nxt is not None
-    assert nxt.msg_id == "b"
-    assert len(box) == 1
-    with pytest.raises(ValueError, match="memory_max"):
-        ExecOutbox(None, memory_max=0)
-
-
 def test_the_remote_decoder_reads_what_the_sink_writes_and_names_what_is_wrong() -> None:
     for ev in (book_update(seq=3, bids=[("1.0", "2.0")]), trade(), exec_report()):
         assert decode_event(to_json(ev)) == ev
@@ -145,7 +100,7 @@ def test_the_sinks_section_is_off_by_default_and_bad_values_name_field_and_file(
     for text, field in (
         ("sinks: {nats: {servers: ['http://x']}}", "sinks.nats.servers"),
         ("sinks: {nats: {types: [Trades]}}", "sinks.nats.types"),
-        ("sinks: {nats: {exec_memory_max: 0}}", "sinks.nats.exec_memory_max"),
+        ("sinks: {nats: {ack_timeout_s: 0}}", "sinks.nats.ack_timeout_s"),
         ("sinks: {nats: {subject_prefix: 'a b'}}", "sinks.nats.subject_prefix"),
         ("sinks: {nats: {enable: true}}", "sinks.nats.enable"),
     ):

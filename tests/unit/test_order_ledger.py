@@ -18,6 +18,7 @@ from tradegw.errors import ConfigError, LedgerInUse
 from tradegw.orders.ledger import OrderLedger
 from tradegw.orders.record import FillRecord, OrderRecord
 from tradegw.orders.states import OrderState
+from tradegw.schema import ExecReport
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -55,13 +56,19 @@ def fill(cid: str = "a1", exec_id: str = "t1", qty: str = "0.1") -> FillRecord:
     )
 
 
+def seq(report: ExecReport | None) -> int:
+    assert report is not None
+    assert report.seq_provider is not None
+    return report.seq_provider
+
+
 def test_an_order_round_trips_and_a_second_add_changes_nothing() -> None:
     ledger = OrderLedger(None)
     first = order(post_only=True, cancel_requested=True, last_sent_ns=9, send_attempts=2)
     assert ledger.add(first) is None
     assert ledger.get("a1") == first
     with pytest.raises(sqlite3.IntegrityError):
-        ledger.add(order(qty="99"), numbered=True)
+        ledger.add(order(qty="99", state=OrderState.REJECTED), announce=True)
     assert ledger.last_seq("fake", "BTC-USD") == 0
     got = ledger.get("a1")
     assert got is not None
@@ -74,7 +81,10 @@ def test_a_fill_and_the_state_it_brings_commit_together_and_only_once() -> None:
     ledger = OrderLedger(None)
     ledger.add(order())
     changed = order(state=OrderState.PARTIAL, filled_qty="0.1", avg_price="100.0")
-    assert ledger.commit(changed, fill=fill(), numbered=True) == 1
+    report = ledger.commit(changed, fill=fill(), announce=True)
+    assert report is not None
+    assert report.seq_provider == 1
+    assert report.last_fill_qty == "0.1"
     assert ledger.has_fill("a1", "t1")
     assert [f.venue_exec_id for f in ledger.fills("a1")] == ["t1"]
     # The same fill again: refused, and the order row is not touched either.
@@ -90,17 +100,18 @@ def test_a_fill_and_the_state_it_brings_commit_together_and_only_once() -> None:
 def test_numbering_is_per_venue_and_symbol_and_survives_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "orders.sqlite"
     ledger = OrderLedger(path)
+    ack = OrderState.ACK
     ledger.add(order("a"))
     ledger.add(order("b", symbol="ETH-USD"))
-    assert ledger.add(order("c", venue="other"), numbered=True) == 1
-    assert [ledger.commit(order("a"), numbered=True) for _ in range(3)] == [1, 2, 3]
-    assert ledger.commit(order("b", symbol="ETH-USD"), numbered=True) == 1
-    assert ledger.commit(order("c", venue="other"), numbered=True) == 2
-    assert ledger.commit(order("a")) is None
+    assert seq(ledger.add(order("c", venue="other", state=OrderState.REJECTED), announce=True)) == 1
+    assert [seq(ledger.commit(order("a", state=ack), announce=True)) for _ in range(3)] == [1, 2, 3]
+    assert seq(ledger.commit(order("b", symbol="ETH-USD", state=ack), announce=True)) == 1
+    assert seq(ledger.commit(order("c", venue="other", state=ack), announce=True)) == 2
+    assert ledger.commit(order("a", state=ack)) is None
     ledger.close()
     again = OrderLedger(path)
     assert again.last_seq("fake", "BTC-USD") == 3
-    assert again.commit(order("a"), numbered=True) == 4
+    assert seq(again.commit(order("a", state=ack), announce=True)) == 4
     assert again.get("b") is not None
 
 

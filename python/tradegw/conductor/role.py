@@ -60,10 +60,8 @@ unless this process falls far behind (then its book diffs coalesce, as anywhere)
 def merge_role_config(config: GatewayConfig) -> GatewayConfig:
     """``config`` (read with ``role="merge"``) as the merge process runs it: no venue, no
     config merges (added once the process runs), the sink publishing merged events only
-    (never the books it reads) with no spool, and a shard named ``merge`` by default."""
-    sink = config.sinks.nats.model_copy(
-        update={"venues": [MERGED_PROVIDER], "spool_path": None, "snapshots": False}
-    )
+    (never the books it reads), and a shard named ``merge`` by default."""
+    sink = config.sinks.nats.model_copy(update={"venues": [MERGED_PROVIDER], "snapshots": False})
     return config.model_copy(
         update={
             "venues": VenuesConfig(),

@@ -267,6 +267,20 @@ class OrdersConfig(StrictModel):
     reconcile_backoff_max_s: float = Field(
         30.0, gt=0, le=HOUR, description="longest wait between two queries of one order"
     )
+    reports_keep_days: float = Field(
+        1.0,
+        ge=0,
+        le=3650,
+        description="ExecReports kept in the ledger's outbox after every sink (NATS) confirmed "
+        "them: deleted once older than this ...",
+    )
+    reports_keep_last: int = Field(
+        10_000,
+        ge=0,
+        le=10_000_000,
+        description="... or once this many newer reports of their (venue, symbol) exist; "
+        "reports a sink has not confirmed are never deleted",
+    )
 
     @field_validator("ledger_path")
     @classmethod

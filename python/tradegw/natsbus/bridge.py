@@ -3,9 +3,10 @@
 Started by the gateway when ``sinks.nats.enabled`` is true (:attr:`Gateway.nats
 <tradegw.gateway.Gateway.nats>`). The gateway never waits for NATS: the sink's subscription
 exists from the start, the connection is made in the background and retried for ever, and
-what arrives meanwhile is handled as while NATS is away (market data dropped and counted,
-ExecReports kept). At every (re)connection the JetStream stream is made or brought to the
-configured settings.
+what arrives meanwhile is handled as while NATS is away (market data dropped and counted;
+ExecReports wait in the order ledger's outbox, where they were kept when they were made). At
+every (re)connection the JetStream stream is made or brought to the configured settings, and
+the sink finds where JetStream is before it publishes ExecReports again.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import nats.errors
 import nats.js.errors
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
+from tradegw.dispatch.routing import RouteFilter
 from tradegw.errors import one_line
-from tradegw.natsbus.outbox import ExecOutbox
+from tradegw.natsbus.outbox import SINK_NAME, OutboxCursor
 from tradegw.natsbus.services import ControlService, SnapshotService
 from tradegw.natsbus.sink import PUBLISH_ERRORS, NatsSink
 from tradegw.natsbus.stats import NatsStats, metric_families
 from tradegw.natsbus.wire import Subjects, new_epoch
+from tradegw.schema import EVENT_CLASSES
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -41,13 +44,17 @@ SINK_CONSUMER = "nats-sink"
 """The name of the sink's subscription (its queue in the consumer metrics)."""
 _CONNECT_RETRY_S = (0.25, 5.0)
 _STOP_GRACE_S = 2.0
-"""How long a stopping gateway lets JetStream take what the outbox holds before spooling
-the rest."""
+"""How long a stopping gateway lets JetStream take what the outbox holds for it (the rest
+waits in the ledger for the next run)."""
+_CONFIRM_EVERY_S = 1.0
+"""How often what JetStream acked is confirmed to the ledger (its retention needs it)."""
+_MARKET_TYPES = tuple(t for t in EVENT_CLASSES if t != "ExecReport")
 
 
 class NatsBridge:
-    """See the module docstring. Construct it before the gateway starts (the spool file is
-    opened here, so a bad ``spool_path`` stops the start, naming it)."""
+    """See the module docstring. Construct it with the gateway, before anything can write
+    to its order ledger: the sink registers there, so no report is deleted before JetStream
+    has it."""
 
     def __init__(self, gw: Gateway, config: NatsSinkConfig) -> None:
         self.config = config
@@ -55,7 +62,24 @@ class NatsBridge:
         self.epoch = new_epoch()
         """This run's ``Tradegw-Epoch``."""
         self.stats = NatsStats()
-        self.outbox = ExecOutbox(config.spool_path, config.exec_memory_max)
+        if config.spool_path is not None or config.exec_memory_max is not None:
+            log.warning(
+                "NATS: sinks.nats.spool_path and exec_memory_max are no longer used (the order "
+                "ledger keeps every ExecReport until JetStream has it); remove them"
+            )
+        if gw.order_ledger.path is None:
+            log.warning(
+                "NATS: the order ledger is in memory (orders.ledger_path not set): ExecReports "
+                "JetStream has not stored when the gateway ends are lost with it"
+            )
+        exec_filter = RouteFilter.of(config.venues, config.symbols, config.types)
+        self.outbox = OutboxCursor(
+            gw.order_ledger,
+            SINK_NAME,
+            lambda venue, symbol: exec_filter.matches(venue, symbol, "ExecReport"),
+        )
+        """The sink's place in the order ledger's ExecReport outbox."""
+        gw.order_ledger.on_report(self._on_report)
         self._gw = gw
         self.sink: NatsSink | None = None
         self.nc: Client | None = None
@@ -79,7 +103,8 @@ class NatsBridge:
         sub = self._gw.dispatcher.subscribe(
             venues=c.venues,
             symbols=c.symbols,
-            types=c.types,
+            # ExecReports are read from the ledger's outbox, not taken from the dispatcher.
+            types=[t for t in (_MARKET_TYPES if c.types is None else c.types) if t != "ExecReport"],
             name=SINK_CONSUMER,
             max_pending=c.max_pending,
         )
@@ -95,11 +120,12 @@ class NatsBridge:
             ops=self._gw.telemetry.ops,
         )
         self.sink.on_stream_lost = self.stream_lost
-        if self.outbox.recovered:
-            log.warning(
-                "NATS: %d ExecReport(s) left in %s by an earlier run are republished first",
-                self.outbox.recovered,
-                self.outbox.path,
+        waiting = self.outbox.pending()
+        if waiting:
+            log.info(
+                "NATS: %d ExecReport(s) in the order ledger after what JetStream last confirmed; "
+                "published first once connected",
+                waiting,
             )
         loop = asyncio.get_running_loop()
         self._sink_task = loop.create_task(self.sink.run(), name="nats-sink")
@@ -107,7 +133,19 @@ class NatsBridge:
             loop.create_task(self.sink.run_exec(), name="nats-exec"),
             loop.create_task(self._connect(), name="nats-connect"),
             loop.create_task(self._keep_stream(), name="nats-stream"),
+            loop.create_task(self._confirm(), name="nats-confirm"),
         ]
+
+    def _on_report(self) -> None:
+        # The ledger kept a report (on the loop's thread, after its commit).
+        if self.sink is not None:
+            self.sink.drained.clear()
+            self.sink.wake()
+
+    async def _confirm(self) -> None:
+        while True:
+            await asyncio.sleep(_CONFIRM_EVERY_S)
+            self.outbox.flush()
 
     async def wait_connected(self, within_s: float = 10.0) -> None:
         """Waits until connected with the stream in place (TimeoutError after
@@ -165,9 +203,10 @@ class NatsBridge:
         self.stats.disconnects += 1
         self.ready.clear()
         self._gw.telemetry.ops.emit("nats.disconnected")
-        log.warning("NATS: disconnected; market data is dropped and ExecReports spooled")
-        if self.sink is not None:
-            self.sink.spool("disconnected")
+        log.warning(
+            "NATS: disconnected; market data is dropped, ExecReports wait in the order ledger"
+        )
+        self.outbox.positioned = False
 
     async def _on_reconnected(self) -> None:
         self.stats.connected = True
@@ -179,6 +218,7 @@ class NatsBridge:
         # The server may have come back without its store: make sure the stream is there.
         if self.sink is not None:
             self.sink.stream_ready = False
+        self.outbox.positioned = False  # JetStream may have more, or less, than we think
         self.ready.clear()
         self._stream_check.set()
 
@@ -244,6 +284,7 @@ class NatsBridge:
 
     def stream_lost(self) -> None:
         """The sink found no stream for a subject: make it again."""
+        self.outbox.positioned = False
         self.ready.clear()
         self._stream_check.set()
 
@@ -255,7 +296,8 @@ class NatsBridge:
 
     async def stop(self) -> None:
         """Lets the sink take what its queue holds, gives JetStream a moment to take the
-        outbox, spools the rest to disk and closes the connection."""
+        ExecReports the sink has not published (the rest wait in the ledger for the next
+        run), confirms what JetStream acked to the ledger and closes the connection."""
         self._stopping = True
         sink = self.sink
         if sink is not None:
@@ -268,7 +310,7 @@ class NatsBridge:
                     self._sink_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._sink_task
-            if self.connected and len(self.outbox):
+            if self.connected and not sink.drained.is_set() and self.outbox.pending():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_STOP_GRACE_S):
                         await sink.drained.wait()
@@ -281,7 +323,7 @@ class NatsBridge:
                 await self.nc.close()
             self.nc = None
         self.stats.connected = False
-        self.outbox.close()
+        self.outbox.flush()
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], within_s: float = 2.0) -> None:

@@ -56,20 +56,23 @@ class NatsSinkConfig(StrictModel):
         le=DAY,
         description="JetStream's de-duplication window by Nats-Msg-Id",
     )
-    exec_memory_max: int = Field(
-        10_000,
+    exec_memory_max: int | None = Field(
+        None,
         ge=1,
         le=1_000_000,
-        description="ExecReports awaiting a JetStream ack held in memory; past it (and while "
-        "NATS is away) they are spooled to disk",
+        description="no longer used (ExecReports wait in the order ledger's outbox): accepted "
+        "so that older configs load, with a warning",
     )
     spool_path: str | None = Field(
-        "tradegw-nats-spool.sqlite",
-        description="SQLite file of ExecReports not yet stored by JetStream (fsync'd, "
-        "republished in order at reconnect or restart); None keeps them in memory: tests only",
+        None,
+        description="no longer used (ExecReports wait in the order ledger's outbox): accepted "
+        "so that older configs load, with a warning",
     )
     ack_timeout_s: float = Field(
-        5.0, gt=0, le=HOUR, description="a JetStream publish unanswered this long is retried"
+        5.0,
+        gt=0,
+        le=HOUR,
+        description="a JetStream publish or request unanswered this long is tried again",
     )
     connect_timeout_s: float = Field(2.0, gt=0, le=60)
     reconnect_wait_s: float = Field(0.5, gt=0, le=60, description="between reconnect attempts")
@@ -91,13 +94,6 @@ class NatsSinkConfig(StrictModel):
         if unknown:
             raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_CLASSES)}")
         return types
-
-    @field_validator("spool_path")
-    @classmethod
-    def _path(cls, path: str | None) -> str | None:
-        if path is not None and "\0" in path:
-            raise ValueError("a path cannot contain a NUL character")
-        return path
 
 
 class SinksConfig(StrictModel):

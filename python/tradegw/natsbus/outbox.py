@@ -1,172 +1,130 @@
-"""ExecReports on their way to JetStream: held in bounded memory, then spooled to disk, never
-dropped, handed back in the order they came.
+"""The NATS sink's place in the order ledger's ExecReport outbox.
 
-The outbox is one FIFO in two parts: an older part on disk (a SQLite file, WAL,
-``synchronous=FULL``: a spooled report is on disk when :meth:`ExecOutbox.spill` returns) and a
-newer part in memory. A report is put in memory; the memory part moves to disk, whole, when it
-is full, when NATS goes away or a publish fails (:meth:`ExecOutbox.spill`), and when the
-gateway stops — so a report that has waited for an ack is on disk, and one the process
-still holds at a clean stop is republished by the next run. The publisher always takes the
-head (the oldest), so reports leave in the order they came, and acks arrive in that order.
+The order ledger keeps every ExecReport it numbers, as the bytes to publish, in the same
+transaction as the change it announces (:mod:`tradegw.orders.ledger`). So the sink holds no
+report of its own, in memory or on disk: it reads the outbox from a position and publishes
+what it reads. A crash of the gateway loses nothing the sink had not published yet — the
+next run on the same ledger reads it again.
 
-What a crash can lose: reports still in memory that were never spooled — those that arrived
-while NATS was up and acking, within the few milliseconds of their own publish. The order
-ledger has every order and fill regardless (``OrderStatus``, ``ListOrders``).
+Where to start is what JetStream says, not what this process remembers: at every
+(re)connection the sink asks JetStream for the last report of each stream kept in the
+outbox (:meth:`OutboxCursor.position` takes the answers), and goes on from the first report
+JetStream lacks, in the outbox's order — which is each stream's numbering — before anything
+newer. What it publishes and JetStream acks is *confirmed* to the ledger under the sink's
+name, at most once a second (:meth:`OutboxCursor.flush`): the ledger deletes no report a
+registered sink has not confirmed. Reports of streams the sink does not publish (its
+``venues``/``symbols``/``types`` filters) are confirmed as they are passed over.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
 
-from tradegw.state_db import open_state_db, transaction
+if TYPE_CHECKING:
+    from tradegw.orders.ledger import OrderLedger, OutboxRow, Stream
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    pos INTEGER PRIMARY KEY,
-    msg_id TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    payload BLOB NOT NULL
-);
-"""
-_READ_AHEAD = 256
-"""Spooled reports read from disk at a time."""
-_DELETE_EVERY = 64
-"""Acked spooled rows deleted in one transaction (a crash before it republishes at most
-this many, which JetStream and the remote consumers de-duplicate by id)."""
+SINK_NAME: Final = "nats"
+"""The NATS sink's name in the ledger's register of sinks (``exec_sinks``)."""
+_READ_AHEAD: Final = 256
+"""Reports read from the ledger at a time."""
 
 
-@dataclass(slots=True)
-class OutboxItem:
-    """One ExecReport to publish: its place in the outbox, id, subject and JSON."""
+class OutboxCursor:
+    """Reads ``ledger``'s ExecReport outbox for the sink ``sink`` (registered with the
+    ledger here, so nothing it has not confirmed is deleted from now on). ``accepts(venue,
+    symbol)`` says which streams the sink publishes."""
 
-    pos: int
-    msg_id: str
-    subject: str
-    payload: bytes
+    def __init__(self, ledger: OrderLedger, sink: str, accepts: Callable[[str, str], bool]) -> None:
+        self.ledger = ledger
+        self.sink = sink
+        self._accepts = accepts
+        ledger.register_sink(sink)
+        self._marks: dict[Stream, int] = ledger.sink_marks(sink)
+        """What the ledger has as confirmed by this sink."""
+        self._done: dict[Stream, int] = dict(self._marks)
+        """Per stream, the number at and below which the sink has nothing to publish:
+        JetStream has it (found at positioning, or acked since) or the sink passes it over."""
+        self._pos = ledger.outbox_position(self._done)
+        self._ahead: deque[OutboxRow] = deque()
+        self._dirty = False
+        self.positioned = False
+        """Whether the cursor stands where JetStream's last answers put it (false until the
+        first :meth:`position`, and again after anything that may have changed what JetStream
+        has: a reconnection, a publish that failed)."""
+        self.catchup = 0
+        """Reports JetStream lacked when the cursor was positioned (a counter): reports a
+        crash, an outage or a lost store kept from it, published again from the ledger."""
 
+    def streams(self) -> dict[Stream, tuple[int, int]]:
+        """The streams the sink publishes that have reports in the outbox: ``(first, last)``
+        number kept."""
+        return {s: r for s, r in self.ledger.outbox_streams().items() if self._accepts(*s)}
 
-class ExecOutbox:
-    """The FIFO of ExecReports not yet stored by JetStream (see the module docstring).
+    def mark(self, stream: Stream) -> int:
+        """The highest number of ``stream`` the ledger has as confirmed by this sink."""
+        return self._marks.get(stream, 0)
 
-    ``path`` None keeps the "disk" part in an in-memory SQLite database: nothing survives
-    the process (tests only).
+    def position(self, stored: dict[Stream, int], kept: dict[Stream, tuple[int, int]]) -> int:
+        """Stands the cursor just before the first report JetStream lacks: ``stored`` is the
+        last number JetStream has of each stream, ``kept`` the ``(first, last)`` the outbox
+        had of each (:meth:`streams`). Returns how many reports JetStream lacks."""
+        self._done = {**self._marks, **stored}
+        self._pos = self.ledger.outbox_position(self._done)
+        self._ahead.clear()
+        self._dirty = True  # what JetStream has is confirmed, a crashed run's last acks too
+        self.positioned = True
+        lacking = 0
+        for stream, (first, last) in kept.items():
+            lacking += max(0, last - max(stored.get(stream, 0), first - 1))
+        self.catchup += lacking
+        return lacking
 
-    Raises:
-        ConfigError: the spool file cannot be opened (names the file).
-    """
-
-    def __init__(self, path: str | Path | None, memory_max: int) -> None:
-        if memory_max <= 0:
-            raise ValueError(f"memory_max must be positive, got {memory_max}")
-        self.path = Path(path) if path is not None else None
-        self.memory_max = memory_max
-        self._db = open_state_db(
-            self.path,
-            what="NATS ExecReport spool",
-            schema=_SCHEMA,
-            version=SCHEMA_VERSION,
-            synchronous="FULL",
-        )
-        self._mem: deque[OutboxItem] = deque()
-        self._ahead: deque[OutboxItem] = deque()
-        row = self._db.execute("SELECT count(*), coalesce(max(pos), 0) FROM outbox").fetchone()
-        self._on_disk = int(row[0])
-        self._next_pos = int(row[1]) + 1
-        self._done = 0
-        """Highest position acked (acks come in order)."""
-        self._read_upto = 0
-        """Highest position read ahead from disk."""
-        self._undeleted = 0
-        self.spooled = 0
-        """Reports written to disk (a counter)."""
-        self.recovered = self._on_disk
-        """Reports found on disk at open (left by an earlier run)."""
-        self._closed = False
-
-    def __len__(self) -> int:
-        return self._on_disk + len(self._mem)
-
-    @property
-    def on_disk(self) -> int:
-        """Reports waiting on disk."""
-        return self._on_disk
-
-    @property
-    def in_memory(self) -> int:
-        """Reports waiting in memory."""
-        return len(self._mem)
-
-    def put(self, msg_id: str, subject: str, payload: bytes) -> None:
-        """Adds one report at the tail; spills the memory part to disk first when it is full."""
-        if len(self._mem) >= self.memory_max:
-            self.spill()
-        self._mem.append(OutboxItem(self._next_pos, msg_id, subject, payload))
-        self._next_pos += 1
-
-    def spill(self) -> int:
-        """Moves every report held in memory to disk (one fsync'd transaction); returns how
-        many moved."""
-        if not self._mem:
-            return 0
-        rows = [(i.pos, i.msg_id, i.subject, i.payload) for i in self._mem]
-        with transaction(self._db):
-            self._db.executemany(
-                "INSERT INTO outbox (pos, msg_id, subject, payload) VALUES (?, ?, ?, ?)", rows
-            )
-        self._on_disk += len(rows)
-        self.spooled += len(rows)
-        self._mem.clear()
-        return len(rows)
-
-    def head(self) -> OutboxItem | None:
-        """The oldest report not yet acked, or None."""
-        if self._on_disk:
+    def head(self) -> OutboxRow | None:
+        """The next report to publish, or None when there is none (yet)."""
+        while True:
             if not self._ahead:
-                self._read_ahead()
-            return self._ahead[0]
-        return self._mem[0] if self._mem else None
+                self._ahead.extend(self.ledger.outbox_after(self._pos, _READ_AHEAD))
+                if not self._ahead:
+                    return None
+            row = self._ahead[0]
+            stream = (row.venue, row.symbol)
+            if row.seq <= self._done.get(stream, 0):
+                self._passed(row)  # JetStream has it already
+            elif not self._accepts(*stream):
+                self._done[stream] = row.seq  # not ours to publish: confirmed as passed over
+                self._dirty = True
+                self._passed(row)
+            else:
+                return row
 
-    def _read_ahead(self) -> None:
-        start = max(self._done, self._read_upto)
-        rows = self._db.execute(
-            "SELECT pos, msg_id, subject, payload FROM outbox WHERE pos > ? ORDER BY pos LIMIT ?",
-            (start, _READ_AHEAD),
-        ).fetchall()
-        for pos, msg_id, subject, payload in rows:
-            self._ahead.append(OutboxItem(int(pos), str(msg_id), str(subject), bytes(payload)))
-        if rows:
-            self._read_upto = int(rows[-1][0])
+    def acked(self, row: OutboxRow) -> None:
+        """``row``, the head, is stored by JetStream."""
+        self._done[(row.venue, row.symbol)] = row.seq
+        self._dirty = True
+        self._passed(row)
 
-    def acked(self, item: OutboxItem) -> None:
-        """``item``, the head, is stored by JetStream: it leaves the outbox."""
-        if self._mem and self._mem[0] is item:
-            self._mem.popleft()
-        else:
-            # Spooled, before or while it was being published.
-            while self._ahead and self._ahead[0].pos <= item.pos:
-                self._ahead.popleft()
-            self._on_disk -= 1
-            self._undeleted += 1
-            if self._undeleted >= _DELETE_EVERY or not self._on_disk:
-                self._done = item.pos
-                self._delete_done()
-        self._done = max(self._done, item.pos)
+    def _passed(self, row: OutboxRow) -> None:
+        if self._ahead and self._ahead[0] is row:
+            self._ahead.popleft()
+        self._pos = row.pos
 
-    def _delete_done(self) -> None:
-        if self._undeleted:
-            with transaction(self._db):
-                self._db.execute("DELETE FROM outbox WHERE pos <= ?", (self._done,))
-            self._undeleted = 0
+    def pending(self) -> int:
+        """Reports in the outbox after the cursor (waiting for JetStream, give or take those
+        of other streams the sink passes over)."""
+        return self.ledger.outbox_count(self._pos)
 
-    def close(self) -> None:
-        """Spills what memory holds and closes the file (the next run republishes it)."""
-        if self._closed:
+    def flush(self) -> None:
+        """Confirms to the ledger what JetStream acked since the last flush (one short
+        transaction; the ledger applies its retention in it)."""
+        if not self._dirty:
             return
-        self._closed = True
-        self.spill()
-        self._delete_done()
-        self._db.close()
+        raised = {s: q for s, q in self._done.items() if q > self._marks.get(s, 0)}
+        self._dirty = False
+        if raised:
+            self.ledger.confirm(self.sink, raised)
+            self._marks.update(raised)
+
+
+__all__ = ["SINK_NAME", "OutboxCursor"]

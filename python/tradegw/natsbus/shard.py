@@ -14,7 +14,8 @@ Each shard runs the venues and symbols its config owns (``shard.owns``; the conf
   know whose answers to wait for; the merge role, which venues' symbols exist.
 
 A stream claimed by another live shard is *contested*: this process keeps running it (books,
-in-process consumers, orders) but publishes none of its market data and answers no snapshot
+in-process consumers, orders, whose ExecReports still go out) but publishes none of its market
+data and answers no snapshot
 request for it, and it tries to claim it again at every renewal, so it takes over within
 ``claim_ttl_s`` once the holder is gone (a standby). Each contested stream is logged once
 with the shard that holds it and counted (``shard.conflict`` ops event,
@@ -68,6 +69,7 @@ canonical symbol under ``merged``."""
 
 MERGED_TYPES: Final = frozenset(t.__name__ for t in MERGED_EVENT_TYPES)
 MARKET_DATA_TYPES: Final = frozenset(EVENT_CLASSES) - MERGED_TYPES - {"ExecReport"}
+"""What a venue publishes (ExecReports reach the sink through the order ledger instead)."""
 KV_ERRORS: Final = (*PUBLISH_ERRORS, nats.js.errors.APIError)
 """What a key-value call over a failing connection or server raises."""
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_/-]")
@@ -431,8 +433,9 @@ class Shard:
 
     def apply(self) -> None:
         """Restricts the sink to what this shard holds: nothing changes while no stream is
-        contested; otherwise the sink's market data filter is rebuilt without them
-        (ExecReports always pass)."""
+        contested; otherwise the sink's market data filter is rebuilt without them.
+        ExecReports are not held back: the sink reads them from the order ledger, not from
+        this subscription."""
         sink = self.bridge.sink
         if sink is None:
             return
@@ -461,11 +464,7 @@ class Shard:
             s = frozenset(wanted)
             return s & base.symbols if base.symbols is not None else s
 
-        out = {
-            "shard:exec": RouteFilter(
-                venues=base.venues, symbols=base.symbols, types=types({"ExecReport"})
-            )
-        }
+        out: dict[str, RouteFilter] = {}
         gated_venues = {venue for venue, _ in self._contested}
         for venue in [*self.gw.providers, MERGED_PROVIDER]:
             kinds = MERGED_TYPES if venue == MERGED_PROVIDER else MARKET_DATA_TYPES

@@ -6,17 +6,22 @@ message (:func:`tradegw.schema.to_json`), numbered per wire stream (``Tradegw-Se
 market data is dropped (counted): core NATS keeps nothing for anyone, and a book's receivers
 resync from a snapshot when they are back.
 
-ExecReports go to the JetStream stream, ``<prefix>.exec.<venue>.<symbol>``, through the
-:class:`~tradegw.natsbus.outbox.ExecOutbox`, one at a time in order: the next is published
-once JetStream has acked the one before, so a stream's reports are stored in their order
-even when a publish has to be retried. Each carries ``Nats-Msg-Id``
+ExecReports go to the JetStream stream, ``<prefix>.exec.<venue>.<symbol>``, from the order
+ledger's outbox (:class:`~tradegw.natsbus.outbox.OutboxCursor`), where the ledger kept each
+one in the transaction of the change it announces; the sink holds none of its own. At every
+(re)connection it asks JetStream for the last report of each stream the outbox keeps, then
+publishes every report after it, in the outbox's order, before anything newer: so a report
+the gateway made but JetStream never stored — a crash, an outage, a publish lost — goes out
+from this run or the next one on the same ledger. One at a time: the next is published once
+JetStream has acked the one before, so a stream's reports are stored in their order even
+when a publish has to be retried. Each carries ``Nats-Msg-Id``
 ``<ledger>.<venue>.<symbol>.<seq_provider>``, the same for every retry and every run of the
-gateway on the same order ledger, so a publish retried after a lost ack is stored once.
+gateway on the same order ledger, so a report published twice is stored once.
 
-The sink's own queue is a :class:`~tradegw.consumers.Subscription`: a slow or dead server
-degrades it by the dispatcher's rules (market data coalesces, its book diffs become one fresh
-snapshot, trades spill past four times ``max_pending``; ExecReports are never dropped) and
-never slows the in-process consumers, which have queues of their own.
+The sink's market data queue is a :class:`~tradegw.consumers.Subscription`: a slow or dead
+server degrades it by the dispatcher's rules (market data coalesces, its book diffs become
+one fresh snapshot, trades spill past four times ``max_pending``) and never slows the
+in-process consumers, which have queues of their own. ExecReports do not pass through it.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from tradegw.natsbus.wire import (
     HEADER_SEQ,
     Subjects,
     exec_msg_id,
+    parse_exec_msg_id,
     stream_key,
-    symbol_token,
 )
 from tradegw.schema import ExecReport, to_json
 from tradegw.telemetry.ops_events import new_decision_id
@@ -46,8 +51,9 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
     from tradegw.consumers.subscription import Subscription
-    from tradegw.natsbus.outbox import ExecOutbox, OutboxItem
+    from tradegw.natsbus.outbox import OutboxCursor
     from tradegw.natsbus.stats import NatsStats
+    from tradegw.orders.ledger import OutboxRow, Stream
     from tradegw.schema import Event
     from tradegw.telemetry.ops_events import OpsEventQueue
 
@@ -55,6 +61,7 @@ log = logging.getLogger("tradegw.nats")
 
 PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
 """What a publish or request over a connection that is failing raises."""
+_POSITION_ERRORS = (*PUBLISH_ERRORS, nats.js.errors.APIError)
 _RETRY_S = (0.05, 2.0)
 """First and longest wait before a failed JetStream publish is tried again."""
 
@@ -72,7 +79,7 @@ class NatsSink:
         ledger: str,
         stream: str,
         ack_timeout_s: float,
-        outbox: ExecOutbox,
+        outbox: OutboxCursor,
         stats: NatsStats,
         ops: OpsEventQueue,
     ) -> None:
@@ -95,18 +102,18 @@ class NatsSink:
         self._subject: dict[tuple[str, str, str], str] = {}
         self._wake = asyncio.Event()
         self.drained = asyncio.Event()
-        """Set while the outbox is empty (every ExecReport taken is stored by JetStream)."""
-        self._spooling = False
+        """Set while the sink has no ExecReport left to publish (JetStream has every one
+        the outbox holds for it)."""
 
-    # ---- market data and ExecReports in ----
+    # ---- market data ----
 
     async def run(self) -> None:
-        """Takes the subscription's events until it ends."""
+        """Takes the subscription's market data until it ends."""
         async for batch in self.sub.batches():
             for event in batch:
-                if isinstance(event, ExecReport):
-                    self._put_exec(event)
-                else:
+                # ExecReports come from the ledger's outbox (run_exec); the subscription
+                # leaves them out, and one that came anyway is already there.
+                if not isinstance(event, ExecReport):
                     await self._publish_md(event)
 
     async def _publish_md(self, event: Event) -> None:
@@ -131,17 +138,6 @@ class NatsSink:
             return
         self.stats.published["md"] += 1
 
-    def _put_exec(self, report: ExecReport) -> None:
-        seq = report.seq_provider
-        if seq is not None:
-            msg_id = exec_msg_id(self.ledger, report.provider, report.symbol, seq)
-        else:  # not from the order entry (which numbers every report): unique, not stable
-            token = symbol_token(report.symbol)
-            msg_id = f"{self.epoch}.{report.provider}.{token}.e{report.event_id}"
-        self.outbox.put(msg_id, self.subjects.exec(report.provider, report.symbol), to_json(report))
-        self.drained.clear()
-        self._wake.set()
-
     def wake(self) -> None:
         """Something changed (connected, the stream is ready): look at the outbox again."""
         self._wake.set()
@@ -149,43 +145,80 @@ class NatsSink:
     # ---- ExecReports out ----
 
     async def run_exec(self) -> None:
-        """Publishes the outbox's head to JetStream until cancelled, one at a time."""
+        """Publishes the ledger's outbox to JetStream until cancelled, one report at a time,
+        each (re)connection first finding where JetStream is (:meth:`_position`)."""
         delay = _RETRY_S[0]
         while True:
-            item = self.outbox.head()
-            if item is None:
-                self.drained.set()
             js = self.js
             nc = self.nc
-            if item is None or js is None or nc is None or not nc.is_connected:
-                self._wake.clear()
-                if item is not None and self.outbox.in_memory:
-                    self.spool("disconnected")
-                await self._wake.wait()
-                continue
-            if not self.stream_ready:
+            if js is None or nc is None or not nc.is_connected or not self.stream_ready:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if await self._publish_exec(js, item):
+            if not self.outbox.positioned:
+                try:
+                    await self._position(js)
+                except _POSITION_ERRORS as e:
+                    log.debug("NATS: where JetStream is not known yet: %r", e)
+                    await asyncio.sleep(delay)
+                    delay = min(_RETRY_S[1], delay * 2)
+                    continue
+            row = self.outbox.head()
+            if row is None:
+                # No await since head(): a report committed now wakes us after the clear.
+                self.drained.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self.drained.clear()
+            if await self._publish_exec(js, row):
                 delay = _RETRY_S[0]
-                if self._spooling and not self.outbox.on_disk:
-                    self._spooling = False
-                    log.info("NATS: ExecReport spool drained")
                 continue
             self.stats.exec_retries += 1
-            self.spool("publish_failed")
+            # The report may be stored (an ack lost): ask JetStream again before going on.
+            self.outbox.positioned = False
             await asyncio.sleep(delay)
             delay = min(_RETRY_S[1], delay * 2)
 
-    async def _publish_exec(self, js: JetStreamContext, item: OutboxItem) -> bool:
+    async def _position(self, js: JetStreamContext) -> None:
+        kept = self.outbox.streams()
+        stored = {stream: await self._last_stored(js, stream) for stream in kept}
+        lacking = self.outbox.position(stored, kept)
+        if lacking:
+            self._ops.emit(
+                "nats.exec_backlog",
+                decision_id=new_decision_id(),
+                lacking=lacking,
+                streams=sum(1 for s, (_, last) in kept.items() if last > stored[s]),
+            )
+            log.warning(
+                "NATS: JetStream lacks %d ExecReport(s) the order ledger kept; publishing them "
+                "in order before new ones",
+                lacking,
+            )
+
+    async def _last_stored(self, js: JetStreamContext, stream: Stream) -> int:
+        """The number of the last report of ``stream`` JetStream has from this ledger."""
+        try:
+            msg = await js.get_last_msg(self.stream, self.subjects.exec(*stream))
+        except nats.js.errors.NotFoundError:
+            return 0
+        rid = parse_exec_msg_id((msg.headers or {}).get(HEADER_MSG_ID, ""))
+        if rid is not None and rid.ledger == self.ledger and (rid.venue, rid.symbol) == stream:
+            return rid.seq
+        # The subject's last message is another ledger's: go on from what JetStream acked to
+        # this sink before (JetStream and remote consumers de-duplicate a repeat by its id).
+        return self.outbox.mark(stream)
+
+    async def _publish_exec(self, js: JetStreamContext, row: OutboxRow) -> bool:
+        msg_id = exec_msg_id(self.ledger, row.venue, row.symbol, row.seq)
         try:
             ack = await js.publish(
-                item.subject,
-                item.payload,
+                self.subjects.exec(row.venue, row.symbol),
+                row.report,
                 timeout=self.ack_timeout_s,
                 stream=self.stream,
-                headers={HEADER_MSG_ID: item.msg_id, HEADER_EPOCH: self.epoch},
+                headers={HEADER_MSG_ID: msg_id, HEADER_EPOCH: self.epoch},
             )
         except nats.js.errors.NoStreamResponseError:
             # No stream takes the subject any more (a server that lost its store): the
@@ -195,29 +228,10 @@ class NatsSink:
                 self.on_stream_lost()
             return False
         except PUBLISH_ERRORS as e:
-            log.debug("ExecReport %s not stored yet: %r", item.msg_id, e)
+            log.debug("ExecReport %s not stored yet: %r", msg_id, e)
             return False
         if ack.duplicate:
             self.stats.exec_duplicates += 1
-        self.outbox.acked(item)
+        self.outbox.acked(row)
         self.stats.published["exec"] += 1
         return True
-
-    def spool(self, reason: str) -> None:
-        """Moves the ExecReports held in memory to disk (NATS away, a publish failed)."""
-        moved = self.outbox.spill()
-        if moved and not self._spooling:
-            self._spooling = True
-            self._ops.emit(
-                "nats.spooling",
-                decision_id=new_decision_id(),
-                reason=reason,
-                spooled=moved,
-                pending=len(self.outbox),
-            )
-            log.warning(
-                "NATS: %d ExecReport(s) spooled to disk (%s); republished in order when JetStream "
-                "acks again",
-                moved,
-                reason,
-            )

@@ -12,7 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from tradegw.natsbus.outbox import ExecOutbox
+    from tradegw.natsbus.outbox import OutboxCursor
 
 
 @dataclass(slots=True)
@@ -35,7 +35,7 @@ class NatsStats:
     ``not_synced``, ``bad_subject``; ``control``/``ok``, ``refused``."""
 
 
-def metric_families(stats: NatsStats, outbox: ExecOutbox) -> Iterator[Metric]:
+def metric_families(stats: NatsStats, outbox: OutboxCursor) -> Iterator[Metric]:
     """The bridge's metric families as they are now."""
     published = CounterMetricFamily(
         "tradegw_nats_published",
@@ -53,22 +53,20 @@ def metric_families(stats: NatsStats, outbox: ExecOutbox) -> Iterator[Metric]:
     for reason in ("disconnected", "error"):
         dropped.add_metric([reason], stats.dropped[reason])
     yield dropped
-    pending = GaugeMetricFamily(
+    yield GaugeMetricFamily(
         "tradegw_nats_pending",
-        "ExecReports not yet stored by JetStream, by where they wait",
-        labels=["where"],
+        "ExecReports in the order ledger's outbox not yet stored by JetStream",
+        value=outbox.pending(),
     )
-    pending.add_metric(["memory"], outbox.in_memory)
-    pending.add_metric(["disk"], outbox.on_disk)
-    yield pending
     yield CounterMetricFamily(
-        "tradegw_nats_spooled",
-        "ExecReports written to the disk spool (NATS away, a publish failed, memory full)",
-        value=outbox.spooled,
+        "tradegw_nats_exec_catchup",
+        "ExecReports JetStream lacked when the sink (re)connected or started, published from "
+        "the order ledger's outbox",
+        value=outbox.catchup,
     )
     yield CounterMetricFamily(
         "tradegw_nats_exec_retries",
-        "JetStream publishes of an ExecReport that failed or timed out and were retried",
+        "JetStream publishes of an ExecReport that failed or timed out (tried again)",
         value=stats.exec_retries,
     )
     yield CounterMetricFamily(

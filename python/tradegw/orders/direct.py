@@ -43,7 +43,7 @@ from tradegw.config import GatewayConfig
 from tradegw.config.models import TradingMode
 from tradegw.errors import ConfigError, CredentialError, LedgerInUse
 from tradegw.orders.entry import OrderEntry
-from tradegw.orders.ledger import OrderLedger
+from tradegw.orders.ledger import OrderLedger, ReportRetention
 from tradegw.orders.states import UNSETTLED_ORDER_STATES as UNSETTLED
 from tradegw.providers.registry import order_venue_factory, venue_names
 
@@ -119,7 +119,11 @@ async def run_direct(
         )
     kind = str(message.get("type"))
     try:
-        ledger = OrderLedger(path, holder=f"tradegw order, {kind} sent directly")
+        ledger = OrderLedger(
+            path,
+            holder=f"tradegw order, {kind} sent directly",
+            retention=ReportRetention.of(config.orders),
+        )
     except LedgerInUse as e:
         raise DirectOrderError(
             f"{e}. Nothing was sent. If a gateway holds it, it did not answer at the control "

@@ -1,8 +1,10 @@
 """The only writer of the order ledger: :class:`OrderJournal`.
 
 Every change of an order passes here and is written in one transaction; each change of a
-published state, and each new fill, is then announced as exactly one
-:class:`~tradegw.schema.ExecReport`, numbered in the same transaction. The rules that make
+published state, and each new fill, is announced as exactly one
+:class:`~tradegw.schema.ExecReport`, numbered and kept in the ledger's outbox in that same
+transaction (so a sink that publishes from the outbox, like the NATS sink, loses none to a
+crash), then handed to ``publish`` for the in-process consumers. The rules that make
 the ExecReport stream lossless and free of repeats live here too: a fill is recorded once
 (keyed by its venue execution id), a state only moves forward (:func:`advances`), and a
 venue's cumulative quantity never lowers what is known.
@@ -19,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradegw.orders.record import FillRecord, OrderRecord
-from tradegw.orders.reports import decimal_text, exec_report, fill_totals
+from tradegw.orders.reports import decimal_text, fill_totals
 from tradegw.orders.states import OrderState, advances
 from tradegw.orders.stats import LastFill
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from tradegw.orders.ledger import OrderLedger
     from tradegw.orders.stats import OrderEntryStats
     from tradegw.orders.venue import VenueFill, VenueOrderStatus, VenueReport
-    from tradegw.schema import Event
+    from tradegw.schema import Event, ExecReport
 
 log = logging.getLogger("tradegw.orders")
 
@@ -60,10 +62,10 @@ class OrderJournal:
 
     def record_rejected(self, order: OrderRecord) -> None:
         """Records an order the gateway refused before sending, and announces it."""
-        seq = self.ledger.add(order, numbered=True)
-        assert seq is not None
+        report = self.ledger.add(order, announce=True)
+        assert report is not None
         self._stats.entered[(order.venue, order.state.value)] += 1
-        self._announce(order, seq)
+        self._announce(report)
 
     # ---- changes ----
 
@@ -81,7 +83,11 @@ class OrderJournal:
         new = dataclasses.replace(order, updated_ns=self._clock(), **fields)
         if announce is None:
             announce = new.state is not order.state and new.state.exec_state is not None
-        seq = self.ledger.commit(new, fill=fill, numbered=announce)
+        elif announce and new.state.exec_state is None:
+            # NEW, SENT and UNKNOWN are never published: nothing to number or keep.
+            log.warning("order %s: no ExecReport for state %s", new.client_order_id, new.state)
+            announce = False
+        report = self.ledger.commit(new, fill=fill, announce=announce, exchange_ts=exchange_ts)
         if new.state is not order.state and new.state.exec_state is not None:
             self._stats.entered[(new.venue, new.state.value)] += 1
         if new.state is not order.state:
@@ -93,8 +99,8 @@ class OrderJournal:
                 f": {new.reason}" if new.reason else "",
                 new.decision_id,
             )
-        if seq is not None:
-            self._announce(new, seq, fill=fill, exchange_ts=exchange_ts)
+        if report is not None:
+            self._announce(report)
         self._wake(new.client_order_id)
         return new
 
@@ -236,18 +242,17 @@ class OrderJournal:
         assert order is not None, f"order {cid} vanished from the ledger"
         return order
 
-    def _announce(
-        self,
-        order: OrderRecord,
-        seq: int,
-        *,
-        fill: FillRecord | None = None,
-        exchange_ts: int | None = None,
-    ) -> None:
+    def _announce(self, report: ExecReport) -> None:
+        # Kept in the outbox already: a failure here costs in-process consumers this report,
+        # never the sinks that publish from the outbox.
         try:
-            self._publish(exec_report(order, seq, fill=fill, exchange_ts=exchange_ts))
+            self._publish(report)
         except Exception:
-            log.exception("order %s: ExecReport %d not published", order.client_order_id, seq)
+            log.exception(
+                "order %s: ExecReport %d not published in process",
+                report.client_order_id,
+                report.seq_provider,
+            )
             return
         self._stats.exec_reports += 1
 

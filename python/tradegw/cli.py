@@ -1,9 +1,11 @@
 """The ``tradegw`` command.
 
 ``tradegw run [--config PATH] [--duration S] [--summary-json PATH] [--no-live]
-[--demo-strategy]``: without ``--config`` it runs the embedded default (the venue simulators
-in child processes and three demo consumers, no network); ``--demo-strategy`` turns the demo
-strategy on (``demo_strategy.enabled``). ``tradegw ctl COMMAND ...`` sends a control message
+[--demo-strategy] [--role gateway|merge]``: without ``--config`` it runs the embedded default
+(the venue simulators in child processes and three demo consumers, no network);
+``--demo-strategy`` turns the demo strategy on (``demo_strategy.enabled``); ``--role merge``
+runs the config's merges alone, reading the venues' books from NATS
+(:mod:`tradegw.conductor.role`). ``tradegw ctl COMMAND ...`` sends a control message
 to a running gateway (:mod:`tradegw.ctl`); ``tradegw order submit|cancel|status|list``
 handles orders through it, or with ``--config`` directly when none runs
 (:mod:`tradegw.orders.cli`, its own exit statuses); ``tradegw verify [--scenario SC-00N]...
@@ -36,10 +38,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Nothing heavy above this line: the signal handlers go in at the top of main(), and every
 # import before them is time in which Ctrl-C would still raise KeyboardInterrupt.
 from tradegw.stopping import StopRequest
+
+if TYPE_CHECKING:
+    from tradegw.config import GatewayConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "--demo-strategy",
         action="store_true",
         help="trade the demo strategy on the simulators (demo_strategy.enabled)",
+    )
+    run.add_argument(
+        "--role",
+        choices=("gateway", "merge"),
+        default="gateway",
+        help="merge: run the config's merges alone, reading the venues' books from NATS",
     )
     commands.add_parser("schema", help="print the JSON schema of the canonical events")
     from tradegw import ctl, dlq_report
@@ -121,13 +133,19 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         from tradegw import dlq_report
 
         return dlq_report.run(args)
+    if args.role == "merge" and args.demo_strategy:
+        print("tradegw: --demo-strategy trades on venues; --role merge runs none", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     try:
-        config = load_config(args.config, demo_strategy=args.demo_strategy)
+        config = load_config(args.config, demo_strategy=args.demo_strategy, role=args.role)
     except ConfigError as e:
         print(f"tradegw: bad config: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     configure_logging(config.telemetry)
     import uvloop
+
+    if args.role == "merge":
+        return _run_merge(config, args, stop_request)
 
     from tradegw.runner import RunFailed, run
 
@@ -147,6 +165,27 @@ def _main(argv: Sequence[str] | None, stop_request: StopRequest) -> int:
         _report_failure(cause, log_is_stderr=config.telemetry.log_path is None)
         return EXIT_FAILED
     print(_summary_text(summary))
+    return EXIT_OK
+
+
+def _run_merge(config: GatewayConfig, args: argparse.Namespace, stop_request: StopRequest) -> int:
+    import uvloop
+
+    from tradegw.conductor.role import run_merge, summary_text
+
+    try:
+        summary = uvloop.run(
+            run_merge(
+                config,
+                duration_s=args.duration,
+                summary_path=args.summary_json,
+                stop_request=stop_request,
+            )
+        )
+    except Exception as e:
+        _report_failure(e, log_is_stderr=config.telemetry.log_path is None)
+        return EXIT_FAILED
+    print(summary_text(summary))
     return EXIT_OK
 
 

@@ -5,8 +5,13 @@ The gateway's address comes from ``--address HOST:PORT`` or from the file the ga
 (``control.address_path``; ``--address-file``, default ``tradegw-control.addr`` in the
 current folder, where the embedded default config puts it).
 
-Exit status: 0 the gateway accepted the message, 1 it refused it (the Ack says why),
-2 no gateway could be reached (or the command line was wrong).
+With ``--nats URL`` the message goes over NATS instead; where gateways run as shards it goes to
+every shard and each one's answer is printed (``--shard NAME``: to one shard;
+:mod:`tradegw.natsbus.control_client`).
+
+Exit status: 0 the gateway accepted the message, 1 it refused it (the Ack says why; with
+shards: one refused it, none took it, or a live shard did not answer), 2 no gateway could be
+reached (or the command line was wrong).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ def add_parser(commands: Any) -> None:
     """Adds ``ctl`` and its commands to the ``tradegw`` parser's subcommands."""
     ctl = commands.add_parser("ctl", help="send a control message to a running gateway")
     add_address_arguments(ctl)
+    ctl.add_argument(
+        "--shard", metavar="NAME", help="with --nats: to this shard alone (default: every shard)"
+    )
     what = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
 
     sub = what.add_parser("subscribe", help="route events to a consumer")
@@ -140,6 +148,13 @@ def _without_none(msg: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Sends the command's message and prints the Ack; returns the exit status."""
+    if getattr(args, "nats", None):
+        from tradegw.natsbus.control_client import run_over_nats
+
+        return run_over_nats(args.nats, message_of(args), args.timeout, "tradegw ctl", args.shard)
+    if getattr(args, "shard", None):
+        print("tradegw ctl: --shard goes with --nats", file=sys.stderr)
+        return EXIT_UNREACHABLE
     ack = send(args, message_of(args), "tradegw ctl")
     if ack is None:
         return EXIT_UNREACHABLE

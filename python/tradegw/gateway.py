@@ -39,6 +39,7 @@ from tradegw.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from tradegw.natsbus.bridge import NatsBridge
+    from tradegw.natsbus.shard import Shard
     from tradegw.telemetry.ops_server import OpsServer
 
 log = logging.getLogger("tradegw.gateway")
@@ -116,6 +117,12 @@ class Gateway:
             from tradegw.natsbus.bridge import NatsBridge
 
             self.nats = NatsBridge(self, config.sinks.nats)
+        self.shard: Shard | None = None
+        """This process's claims as one shard of several (``shard:``; docs/nats.md)."""
+        if config.shard is not None and self.nats is not None:
+            from tradegw.natsbus.shard import Shard
+
+            self.shard = Shard(self, self.nats, config.shard)
         for venue, provider in self.providers.items():
             # A venue with an enabled ``trading`` section gets its order adapter here; its
             # credentials are read now, so a missing key stops the start, naming the variable.
@@ -149,6 +156,8 @@ class Gateway:
         await self.order_entry.start()
         if self.nats is not None:  # subscribed before the first event; connects meanwhile
             await self.nats.start()
+        if self.shard is not None:  # claims its streams once connected
+            self.shard.start()
         control = self.config.control
         if control.port is not None:
             self.control_server = ControlServer(self.control_bus, control.host, control.port)
@@ -392,6 +401,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.shard is not None:  # a standby takes over at once
+            await self.shard.stop()
         if self.nats is not None:  # publishes what it can; the ledger keeps the rest for later
             await self.nats.stop()
         # Open windows die with the process (nothing about them is kept for a restart), and

@@ -188,7 +188,7 @@ def summarize(
         "venues": venues,
         "consumers": per_consumer,
         "reorder": gw.dispatcher.reorder_stats(),
-        "merges": _merges(gw),
+        "merges": merge_figures(gw),
         "orders": _orders(gw, open_orders),
         "demo_strategy": _strategy(strategy),
     }
@@ -236,7 +236,7 @@ def _strategy(strategy: TouchQuoter | None) -> dict[str, Any] | None:
     }
 
 
-def _merges(gw: Gateway) -> dict[str, dict[str, Any]]:
+def merge_figures(gw: Gateway) -> dict[str, dict[str, Any]]:
     """Each merge's windows: emitted, suppressed, closed by time (with the timers' lateness)
     and by count, the share closed on threshold (SC-009) and late fragments left out."""
     out = {}

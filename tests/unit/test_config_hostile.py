@@ -296,7 +296,7 @@ _ITEM = {
     "merges": {"symbol": "BTC-USD", "venues": ["kraken", "coinbase"]},
 }
 # What a section needs besides the number under test.
-_SECTION = {"budget": {"rate": 10}}
+_SECTION = {"budget": {"rate": 10}, "shard": {"name": "s"}}
 
 
 def _doc(path: FieldPath, value: object) -> dict[str, Any]:

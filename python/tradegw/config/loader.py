@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
@@ -14,6 +14,9 @@ from tradegw import safe_yaml
 from tradegw.config.models import GatewayConfig
 from tradegw.errors import ConfigError
 from tradegw.problems import field_path, one_line, problem_lines
+
+Role = Literal["gateway", "merge"]
+"""What ``tradegw run`` runs: a gateway (venues, books, orders) or the merge role."""
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 """The embedded default: the three venue simulators and three demo consumers, no network."""
@@ -87,9 +90,9 @@ def _parse(p: Path, text: str) -> Any:
         raise ConfigError(f"{p}: not valid YAML: nested too deeply") from e
 
 
-def _validate(p: Path, raw: dict[Any, Any]) -> GatewayConfig:
+def _validate(p: Path, raw: dict[Any, Any], role: Role) -> GatewayConfig:
     try:
-        return GatewayConfig.model_validate(raw)
+        return GatewayConfig.model_validate(raw, context={"role": role})
     except ValidationError as e:
         lines = [f"{p}: {line}" for line in problem_lines(e, MAX_PROBLEMS)]
         raise ConfigError("\n".join(lines)) from e
@@ -98,11 +101,16 @@ def _validate(p: Path, raw: dict[Any, Any]) -> GatewayConfig:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, *, demo_strategy: bool = False
+    path: str | os.PathLike[str] | None = None,
+    *,
+    demo_strategy: bool = False,
+    role: Role = "gateway",
 ) -> GatewayConfig:
     """Loads and validates a YAML config (the embedded default when ``path`` is None);
     ``demo_strategy`` turns its demo strategy on (``tradegw run --demo-strategy``), as
-    ``demo_strategy: {enabled: true}`` in the file would.
+    ``demo_strategy: {enabled: true}`` in the file would. ``role="merge"`` reads it for
+    ``tradegw run --role merge``: its merges' venues come over NATS, so they need no
+    enabled section, and ``sinks.nats`` must be on.
 
     Whatever the file holds, the outcome is a config or a ConfigError, soon: the file is
     capped at ``MAX_CONFIG_BYTES``, the YAML is read by :mod:`tradegw.safe_yaml`
@@ -124,4 +132,4 @@ def load_config(
         section = raw.setdefault("demo_strategy", {})
         if isinstance(section, dict):  # anything else is refused, naming the field
             section["enabled"] = True
-    return _validate(p, raw)
+    return _validate(p, raw, role)

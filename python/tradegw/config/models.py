@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tradegw.conductor.spec import (
     MAX_DEPTH,
@@ -16,7 +24,7 @@ from tradegw.conductor.spec import (
     MIN_VENUES,
     SYMBOL_PATTERN,
 )
-from tradegw.natsbus.config import SinksConfig
+from tradegw.natsbus.config import ShardConfig, SinksConfig, shard_problems
 from tradegw.providers.base.config import HOUR, StrictModel, VenueConfig
 from tradegw.providers.registry import config_model, venue_names
 from tradegw.schema import MERGED_PROVIDER
@@ -407,6 +415,9 @@ class GatewayConfig(StrictModel):
         simulators: SimulatorsConfig = Field(default_factory=SimulatorsConfig)
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
+    shard: ShardConfig | None = Field(
+        None, description="this process as one shard of several (docs/nats.md); None: not one"
+    )
     merges: list[MergeConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
@@ -434,17 +445,60 @@ class GatewayConfig(StrictModel):
         if dup:
             raise ValueError(f"merge ids must be unique, repeated: {dup}")
         venues = info.data.get("venues")
-        if venues is None:  # the venues section is itself invalid; that error says why
+        if venues is None or _merge_role(info):  # the merge role's venues come over NATS
             return merges
-        running = {name for name, section in venues.configured() if section.enabled}
+        running = _running(venues, info.data.get("shard"))
         for i, m in enumerate(merges):
             idle = sorted(set(m.venues) - running)
             if idle:
                 raise ValueError(
                     f"merges[{i}] ({m.symbol}) needs venues {idle}, which have no enabled "
-                    f"section under venues"
+                    f"section under venues (or this shard does not own them)"
                 )
         return merges
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_owns_configured_streams(
+        cls, shard: ShardConfig | None, info: ValidationInfo
+    ) -> ShardConfig | None:
+        venues = info.data.get("venues")
+        if shard is None or venues is None:  # an invalid venues section says why itself
+            return shard
+        configured = {name: (s.enabled, s.symbols) for name, s in venues.configured()}
+        problems = shard_problems(shard, configured, venue_names(), merge_role=_merge_role(info))
+        if problems:
+            raise ValidationError.from_exception_data(
+                "ShardConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("shard", message), loc=loc, input=value
+                    )
+                    for loc, message, value in problems
+                ],
+            )
+        return shard
+
+    @model_validator(mode="after")
+    def _shard_runs_what_it_owns(self, info: ValidationInfo) -> GatewayConfig:
+        merge_role = _merge_role(info)
+        if (self.shard is not None or merge_role) and not self.sinks.nats.enabled:
+            where = "the merge role reads and publishes" if merge_role else "a shard publishes"
+            raise ValidationError.from_exception_data(
+                "GatewayConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "nats_needed", f"{where} over NATS: set sinks.nats.enabled: true"
+                        ),
+                        loc=("sinks", "nats", "enabled"),
+                        input=False,
+                    )
+                ],
+            )
+        if self.shard is not None and not merge_role:
+            self.venues = _narrowed(self.venues, self.shard)
+        return self
 
     @field_validator("demo_strategy")
     @classmethod
@@ -454,7 +508,8 @@ class GatewayConfig(StrictModel):
         venues = info.data.get("venues")
         if not demo.enabled or venues is None:  # an invalid venues section says why itself
             return demo
-        simulated = [n for n, s in venues.configured() if s.enabled and s.ws_url == "sim"]
+        running = _running(venues, info.data.get("shard"))
+        simulated = [n for n, s in venues.configured() if n in running and s.ws_url == "sim"]
         if demo.venues is None:
             if not simulated:
                 raise ValueError("no enabled venue runs on its simulator (ws_url 'sim')")
@@ -466,3 +521,27 @@ class GatewayConfig(StrictModel):
                 f"'sim'): the demo strategy trades on simulators only"
             )
         return demo
+
+
+def _merge_role(info: ValidationInfo) -> bool:
+    """Whether the config is read for ``tradegw run --role merge`` (the loader says so)."""
+    return isinstance(info.context, dict) and info.context.get("role") == "merge"
+
+
+def _running(venues: VenueTable, shard: ShardConfig | None) -> set[str]:
+    """The venues a gateway with this config runs: enabled, and owned when it is a shard."""
+    enabled = {name for name, section in venues.configured() if section.enabled}
+    return enabled if shard is None else enabled & shard.owns.keys()
+
+
+def _narrowed(venues: VenueTable, shard: ShardConfig) -> VenueTable:
+    """``venues`` as the shard runs them: a venue it does not own is disabled, an owned one
+    keeps only its owned symbols."""
+    update: dict[str, VenueConfig] = {}
+    for name, section in venues.configured():
+        owned = shard.owned_symbols(name, section.symbols)
+        if owned:
+            update[name] = section.model_copy(update={"symbols": owned})
+        else:
+            update[name] = section.model_copy(update={"enabled": False})
+    return venues.model_copy(update=update)

@@ -3,7 +3,10 @@ consumers. Off unless ``sinks.nats.enabled`` is true."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from collections.abc import Collection, Mapping
+from typing import Annotated, Literal
+
+from pydantic import Field, PlainValidator, field_validator
 
 from tradegw.providers.base.config import HOUR, StrictModel
 from tradegw.schema import EVENT_CLASSES
@@ -97,3 +100,111 @@ class SinksConfig(StrictModel):
     """Where events go besides the in-process consumers."""
 
     nats: NatsSinkConfig = Field(default_factory=NatsSinkConfig)
+
+
+SHARD_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+"""A shard's name: one NATS subject token and one KV key token."""
+
+
+def _owned(value: object) -> list[str] | Literal["all"]:
+    # One check with one message: a plain union would report each branch's failure under
+    # the branch's name (owns.kraken.literal['all']).
+    if value == "all":
+        return "all"
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise ValueError("must be a list of the venue's symbols, or 'all'")
+
+
+OwnedSymbols = Annotated[list[str] | Literal["all"], PlainValidator(_owned)]
+"""A venue's symbols a shard owns: a list, or ``all``."""
+
+
+class ShardConfig(StrictModel):
+    """This gateway process as one shard of several publishing into the same NATS
+    (``docs/nats.md``, "Shards"): which venues and symbols it owns, under what name it
+    answers control messages, and how its claims on its streams are kept."""
+
+    name: str = Field(
+        pattern=SHARD_NAME_PATTERN,
+        description="the shard's name: control messages addressed to it go to "
+        "<prefix>.control.<name>; unique in the deployment",
+    )
+    owns: dict[str, OwnedSymbols] = Field(
+        default_factory=dict,
+        description="venue -> its symbols this shard owns, spelled as under "
+        "venues.<venue>.symbols, or 'all'; the shard runs these and nothing else",
+    )
+    claim_ttl_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=3600.0,
+        description="a claim on a stream lapses this long after its shard stopped renewing "
+        "it (renewed every third of it); the KV bucket's first maker sets it for all",
+    )
+    bucket: str = Field(
+        "TRADEGW_SHARDS",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the JetStream key-value bucket of shards and their stream claims",
+    )
+
+    def owned_symbols(self, venue: str, configured: list[str]) -> list[str]:
+        """The symbols of ``venue`` this shard owns, in the order ``configured`` lists
+        them (every one when it owns 'all', none when it does not own the venue)."""
+        owned = self.owns.get(venue)
+        if owned is None:
+            return []
+        if owned == "all":
+            return list(configured)
+        wanted = set(owned)
+        return [s for s in configured if s in wanted]
+
+
+Problem = tuple[tuple[str | int, ...], str, object]
+"""Where in the ``shard`` section (a path under it), what is wrong, and the value refused."""
+
+
+def shard_problems(
+    shard: ShardConfig,
+    configured: Mapping[str, tuple[bool, list[str]]],
+    known_venues: Collection[str],
+    *,
+    merge_role: bool,
+) -> list[Problem]:
+    """What is wrong with ``shard`` against the config's venues (``configured``: each
+    venue's (enabled, symbols)). A merge-role process owns no venue; a gateway shard owns at
+    least one, each with an enabled section, each symbol one of that section's."""
+    if merge_role:
+        if shard.owns:
+            return [(("owns",), "a merge-role process runs no venue: leave owns out", shard.owns)]
+        return []
+    if not shard.owns:
+        return [(("owns",), "a gateway shard owns at least one venue", shard.owns)]
+    problems: list[Problem] = []
+    for venue, symbols in shard.owns.items():
+        if venue not in known_venues:
+            problems.append(
+                (("owns", venue), f"unknown venue; known: {sorted(known_venues)}", venue)
+            )
+            continue
+        enabled, listed = configured.get(venue, (False, []))
+        if not enabled:
+            problems.append(
+                (("owns", venue), "this venue has no enabled section under venues", symbols)
+            )
+            continue
+        if symbols == "all":
+            continue
+        if not symbols:
+            problems.append((("owns", venue), "name at least one symbol, or 'all'", symbols))
+        seen: set[str] = set()
+        for i, symbol in enumerate(symbols):
+            if symbol in seen:
+                problems.append((("owns", venue, i), "listed twice", symbol))
+            elif symbol not in listed:
+                shown = listed[:10] + (["..."] if len(listed) > 10 else [])
+                problems.append(
+                    (("owns", venue, i), f"not one of venues.{venue}.symbols {shown}", symbol)
+                )
+            seen.add(symbol)
+    return problems

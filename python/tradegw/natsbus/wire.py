@@ -6,7 +6,9 @@ Subjects (``<prefix>`` is ``tradegw`` unless ``sinks.nats.subject_prefix`` says 
   (:func:`tradegw.schema.to_json`); merged events under the venue ``merged``.
 - ``<prefix>.exec.<venue>.<symbol>``: ExecReports, stored in a JetStream stream.
 - ``<prefix>.snapshot.<venue>.<symbol>``: request/reply, the current verified book.
-- ``<prefix>.control``: request/reply, a control message and its Ack.
+- ``<prefix>.control``: request/reply, a control message and its Ack (every shard's, when
+  several gateway processes are shards of one deployment).
+- ``<prefix>.control.<shard>``: request/reply, a control message to one shard.
 
 A symbol is one subject token: its canonical form (``BTC-USD``) is one already; the few
 characters a token cannot hold (``.``, ``*``, ``>``, whitespace) and ``%`` itself are written
@@ -47,11 +49,26 @@ HEADER_UPDATE_SEQ: Final = "Tradegw-Update-Seq"
 """On a snapshot reply: the ``seq_provider`` of the last BookUpdate the snapshot includes."""
 HEADER_ERROR: Final = "Tradegw-Error"
 """On a snapshot reply that carries no snapshot: why (:data:`SNAPSHOT_ERRORS`)."""
+HEADER_SHARD: Final = "Tradegw-Shard"
+"""On a control reply from a shard: its name."""
+HEADER_SKIPPED: Final = "Tradegw-Skipped"
+"""On a shard's reply to a control message sent to every shard that is not about it: why
+(:data:`SKIP_REASONS`); the body is empty."""
 HEADER_MSG_ID: Final = "Nats-Msg-Id"
 """JetStream's de-duplication header: the ExecReport's stable id (:func:`exec_msg_id`)."""
 
 SNAPSHOT_ERRORS: Final = ("unknown_symbol", "not_synced", "bad_subject")
 """What a snapshot reply without a snapshot says (``Tradegw-Error``)."""
+SKIP_REASONS: Final = (
+    "no_venue",
+    "no_symbol",
+    "no_consumer",
+    "no_merge_venues",
+    "not_holder",
+    "no_order_venue",
+    "unknown_order",
+)
+"""Why a shard let a control message sent to every shard pass (``Tradegw-Skipped``)."""
 
 _ESCAPED = re.compile(r"[%.*>\s]")
 _UNESCAPE = re.compile(r"%([0-9A-F]{2})")
@@ -137,6 +154,10 @@ class Subjects:
         """``<prefix>.control``: control messages and their Acks."""
         return f"{self.prefix}.control"
 
+    def control_shard(self, shard: str) -> str:
+        """``<prefix>.control.<shard>``: control messages to one shard."""
+        return f"{self.prefix}.control.{shard}"
+
 
 def stream_key(venue: str, symbol: str, event_type: str) -> tuple[str, str, str]:
     """The wire stream an event is numbered in (``Tradegw-Seq``): a book's three types share
@@ -182,7 +203,10 @@ __all__ = [
     "HEADER_ERROR",
     "HEADER_MSG_ID",
     "HEADER_SEQ",
+    "HEADER_SHARD",
+    "HEADER_SKIPPED",
     "HEADER_UPDATE_SEQ",
+    "SKIP_REASONS",
     "SNAPSHOT_ERRORS",
     "TYPE_TOKENS",
     "ExecId",

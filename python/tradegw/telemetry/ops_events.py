@@ -49,6 +49,8 @@ OPS_EVENT_NAMES: Final = frozenset(
         "nats.disconnected",
         "nats.exec_backlog",
         "nats.stream_error",
+        "shard.conflict",
+        "shard.takeover",
     }
 )
 """The fixed event names (``docs/ops-events.md`` has each one's fields)."""

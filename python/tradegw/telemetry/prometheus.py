@@ -146,6 +146,8 @@ class GatewayCollector(Collector):
         yield from self._orders()
         if gw.nats is not None:
             yield from gw.nats.metrics()
+        if gw.shard is not None:
+            yield from gw.shard.metrics()
 
     # ---- per venue and symbol ----
 

@@ -112,3 +112,33 @@ async def test_tradegw_ctl_nats(gw: Gateway, nats_server: NatsServer, tmp_path: 
         lonely.stop()
     assert code == 2
     assert b"no gateway" in err
+
+
+async def test_tradegw_order_nats(gw: Gateway, nats_server: NatsServer, tmp_path: Path) -> None:
+    # The order commands go to the gateway over NATS too (the option used to be accepted and
+    # ignored: the command looked for a control socket and found none).
+    async def order(url: str, *args: str) -> tuple[int, bytes, bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "tradegw", "order", "--nats", url, "--timeout", "5", *args),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out, err
+
+    code, out, err = await order(nats_server.url, "status", "no-such-order")
+    assert code == 1, err
+    assert "no-such-order" in orjson.loads(out)["error"]
+    code, out, err = await order(nats_server.url, "list")
+    assert code == 0, err
+    assert orjson.loads(out)["ok"] is True
+    lonely = NatsServer(tmp_path / "lonely")
+    lonely.start()
+    try:
+        code, _, err = await order(lonely.url, "list")
+    finally:
+        lonely.stop()
+    assert code == 2
+    assert b"no gateway" in err

@@ -161,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
         # Made here, not by whoever takes the order: a gateway that fails mid-answer and
         # the direct attempt after it must mean one order, not two.
         message["order"]["client_order_id"] = new_client_order_id()
+    if getattr(args, "nats", None):
+        from tradegw.natsbus.control_client import run_over_nats
+
+        # Over NATS to the gateway (or the shard) that runs the venue; never directly: the
+        # venue's ledger is that gateway's.
+        return run_over_nats(args.nats, message, args.timeout, PROG, None)
     ack, why = _ask_gateway(args, config, message)
     if ack is not None:
         return _finish(args, ack)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import nats
 import orjson
 import pytest
 
@@ -24,6 +25,7 @@ from tradegw.config import GatewayConfig
 from tradegw.natsbus.control_client import request
 from tradegw.remote import RemoteGateway, connect
 from tradegw.schema import Event, MergedBBO, MergedBookSnapshot
+from tradegw.stopping import StopRequest
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -334,7 +336,21 @@ async def test_run_merge_runs_until_its_duration_and_writes_its_summary(
         await started(b)
         config = GatewayConfig.model_validate(merge_config(nats_server), context={"role": "merge"})
         path = tmp_path / "summary.json"
-        report = await run_merge(config, duration_s=4.0, summary_path=path, say=said.append)
+        # It stops when its first merged book is out (a fixed duration raced the books'
+        # sync on a loaded box), or at its duration at the latest.
+        stop = StopRequest()
+        watcher = await nats.connect(nats_server.url)
+
+        async def first_merged(_msg: Any) -> None:
+            stop.trigger()
+
+        await watcher.subscribe("tradegw.md.merged.BTC-USD.book", cb=first_merged)
+        try:
+            report = await run_merge(
+                config, duration_s=60.0, summary_path=path, say=said.append, stop_request=stop
+            )
+        finally:
+            await watcher.close()
     finally:
         await a.stop()
         await b.stop()
